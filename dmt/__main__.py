@@ -1,0 +1,5 @@
+"""``python -m dmt``."""
+
+from dmt.cli import main
+
+main()

@@ -1,0 +1,252 @@
+"""The one small protocol every engine implements, and the registry that finds them.
+
+A dialect knows its driver, its SQL spelling and its type mapping; nothing of the pipeline or
+the monitor. Drivers are imported inside :meth:`Dialect.connect`, so ``dmt --help`` and a
+SQLite-only run never import psycopg or PyMySQL. Driver exceptions are translated here, once,
+into :mod:`dmt.errors`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import importlib
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from dmt.config import Endpoint
+from dmt.errors import ConfigError
+from dmt.schema.model import Column, ColumnType, ForeignKey, Index, Schema, Table
+
+log = logging.getLogger("dmt")
+
+Row = tuple[Any, ...]
+Converter = Callable[[Any], Any]
+Fetch = Callable[[int], list[Row]]
+
+
+@dataclass(frozen=True)
+class TypeChoice:
+    """A rendered target type and, when the mapping is lossy, why."""
+
+    sql: str
+    warning: str | None = None
+
+
+@dataclass
+class ValueCounters:
+    """Values converted on the way, by reason (e.g. ``zero_date->null``): the run summary."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, reason: str, n: int = 1) -> None:
+        self.counts[reason] = self.counts.get(reason, 0) + n
+
+
+class Dialect:
+    """Base class: one subclass per engine overrides only its differences.
+
+    Capabilities (class attributes) are what the rest of dmt may branch on; nothing outside
+    ``dialects/`` branches on the engine name.
+    """
+
+    name: ClassVar[str] = ""
+    #: the ``paramstyle`` placeholder for one bound value
+    placeholder: ClassVar[str] = "%s"
+    max_identifier_length: ClassVar[int] = 63
+    #: identifiers compared by bytes (PostgreSQL) or characters (MySQL)
+    identifier_length_in_bytes: ClassVar[bool] = False
+    transactional_ddl: ClassVar[bool] = False
+    supports_schemas: ClassVar[bool] = False
+    max_bind_params: ClassVar[int] = 65535
+    #: a native bulk path exists (COPY, LOAD DATA); otherwise batched INSERTs
+    supports_bulk_load: ClassVar[bool] = False
+    #: the largest precision of an exact decimal
+    max_decimal_precision: ClassVar[int] = 65
+
+    def __init__(self, endpoint: Endpoint, side: str) -> None:
+        self.endpoint = endpoint
+        self.side = side  # "source" or "target", for messages
+
+    # ------------------------------------------------------------------ connections
+    def connect(self) -> Any:
+        """A new DB-API connection (autocommit off). Raises ConnectError."""
+        raise NotImplementedError
+
+    def server_version(self, conn: Any) -> str:
+        raise NotImplementedError
+
+    def ping(self, conn: Any) -> None:
+        cur = conn.cursor()
+        cur.execute("SELECT 1")
+        cur.fetchall()
+        cur.close()
+
+    # ------------------------------------------------------------------ SQL spelling
+    def quote(self, ident: str) -> str:
+        return '"' + ident.replace('"', '""') + '"'
+
+    def qualified(self, table: str) -> str:
+        """The table name as it appears in SQL, schema-qualified where the engine has schemas."""
+        if self.supports_schemas and self.endpoint.schema:
+            return f"{self.quote(self.endpoint.schema)}.{self.quote(table)}"
+        return self.quote(table)
+
+    def column_list(self, names: Sequence[str]) -> str:
+        return ", ".join(self.quote(n) for n in names)
+
+    # ------------------------------------------------------------------ schema
+    def reflect(self, conn: Any, select: Callable[[str], bool]) -> Schema:
+        """Every base table that ``select`` accepts, in the engine-neutral model."""
+        raise NotImplementedError
+
+    def render_type(self, ctype: ColumnType, where: str) -> TypeChoice:
+        """The target SQL type for a canonical type; ``where`` is ``table.column``."""
+        raise NotImplementedError
+
+    def column_ddl(self, col: Column, sql_type: str, in_pk: bool, single_pk: bool) -> str:
+        parts = [self.quote(col.name), sql_type]
+        if not col.nullable or in_pk:
+            parts.append("NOT NULL")
+        return " ".join(parts)
+
+    def create_table_sql(self, table: Table, types: dict[str, str]) -> list[str]:
+        """CREATE TABLE with columns and primary key only (indexes come after the load)."""
+        single_pk = len(table.primary_key) == 1
+        cols = [
+            self.column_ddl(c, types[c.name], c.name in table.primary_key, single_pk)
+            for c in table.columns
+        ]
+        if table.primary_key and not self._pk_inline(table, types):
+            cols.append(f"PRIMARY KEY ({self.column_list(table.primary_key)})")
+        return [f"CREATE TABLE {self.qualified(table.name)} (\n  " + ",\n  ".join(cols) + "\n)"]
+
+    def _pk_inline(self, table: Table, types: dict[str, str]) -> bool:
+        """Whether column_ddl already declared the primary key (SQLite rowid aliases)."""
+        return False
+
+    def drop_table_sql(self, name: str) -> str:
+        return f"DROP TABLE IF EXISTS {self.qualified(name)}"
+
+    def truncate_sql(self, name: str) -> str:
+        return f"TRUNCATE TABLE {self.qualified(name)}"
+
+    def existing_tables(self, conn: Any) -> set[str]:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ reading
+    def decoders(self, table: Table, counters: ValueCounters) -> list[Converter | None]:
+        """Per column: driver value -> canonical Python value (None = already canonical)."""
+        return [None] * len(table.columns)
+
+    def select_sql(self, table: Table, key: Sequence[str], lower: bool, upper: bool) -> str:
+        """SELECT all columns with an optional exclusive lower / inclusive upper key bound."""
+        where = []
+        if lower:
+            where.append(self._row_compare(key, ">"))
+        if upper:
+            where.append(self._row_compare(key, "<="))
+        sql = f"SELECT {self.column_list(table.column_names)} FROM {self.qualified(table.name)}"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        if key:
+            sql += f" ORDER BY {self.column_list(key)}"
+        return sql
+
+    def _row_compare(self, key: Sequence[str], op: str) -> str:
+        if len(key) == 1:
+            return f"{self.quote(key[0])} {op} {self.placeholder}"
+        marks = ", ".join([self.placeholder] * len(key))
+        return f"({self.column_list(key)}) {op} ({marks})"
+
+    @contextlib.contextmanager
+    def stream(self, conn: Any, sql: str, params: Sequence[Any]) -> Iterator[Fetch]:
+        """Run ``sql`` without materialising its result; yield its ``fetchmany(n)``."""
+        cur = conn.cursor()
+        try:
+            cur.execute(sql, tuple(params))
+            yield cur.fetchmany
+        finally:
+            cur.close()
+            conn.commit()
+
+    def key_boundaries(self, conn: Any, table: Table, key: Sequence[str], every: int) -> list[Row]:
+        """Every ``every``-th key in key order: the upper bounds of all chunks but the last."""
+        cols = self.column_list(key)
+        sql = (
+            f"SELECT {cols} FROM (SELECT {cols}, ROW_NUMBER() OVER (ORDER BY {cols}) AS dmt_rn "
+            f"FROM {self.qualified(table.name)}) dmt_k WHERE MOD(dmt_rn, {int(every)}) = 0 "
+            f"ORDER BY {cols}"
+        )
+        cur = conn.cursor()
+        cur.execute(sql)
+        out = [tuple(r) for r in cur.fetchall()]
+        cur.close()
+        conn.commit()
+        return out
+
+    def count_rows(self, conn: Any, table: str) -> int:
+        cur = conn.cursor()
+        cur.execute(f"SELECT COUNT(*) FROM {self.qualified(table)}")
+        (n,) = cur.fetchone()
+        cur.close()
+        conn.commit()
+        return int(n)
+
+    # ------------------------------------------------------------------ writing
+    def encoders(self, table: Table, counters: ValueCounters) -> list[Converter | None]:
+        """Per column: canonical Python value -> what this driver's bulk path takes."""
+        return [None] * len(table.columns)
+
+    def write_rows(self, conn: Any, table: Table, rows: Sequence[Row]) -> int:
+        """Load ``rows`` through the native bulk path and commit; return rows written."""
+        raise NotImplementedError
+
+    def begin_load(self, conn: Any) -> None:
+        """Session settings for a writer connection (e.g. SQLite pragmas)."""
+
+    def end_load(self, conn: Any) -> None:
+        """Undo :meth:`begin_load`."""
+
+    # ------------------------------------------------------------------ after the load
+    def index_sql(self, table: Table, index: Index) -> str:
+        unique = "UNIQUE " if index.unique else ""
+        return (
+            f"CREATE {unique}INDEX {self.quote(index.name)} ON {self.qualified(table.name)} "
+            f"({self.column_list(index.columns)})"
+        )
+
+    def foreign_key_sql(self, table: Table, fk: ForeignKey) -> str:
+        raise NotImplementedError
+
+    def reset_sequence_sql(self, conn: Any, table: Table) -> list[str]:
+        """Statements that make the next generated key max+1."""
+        return []
+
+    def translate_error(self, exc: BaseException) -> str:
+        """One line describing a driver error, without secrets."""
+        return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+DIALECTS = {
+    "postgres": "dmt.dialects.postgres:PostgresDialect",
+    "mysql": "dmt.dialects.mysql:MySQLDialect",
+    "sqlite": "dmt.dialects.sqlite:SQLiteDialect",
+}
+
+
+def get_dialect(endpoint: Endpoint, side: str) -> Dialect:
+    """The dialect for an endpoint; an unknown engine lists the known ones."""
+    spec = DIALECTS.get(endpoint.engine)
+    if spec is None:
+        close = difflib.get_close_matches(endpoint.engine, list(DIALECTS), n=1)
+        hint = f"; did you mean `{close[0]}`?" if close else ""
+        raise ConfigError(
+            f"{side}.type",
+            f"unknown engine `{endpoint.engine}`{hint} (known: {', '.join(DIALECTS)})",
+        )
+    module, cls = spec.split(":")
+    dialect_cls: type[Dialect] = getattr(importlib.import_module(module), cls)
+    return dialect_cls(endpoint, side)

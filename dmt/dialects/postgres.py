@@ -1,0 +1,350 @@
+"""PostgreSQL through psycopg 3: catalog reflection, server-side cursors, COPY FROM STDIN."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from dmt.dialects.base import Converter, Dialect, Fetch, Row, TypeChoice, ValueCounters
+from dmt.errors import ConnectError, TransferError
+from dmt.schema.model import Check, Column, ColumnType, ForeignKey, Index, Schema, Table
+
+_COLUMNS_SQL = """
+SELECT a.attname, format_type(a.atttypid, a.atttypmod), t.typtype, a.attnotnull,
+       pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated,
+       col_description(c.oid, a.attnum), a.atttypid
+FROM pg_attribute a
+JOIN pg_class c ON c.oid = a.attrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_type t ON t.oid = a.atttypid
+LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+WHERE n.nspname = %s AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY a.attnum
+"""
+
+_SIMPLE = {
+    "smallint": "int16",
+    "integer": "int32",
+    "bigint": "int64",
+    "boolean": "boolean",
+    "real": "float32",
+    "double precision": "float64",
+    "text": "text",
+    "bytea": "blob",
+    "date": "date",
+    "interval": "interval",
+    "uuid": "uuid",
+    "json": "json",
+    "jsonb": "json",
+    "money": "decimal",
+}
+_TYPE_RE = re.compile(r"^(?P<base>[a-z ]+?)(?:\((?P<a>\d+)(?:,(?P<b>\d+))?\))?(?P<rest>[a-z ]*)$")
+
+
+def canonical_type(
+    formatted: str, typtype: str = "b", enum_values: tuple[str, ...] = ()
+) -> ColumnType:
+    """Map ``format_type()`` output to the canonical set."""
+    if formatted.endswith("[]"):
+        item = canonical_type(formatted[:-2]).kind
+        return ColumnType("array", item=item, source=formatted)
+    if typtype == "e":
+        return ColumnType("enum", values=enum_values, source=formatted)
+    m = _TYPE_RE.match(formatted)
+    if not m:
+        return ColumnType("text", source=formatted)
+    base = (m.group("base") + (m.group("rest") or "")).strip()
+    a = int(m.group("a")) if m.group("a") else None
+    b = int(m.group("b")) if m.group("b") else None
+    if base in _SIMPLE:
+        kind = _SIMPLE[base]
+        if base == "money":
+            return ColumnType("decimal", precision=19, scale=2, source=formatted)
+        return ColumnType(kind, source=formatted)
+    if base == "numeric":
+        return ColumnType(
+            "decimal", precision=a, scale=b if a is not None else None, source=formatted
+        )
+    if base == "character varying":
+        return ColumnType("varchar" if a else "text", length=a, source=formatted)
+    if base in ("character", "bpchar"):
+        return ColumnType("char", length=a or 1, source=formatted)
+    fsp = a if a is not None else 6
+    if base in ("timestamp without time zone", "timestamp"):
+        return ColumnType("timestamp", fsp=fsp, source=formatted)
+    if base == "timestamp with time zone":
+        return ColumnType("timestamptz", fsp=fsp, source=formatted)
+    if base in ("time without time zone", "time"):
+        return ColumnType("time", fsp=fsp, source=formatted)
+    if base == "time with time zone":
+        return ColumnType("time", fsp=fsp, source=formatted)
+    return ColumnType("text", source=formatted)
+
+
+def _str_or_none(v: Any) -> Any:
+    return None if v is None else str(v)
+
+
+class PostgresDialect(Dialect):
+    """PostgreSQL 12+ through psycopg 3."""
+
+    name = "postgres"
+    placeholder = "%s"
+    max_identifier_length = 63
+    identifier_length_in_bytes = True
+    transactional_ddl = True
+    supports_schemas = True
+    supports_bulk_load = True
+    max_decimal_precision = 1000
+
+    def connect(self) -> Any:
+        import psycopg
+        from psycopg.types.string import TextLoader
+
+        ep = self.endpoint
+        try:
+            conn = psycopg.connect(
+                host=ep.host,
+                port=ep.port,
+                dbname=ep.database,
+                user=ep.user,
+                password=ep.password or None,
+                connect_timeout=10,
+                application_name="dmt",
+            )
+        except psycopg.Error as exc:
+            raise ConnectError(
+                self.side, f"PostgreSQL {ep.describe()}: {_first_line(exc)}"
+            ) from None
+        # JSON stays text end to end: no parse/serialise round trip, no key reordering.
+        for name in ("json", "jsonb"):
+            conn.adapters.register_loader(name, TextLoader)
+        return conn
+
+    def server_version(self, conn: Any) -> str:
+        v = conn.info.server_version
+        return f"PostgreSQL {v // 10000}.{v % 10000}"
+
+    # ------------------------------------------------------------------ schema
+    def existing_tables(self, conn: Any) -> set[str]:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = %s", (self.endpoint.schema,)
+            )
+            out = {r[0] for r in cur.fetchall()}
+        conn.commit()
+        return out
+
+    def reflect(self, conn: Any, select: Callable[[str], bool]) -> Schema:
+        from sqlalchemy import create_engine, inspect
+
+        schema_name = self.endpoint.schema
+        engine = create_engine("postgresql+psycopg://", creator=lambda: self.connect())
+        try:
+            insp = inspect(engine)
+            schema = Schema(tables=[])
+            schema.views = sorted(insp.get_view_names(schema=schema_name))
+            schema.views += sorted(insp.get_materialized_view_names(schema=schema_name))
+            for name in sorted(insp.get_table_names(schema=schema_name)):
+                if select(name):
+                    schema.tables.append(self._reflect_table(conn, insp, name))
+            with conn.cursor() as cur:
+                cur.execute(
+                    "SELECT DISTINCT event_object_table || '.' || trigger_name "
+                    "FROM information_schema.triggers WHERE trigger_schema = %s",
+                    (schema_name,),
+                )
+                schema.triggers = sorted(r[0] for r in cur.fetchall())
+                cur.execute(
+                    "SELECT routine_name FROM information_schema.routines "
+                    "WHERE routine_schema = %s",
+                    (schema_name,),
+                )
+                schema.routines = sorted({r[0] for r in cur.fetchall()})
+            conn.commit()
+            return schema
+        finally:
+            engine.dispose()
+
+    def _reflect_table(self, conn: Any, insp: Any, name: str) -> Table:
+        schema_name = self.endpoint.schema
+        columns = []
+        with conn.cursor() as cur:
+            cur.execute(_COLUMNS_SQL, (schema_name, name))
+            for (
+                cname,
+                ftype,
+                typtype,
+                notnull,
+                default,
+                identity,
+                generated,
+                comment,
+                oid,
+            ) in cur.fetchall():
+                if generated:
+                    continue
+                values: tuple[str, ...] = ()
+                if typtype == "e":
+                    cur.execute(
+                        "SELECT enumlabel FROM pg_enum WHERE enumtypid = %s ORDER BY enumsortorder",
+                        (oid,),
+                    )
+                    values = tuple(r[0] for r in cur.fetchall())
+                serial = bool(default and default.startswith("nextval("))
+                columns.append(
+                    Column(
+                        name=cname,
+                        type=canonical_type(ftype, typtype, values),
+                        nullable=not notnull,
+                        default=None if serial else default,
+                        autoincrement=bool(identity) or serial,
+                        comment=comment,
+                    )
+                )
+            cur.execute(
+                "SELECT c.reltuples::bigint FROM pg_class c JOIN pg_namespace n "
+                "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s",
+                (schema_name, name),
+            )
+            est = cur.fetchone()
+        conn.commit()
+        pk = insp.get_pk_constraint(name, schema=schema_name)
+        table = Table(
+            name=name, columns=columns, primary_key=tuple(pk.get("constrained_columns") or ())
+        )
+        table.row_estimate = max(0, int(est[0])) if est else 0
+        for u in insp.get_unique_constraints(name, schema=schema_name):
+            table.uniques.append(Index(u["name"], tuple(u["column_names"]), unique=True))
+        unique_names = {u.name for u in table.uniques}
+        for ix in insp.get_indexes(name, schema=schema_name):
+            cols = ix.get("column_names") or []
+            if ix["name"] in unique_names or not cols or any(c is None for c in cols):
+                continue
+            table.indexes.append(Index(ix["name"], tuple(cols), unique=bool(ix.get("unique"))))
+        for fk in insp.get_foreign_keys(name, schema=schema_name):
+            opts = fk.get("options") or {}
+            table.foreign_keys.append(
+                ForeignKey(
+                    name=fk.get("name"),
+                    columns=tuple(fk["constrained_columns"]),
+                    ref_table=fk["referred_table"],
+                    ref_columns=tuple(fk["referred_columns"]),
+                    on_delete=opts.get("ondelete"),
+                    on_update=opts.get("onupdate"),
+                )
+            )
+        for ck in insp.get_check_constraints(name, schema=schema_name):
+            table.checks.append(Check(ck.get("name"), ck["sqltext"]))
+        return table
+
+    def render_type(self, ctype: ColumnType, where: str) -> TypeChoice:
+        k = ctype.kind
+        if k in ("int8", "int16", "year"):
+            return TypeChoice("integer" if ctype.unsigned and k == "int16" else "smallint")
+        if k == "int32":
+            return TypeChoice("bigint" if ctype.unsigned else "integer")
+        if k == "int64":
+            return TypeChoice("numeric(20,0)" if ctype.unsigned else "bigint")
+        if k == "decimal":
+            if ctype.precision is None:
+                return TypeChoice("numeric")
+            return TypeChoice(f"numeric({ctype.precision},{ctype.scale or 0})")
+        if k == "float32":
+            return TypeChoice("real")
+        if k == "float64":
+            return TypeChoice("double precision")
+        if k == "char":
+            return TypeChoice(f"character({ctype.length or 1})")
+        if k == "varchar":
+            return TypeChoice(f"varchar({ctype.length})" if ctype.length else "text")
+        if k in ("binary", "varbinary", "blob", "bit"):
+            return TypeChoice("bytea")
+        if k in ("time", "timestamp", "timestamptz"):
+            fsp = 6 if ctype.fsp is None else ctype.fsp
+            name = {"time": "time", "timestamp": "timestamp", "timestamptz": "timestamptz"}[k]
+            return TypeChoice(f"{name}({fsp})")
+        if k == "json":
+            return TypeChoice("jsonb" if ctype.source == "jsonb" else "json")
+        if k == "array":
+            if ctype.source.endswith("[]"):
+                return TypeChoice(ctype.source)
+            return TypeChoice("jsonb", f"{where}: array carried as jsonb")
+        if k in ("enum", "set"):
+            return TypeChoice("text", f"{where}: {k} carried as text")
+        simple = {"boolean": "boolean", "date": "date", "interval": "interval", "uuid": "uuid"}
+        return TypeChoice(simple.get(k, "text"))
+
+    def column_ddl(self, col: Column, sql_type: str, in_pk: bool, single_pk: bool) -> str:
+        ddl = super().column_ddl(col, sql_type, in_pk, single_pk)
+        if col.autoincrement and sql_type in ("smallint", "integer", "bigint"):
+            ddl += " GENERATED BY DEFAULT AS IDENTITY"
+        return ddl
+
+    def drop_table_sql(self, name: str) -> str:
+        return f"DROP TABLE IF EXISTS {self.qualified(name)} CASCADE"
+
+    # ------------------------------------------------------------------ data
+    def decoders(self, table: Table, counters: ValueCounters) -> list[Converter | None]:
+        return [_str_or_none if c.type.kind == "uuid" else None for c in table.columns]
+
+    def encoders(self, table: Table, counters: ValueCounters) -> list[Converter | None]:
+        return [None] * len(table.columns)
+
+    @contextlib.contextmanager
+    def stream(self, conn: Any, sql: str, params: Sequence[Any]) -> Iterator[Fetch]:
+        with conn.cursor(name=f"dmt_{uuid.uuid4().hex[:12]}") as cur:
+            cur.execute(sql, tuple(params))
+            yield cur.fetchmany
+        conn.commit()
+
+    def write_rows(self, conn: Any, table: Table, rows: Sequence[Row]) -> int:
+        import psycopg
+
+        sql = (
+            f"COPY {self.qualified(table.name)} ({self.column_list(table.column_names)}) FROM STDIN"
+        )
+        try:
+            with conn.cursor() as cur, cur.copy(sql) as copy:
+                for row in rows:
+                    copy.write_row(row)
+            conn.commit()
+        except psycopg.Error as exc:
+            conn.rollback()
+            raise TransferError(f"COPY failed: {_first_line(exc)}", table.name) from exc
+        return len(rows)
+
+    def foreign_key_sql(self, table: Table, fk: ForeignKey) -> str:
+        name = f"CONSTRAINT {self.quote(fk.name)} " if fk.name else ""
+        sql = (
+            f"ALTER TABLE {self.qualified(table.name)} ADD {name}FOREIGN KEY "
+            f"({self.column_list(fk.columns)}) REFERENCES {self.qualified(fk.ref_table)} "
+            f"({self.column_list(fk.ref_columns)})"
+        )
+        if fk.on_delete:
+            sql += f" ON DELETE {fk.on_delete}"
+        if fk.on_update:
+            sql += f" ON UPDATE {fk.on_update}"
+        return sql
+
+    def reset_sequence_sql(self, conn: Any, table: Table) -> list[str]:
+        out = []
+        for col in table.columns:
+            if col.autoincrement:
+                q = self.quote(col.name)
+                tname = self.qualified(table.name)
+                lit = "'" + tname.replace("'", "''") + "'"
+                colname = "'" + col.name.replace("'", "''") + "'"
+                out.append(
+                    f"SELECT setval(pg_get_serial_sequence({lit}, {colname}), "
+                    f"COALESCE((SELECT MAX({q}) FROM {tname}), 0) + 1, false)"
+                )
+        return out
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,1 @@
+"""The transfer pipeline: readers -> bounded read-ahead queue -> DynamicWriterPool."""

@@ -1,0 +1,92 @@
+"""Readers: stream one chunk's rows from the source into batches bounded in rows and bytes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from dmt.dialects.base import Converter, Dialect, Row
+from dmt.pipeline.chunks import Chunk
+from dmt.schema.model import Table
+
+#: rows fetched from the driver at once while the row width is still unknown
+FIRST_FETCH = 500
+MAX_FETCH = 10_000
+
+
+def row_bytes(row: Row) -> int:
+    """An estimate of a row's size in memory-relevant bytes (payload, not object overhead)."""
+    n = 0
+    for v in row:
+        if v is None:
+            n += 1
+        elif isinstance(v, str | bytes | bytearray):
+            n += len(v) + 16
+        else:
+            n += 16
+    return n
+
+
+def make_row_converter(convs: list[Converter | None]) -> Callable[[list[Row]], list[Row]] | None:
+    """One function converting a list of rows, touching only the columns that need it."""
+    active = [(i, f) for i, f in enumerate(convs) if f is not None]
+    if not active:
+        return None
+
+    def convert(rows: list[Row]) -> list[Row]:
+        out = []
+        for row in rows:
+            values = list(row)
+            for i, f in active:
+                v = values[i]
+                if v is not None:
+                    values[i] = f(v)
+            out.append(tuple(values))
+        return out
+
+    return convert
+
+
+def read_chunk(
+    dialect: Dialect,
+    conn: Any,
+    table: Table,
+    key: tuple[str, ...],
+    chunk: Chunk,
+    max_rows: int,
+    max_bytes: int,
+    stop: Callable[[], bool],
+) -> Iterator[tuple[list[Row], int, float]]:
+    """Yield ``(rows, nbytes, read_seconds)`` batches of one chunk.
+
+    A batch never exceeds ``max_rows`` rows, and exceeds ``max_bytes`` by at most one fetch:
+    the fetch size shrinks as soon as wide rows are seen, down to a single row.
+    """
+    sql = dialect.select_sql(table, key, chunk.lower is not None, chunk.upper is not None)
+    fetch_n = min(FIRST_FETCH, max_rows)
+    avg = 0.0
+    with dialect.stream(conn, sql, chunk.params()) as fetch:
+        rows: list[Row] = []
+        nbytes = 0
+        started = time.monotonic()
+        while not stop():
+            got = fetch(fetch_n)
+            if not got:
+                break
+            step = max(1, len(got) // 16)
+            sample = got[::step]
+            size = sum(row_bytes(r) for r in sample) * len(got) / len(sample)
+            avg = size / len(got)
+            rows.extend(got)
+            nbytes += int(size)
+            # next fetch: what fits in a quarter of the byte budget, within the row limit
+            fetch_n = int(max(1, min(MAX_FETCH, max_bytes / 4 / max(avg, 1.0))))
+            fetch_n = min(fetch_n, max(1, max_rows - len(rows)) if len(rows) < max_rows else 1)
+            if len(rows) >= max_rows or nbytes >= max_bytes:
+                yield rows, nbytes, time.monotonic() - started
+                rows, nbytes = [], 0
+                started = time.monotonic()
+                fetch_n = int(max(1, min(MAX_FETCH, max_rows, max_bytes / 4 / max(avg, 1.0))))
+        if rows:
+            yield rows, nbytes, time.monotonic() - started

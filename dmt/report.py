@@ -1,0 +1,65 @@
+"""The run summary: the text a person reads and the one JSON object a script parses."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class TableSummary:
+    name: str
+    rows: int
+    seconds: float
+    path: str = "rows"
+
+
+@dataclass
+class RunResult:
+    """What a finished (or validated-but-mismatched) run reports."""
+
+    run_id: str
+    status: str
+    source: str
+    target: str
+    tables: list[TableSummary]
+    duration_seconds: float
+    copy_seconds: float
+    adjustments: list[dict[str, Any]] = field(default_factory=list)
+    value_conversions: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    monitor: dict[str, Any] | None = None
+
+    @property
+    def rows_transferred(self) -> int:
+        return sum(t.rows for t in self.tables)
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows_transferred / self.copy_seconds if self.copy_seconds > 0 else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["tables"] = [{**asdict(t), "seconds": round(t.seconds, 3)} for t in self.tables]
+        out["rows_transferred"] = self.rows_transferred
+        out["rows_per_second"] = round(self.rows_per_second, 1)
+        out["duration_seconds"] = round(self.duration_seconds, 3)
+        out["copy_seconds"] = round(self.copy_seconds, 3)
+        return out
+
+    def text(self) -> str:
+        lines = [
+            f"Migrated {len(self.tables)} table(s), {self.rows_transferred} rows in "
+            f"{self.duration_seconds:.2f}s ({self.rows_per_second:,.0f} rows/s while copying)",
+        ]
+        width = max((len(t.name) for t in self.tables), default=5)
+        for t in self.tables:
+            lines.append(f"  {t.name:<{width}}  {t.rows:>12,} rows  {t.seconds:8.2f}s")
+        if self.value_conversions:
+            conv = ", ".join(f"{k}={v}" for k, v in sorted(self.value_conversions.items()))
+            lines.append(f"  values converted: {conv}")
+        if self.adjustments:
+            lines.append(f"  runtime adjustments applied: {len(self.adjustments)}")
+        if self.monitor and self.monitor.get("cost_usd"):
+            lines.append(f"  AI cost: ${self.monitor['cost_usd']:.4f}")
+        return "\n".join(lines)

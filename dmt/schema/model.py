@@ -1,0 +1,134 @@
+"""The engine-neutral schema model: what reflection produces and DDL consumes.
+
+Types are canonical (:data:`KINDS`); each dialect maps its own types to them on reflection and
+renders them back on creation, so nine directions need three mappings each way, not nine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+#: The canonical type set. Integer kinds carry ``unsigned``; string kinds carry ``length``.
+KINDS = (
+    "boolean",
+    "int8",  # tinyint
+    "int16",
+    "int32",
+    "int64",
+    "decimal",  # precision/scale; precision None = unconstrained
+    "float32",
+    "float64",
+    "char",
+    "varchar",
+    "text",
+    "binary",  # fixed length
+    "varbinary",
+    "blob",
+    "date",
+    "time",
+    "timestamp",  # without time zone
+    "timestamptz",  # an instant
+    "interval",
+    "uuid",
+    "json",
+    "enum",
+    "set",
+    "array",
+    "year",
+    "bit",
+)
+
+
+@dataclass(frozen=True)
+class ColumnType:
+    """A canonical column type. ``source`` keeps the declared type for messages and overrides."""
+
+    kind: str
+    length: int | None = None
+    precision: int | None = None
+    scale: int | None = None
+    fsp: int | None = None  # fractional seconds digits for time/timestamp
+    unsigned: bool = False
+    values: tuple[str, ...] = ()  # enum / set members
+    item: str | None = None  # array element kind
+    source: str = ""  # the declared source type, e.g. "int(10) unsigned"
+
+    def with_(self, **changes: object) -> ColumnType:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column. ``default`` is the source's default expression, kept only when portable."""
+
+    name: str
+    type: ColumnType
+    nullable: bool = True
+    default: str | None = None
+    autoincrement: bool = False
+    comment: str | None = None
+
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    columns: tuple[str, ...]
+    unique: bool = False
+    lengths: tuple[int | None, ...] = ()  # MySQL prefix lengths, parallel to columns
+
+
+@dataclass(frozen=True)
+class ForeignKey:
+    name: str | None
+    columns: tuple[str, ...]
+    ref_table: str
+    ref_columns: tuple[str, ...]
+    on_delete: str | None = None
+    on_update: str | None = None
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str | None
+    sqltext: str
+
+
+@dataclass
+class Table:
+    """A table as reflected from the source (names as the source spells them)."""
+
+    name: str
+    columns: list[Column]
+    primary_key: tuple[str, ...] = ()
+    uniques: list[Index] = field(default_factory=list)
+    indexes: list[Index] = field(default_factory=list)
+    foreign_keys: list[ForeignKey] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
+    comment: str | None = None
+    row_estimate: int = 0
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+@dataclass
+class Schema:
+    """Every selected table, plus the objects dmt lists but does not migrate."""
+
+    tables: list[Table]
+    views: list[str] = field(default_factory=list)
+    triggers: list[str] = field(default_factory=list)
+    routines: list[str] = field(default_factory=list)
+
+    def table(self, name: str) -> Table:
+        for t in self.tables:
+            if t.name == name:
+                return t
+        raise KeyError(name)
