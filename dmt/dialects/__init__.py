@@ -1,0 +1,1 @@
+"""One module per database engine behind the protocol in base.py."""

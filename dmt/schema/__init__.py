@@ -1,0 +1,1 @@
+"""Engine-neutral schema model, type mapping and DDL."""
