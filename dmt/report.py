@@ -60,6 +60,10 @@ class RunResult:
             lines.append(f"  values converted: {conv}")
         if self.adjustments:
             lines.append(f"  runtime adjustments applied: {len(self.adjustments)}")
-        if self.monitor and self.monitor.get("cost_usd"):
-            lines.append(f"  AI cost: ${self.monitor['cost_usd']:.4f}")
+        ai = (self.monitor or {}).get("ai") or {}
+        if ai.get("calls"):
+            lines.append(
+                f"  AI: {ai['calls']} call(s), {ai.get('input_tokens', 0)}+"
+                f"{ai.get('output_tokens', 0)} tokens, ${ai.get('cost_usd', 0):.4f}"
+            )
         return "\n".join(lines)

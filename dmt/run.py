@@ -119,14 +119,10 @@ def _compose(first: Converter, second: Converter) -> Converter:
     return lambda v: second(first(v))
 
 
-MonitorFactory = Callable[[Config, PipelineCounters, UpdateSlot], Any]
-
-
 def execute(
     cfg: Config,
     reporter_factory: Callable[[int], Reporter] | None = None,
     abort: threading.Event | None = None,
-    monitor_factory: MonitorFactory | None = None,
 ) -> RunResult:
     """Run the whole migration; raises a DmtError on failure."""
     run_id = uuid.uuid4().hex[:12]
@@ -165,7 +161,11 @@ def execute(
     total = sum(p.source.row_estimate for p in plan.tables)
     reporter = reporter_factory(total) if reporter_factory else NullReporter()
     pipeline = Pipeline(source, target, jobs, knobs, counters, slot, reporter, abort=abort)
-    monitor = monitor_factory(cfg, counters, slot) if monitor_factory and m.ai_adjust else None
+    monitor = None
+    if m.ai_adjust:
+        from dmt.monitor.ai_monitor import build_monitor
+
+        monitor = build_monitor(counters.snapshot, slot, m, cfg.ai)
     _step(4, f"copying {len(jobs)} table(s)")
     copy_started = time.monotonic()
     try:
@@ -197,7 +197,7 @@ def execute(
         adjustments=result.applied,
         value_conversions=dict(values.counts),
         warnings=plan.warnings,
-        monitor=monitor.summary() if monitor is not None else None,
+        monitor=monitor.to_dict() if monitor is not None else None,
     )
     if mismatches:
         raise ValidationMismatch(mismatches, result=summary)

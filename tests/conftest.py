@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.fake_anthropic import FakeAnthropic
+
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 MY = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -70,6 +72,13 @@ def my_db() -> Iterator[str]:
         with admin.cursor() as cur:
             cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
         admin.close()
+
+
+@pytest.fixture
+def fake_anthropic() -> Iterator[FakeAnthropic]:
+    """A running fake Messages API on 127.0.0.1; ``fake_anthropic.url`` is the ``ai.base_url``."""
+    with FakeAnthropic() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -274,6 +274,8 @@ class Pipeline:
                 if job.convert is not None:
                     rows = job.convert(rows)
                 self.counters.record_read(secs)
+                if rows:
+                    self.counters.set(avg_row_bytes=nbytes / len(rows))
                 self.tracker.add_read(job, secs)
                 batch = Batch(job, chunk, seq, rows, nbytes, read_seconds=secs)
                 seq += 1

@@ -1,0 +1,311 @@
+"""The control loop thread: collect → decide (AI or rules) → validate → put an update.
+
+It touches the pipeline only through the :class:`~dmt.pipeline.updates.UpdateSlot`; the
+pipeline never calls it. ``tick()`` runs one iteration synchronously, so tests drive the loop
+with an injected clock instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+from dmt.config import AIConfig, MigrationConfig
+from dmt.monitor.ai_adjuster import AIAdjuster, AIAdjustmentError, AIDisabled
+from dmt.monitor.heuristics import (
+    CHUNK_MAX,
+    CHUNK_MIN,
+    MAX_WRITER_STEP,
+    WRITERS_MAX,
+    WRITERS_MIN,
+    Controller,
+    ControllerSettings,
+    Decision,
+    DecisionRejected,
+)
+from dmt.monitor.metrics_collector import HostSample, MetricsCollector, MetricsSnapshot
+from dmt.pipeline.stats import PipelineSnapshot
+from dmt.pipeline.updates import ConfigUpdate, UpdateSlot
+
+log = logging.getLogger("dmt.monitor")
+
+# the metrics worth a line in a decision record (the full snapshot is in the AI prompt)
+RECORD_METRICS = (
+    "rows_per_sec",
+    "mb_per_sec",
+    "write_latency_p50",
+    "write_latency_p95",
+    "process_rss_mb",
+    "system_memory_percent",
+    "system_cpu_percent",
+    "queue_fill_ratio",
+    "errors_in_interval",
+    "throughput_trend_percent",
+)
+
+RECENT_FIELDS = {
+    "source",
+    "action",
+    "writers_before",
+    "chunk_size_before",
+    "writers_after",
+    "chunk_size_after",
+    "effect_percent",
+    "reverted",
+}
+
+
+@dataclass
+class DecisionRecord:
+    """One applied change: where it came from, what it changed, what it was based on, and its
+    measured effect once known."""
+
+    id: int
+    at: float
+    source: str  # ai | cache | fallback | rollback
+    action: str
+    confidence: str
+    reasoning: str
+    writers_before: int
+    chunk_size_before: int
+    writers_after: int
+    chunk_size_after: int
+    metrics: dict[str, object] = field(default_factory=dict)
+    effect_percent: float | None = None
+    reverted: bool = False
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+class AIMonitor(threading.Thread):
+    """A periodic thread in rich's ``_RefreshThread`` shape: it loops on
+    ``stop_event.wait(interval)`` and calls :meth:`tick`; :meth:`stop` sets the event and
+    joins."""
+
+    def __init__(
+        self,
+        collector: MetricsCollector,
+        controller: Controller,
+        slot: UpdateSlot,
+        *,
+        interval: float = 30.0,
+        adjuster: AIAdjuster | None = None,
+    ) -> None:
+        super().__init__(name="dmt-monitor", daemon=True)
+        self.collector, self.controller, self.slot = collector, controller, slot
+        self.interval = interval
+        self.adjuster = adjuster
+        self.stop_event = threading.Event()
+        self.records: list[DecisionRecord] = []
+        self.last_decision: Decision | None = None
+        self.ticks = 0
+        self._lock = threading.Lock()
+        self._ai_note_logged = False
+        if adjuster is not None and not adjuster.enabled:
+            log.warning(
+                "AI disabled: %s; using rule-based adjustment only", adjuster.disabled_reason
+            )
+            self._ai_note_logged = True
+
+    @property
+    def ai_active(self) -> bool:
+        return self.adjuster is not None and self.adjuster.enabled
+
+    def run(self) -> None:
+        mode = "AI-driven" if self.ai_active else "Rule-based"
+        log.info("%s parameter adjustment enabled (interval: %gs)", mode, self.interval)
+        while not self.stop_event.wait(self.interval):
+            try:
+                self.tick()
+            except Exception:  # a monitor bug must never stop the migration
+                log.exception("monitor tick failed; the pipeline keeps its current settings")
+
+    def stop(self, timeout: float | None = 10.0) -> None:
+        """Stop the loop, wait for the thread and close the API client."""
+        self.stop_event.set()
+        if self.is_alive():
+            self.join(timeout)
+        if self.adjuster is not None:
+            self.adjuster.close()
+
+    # ------------------------------------------------------------------ one iteration
+    def tick(self) -> DecisionRecord | None:
+        """Collect, decide, validate and (if something changes) put one update."""
+        m = self.collector.collect()
+        log.info(
+            "Metrics snapshot: %.0f rows/sec, memory=%.0fMB (%.0f%%), CPU=%.0f%%, "
+            "throughput_trend=%.1f%%",
+            m.rows_per_sec,
+            m.process_rss_mb,
+            m.system_memory_percent,
+            m.system_cpu_percent,
+            m.throughput_trend_percent,
+        )
+        with self._lock:
+            self.ticks += 1
+            decision = self._decide(m)
+            self.last_decision = decision
+            self._record_effects()
+            return self._apply(decision, m)
+
+    def _decide(self, m: MetricsSnapshot) -> Decision:
+        ctl = self.controller
+        rules = ctl.decide(m)
+        if rules.mandatory or not ctl.ready() or not self.ai_active:
+            return rules
+        assert self.adjuster is not None
+        try:
+            ai = self.adjuster.decide(self._context(m), ctl.validate)
+        except AIDisabled as exc:
+            log.warning("AI disabled for the rest of the run: %s; using fallback rules", exc)
+            return rules
+        except AIAdjustmentError as exc:
+            log.warning("AI adjustment failed: %s, using fallback rules", exc)
+            return rules
+        return ai if ai is not None else rules
+
+    def _apply(self, d: Decision, m: MetricsSnapshot) -> DecisionRecord | None:
+        before = (m.target_writers or m.active_writers, m.chunk_size)
+        if (d.writers, d.chunk_size) == before:
+            return None
+        try:
+            self.controller.validate(d)
+        except DecisionRejected as exc:  # the rules must never propose this: say so, skip it
+            log.error("dropping invalid %s decision: %s", d.source, exc)
+            return None
+        rec = DecisionRecord(
+            id=len(self.records) + 1,
+            at=m.taken_at,
+            source=d.source,
+            action=d.action,
+            confidence=d.confidence,
+            reasoning=d.reasoning,
+            writers_before=before[0],
+            chunk_size_before=before[1],
+            writers_after=d.writers,
+            chunk_size_after=d.chunk_size,
+            metrics={k: round(getattr(m, k), 3) for k in RECORD_METRICS},
+        )
+        self.records.append(rec)
+        self.slot.put(
+            ConfigUpdate(
+                writers=d.writers if d.writers != before[0] else None,
+                chunk_size=d.chunk_size if d.chunk_size != before[1] else None,
+                source=d.source,
+                action=d.action,
+                reason=d.reasoning,
+                decision_id=rec.id,
+            )
+        )
+        self.controller.commit(d, rec.id)
+        if d.kind == "revert" and self.adjuster is not None:
+            self.adjuster.invalidate_cache()  # never re-apply a decision that was just undone
+        if d.source in ("ai", "cache"):
+            log.info("AI adjustment applied: %s - %s", d.action, d.reasoning)
+        else:
+            log.info("Adjustment applied (%s): %s - %s", d.source, d.action, d.reasoning)
+        return rec
+
+    def _record_effects(self) -> None:
+        by_id = {r.id: r for r in self.records}
+        for eff in self.controller.pop_effects():
+            rec = by_id.get(eff.decision_id) if eff.decision_id is not None else None
+            if rec is not None:
+                rec.effect_percent, rec.reverted = eff.effect_percent, eff.reverted
+
+    def _context(self, m: MetricsSnapshot) -> dict[str, object]:
+        """What the AI sees: metrics, trends, settings, bounds, table shape, candidates and
+        recent decisions with their measured effect. Never row values or credentials."""
+        ctl = self.controller
+        writers = m.target_writers or m.active_writers
+        return {
+            "metrics": m.to_dict(),
+            "current": {
+                "workers": m.target_writers or m.active_writers,
+                "chunk_size": m.chunk_size,
+            },
+            "bounds": {
+                "workers": [WRITERS_MIN, WRITERS_MAX],
+                "chunk_size": [CHUNK_MIN, CHUNK_MAX],
+                "max_workers_step": MAX_WRITER_STEP,
+                "chunk_size_step": "at most halve or double",
+                "max_chunk_size_for_memory_budget": ctl.max_chunk(writers, m),
+                "memory_budget_mb": ctl.s.max_memory_mb,
+            },
+            "table": {
+                "name_known": m.current_table is not None,
+                "column_count": m.column_count,
+                "avg_row_bytes": round(m.avg_row_bytes, 1),
+                "tables_done": m.tables_done,
+                "tables_total": m.tables_total,
+            },
+            "throughput_noise_percent": round(ctl.noise() * 100, 2),
+            "candidates": [
+                {
+                    "action": d.action,
+                    "workers": d.writers,
+                    "chunk_size": d.chunk_size,
+                    "why": d.reasoning,
+                }
+                for d in ctl.candidates()
+            ],
+            "recent_decisions": [
+                {k: v for k, v in r.to_dict().items() if k in RECENT_FIELDS}
+                for r in self.records[-5:]
+            ],
+        }
+
+    # ------------------------------------------------------------------ reporting
+    def status(self) -> dict[str, object]:
+        """Last decision and its source, AI and breaker state, calls, tokens and cost."""
+        with self._lock:
+            d = self.last_decision
+            ai = self.adjuster.status() if self.adjuster is not None else {"enabled": False}
+            return {
+                "ticks": self.ticks,
+                "phase": self.controller.phase,
+                "last_decision": d.to_dict() if d else None,
+                "last_source": d.source if d else None,
+                "ai": ai,
+                "decisions": len(self.records),
+            }
+
+    def to_dict(self) -> dict[str, object]:
+        """Everything run.py persists and puts into ``--output-json``."""
+        status = self.status()
+        with self._lock:
+            status["records"] = [r.to_dict() for r in self.records]
+        return status
+
+
+def build_monitor(
+    sample: Callable[[], PipelineSnapshot],
+    slot: UpdateSlot,
+    migration: MigrationConfig,
+    ai: AIConfig,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    host: Callable[[], HostSample] | None = None,
+) -> AIMonitor:
+    """Wire collector, controller and (when configured) the AI adjuster from the config."""
+    collector = MetricsCollector(sample, clock=clock, host=host)
+    # the controller's clocks are counted in intervals (4 = two minutes at the default 30 s),
+    # so a short interval in a test or a benchmark keeps the same behaviour, only faster
+    n = migration.ai_adjust_interval
+    controller = Controller(
+        ControllerSettings(
+            max_memory_mb=migration.max_memory_mb,
+            steady_gap=4 * n,
+            probe_every=20 * n,
+            effect_timeout=20 * n,
+            ceiling_seconds=20 * n,
+        )
+    )
+    adjuster = AIAdjuster(ai, clock=clock) if ai.provider == "claude" else None
+    return AIMonitor(
+        collector, controller, slot, interval=migration.ai_adjust_interval, adjuster=adjuster
+    )

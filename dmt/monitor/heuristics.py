@@ -1,0 +1,425 @@
+"""The controller: fallback rules, and the bounds every decision (AI or not) must pass.
+
+A measuring hill-climber fed one :class:`MetricsSnapshot` per interval. Pure and deterministic:
+no threads, no sleeping; time is the snapshots' ``taken_at``.
+
+::
+
+    chunk  ──▶  writers (ramp)  ──▶  hold ──(probe every probe_every)──▶ hold
+      size toward a     double while a step     one change per steady_gap at most;
+      ~1 s batch        beats the noise         a probe that does not pay is reverted
+
+Safety (memory pressure, memory budget, errors, CPU saturation) preempts the search. Every change
+is measured: the first interval after it is discarded (mixed), the next ``samples_per_step`` are
+compared with the samples before it, and a change that made throughput worse beyond the measured
+noise is reverted. One knob moves at a time so effects can be attributed.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import deque
+from dataclasses import dataclass, field
+
+from dmt.monitor.decisions import (
+    ACTIONS,
+    CHUNK_MAX,
+    CHUNK_MIN,
+    CONFIDENCES,
+    MAX_WRITER_STEP,
+    WRITERS_MAX,
+    WRITERS_MIN,
+    Cfg,
+    Decision,
+    DecisionRejected,
+    action_for,
+    consistent,
+    on_grid,
+)
+from dmt.monitor.metrics_collector import MB, MetricsSnapshot
+
+__all__ = ["Controller", "ControllerSettings", "Decision", "DecisionRejected", "Effect"]
+
+
+@dataclass(frozen=True)
+class ControllerSettings:
+    """Tuning of the control algorithm; the defaults suit a 30 s interval."""
+
+    max_memory_mb: float
+    target_batch_seconds: float = 1.0
+    samples_per_step: int = 2
+    min_gain: float = 0.03  # smallest relative change that counts, whatever the noise
+    default_noise: float = 0.05  # assumed until enough repeated samples exist
+    steady_gap: float = 120.0  # at most one non-safety change per this many seconds in hold
+    probe_every: float = 600.0
+    effect_timeout: float = 600.0  # give up waiting for a change the pipeline has not applied
+    memory_high_percent: float = 85.0
+    ceiling_seconds: float = 600.0  # how long a safety back-off caps the knob it lowered
+
+
+@dataclass(frozen=True)
+class Effect:
+    """The measured outcome of an applied decision (relative throughput change, percent)."""
+
+    decision_id: int | None
+    effect_percent: float | None
+    reverted: bool
+
+
+@dataclass
+class _Pending:
+    before: Cfg
+    after: Cfg
+    kind: str
+    baseline: list[float]
+    at: float
+    decision_id: int | None
+    samples: list[float] = field(default_factory=list)
+
+
+class Controller:
+    """Deterministic tuning rules; see the module docstring. Call :meth:`decide` once per
+    interval, :meth:`commit` for whatever decision was applied, :meth:`pop_effects` to learn
+    what applied decisions did."""
+
+    def __init__(self, settings: ControllerSettings) -> None:
+        self.s = settings
+        self.phase = "chunk"
+        self.direction = 0
+        self._dir_gained = False
+        self._tried_reverse = False
+        self._samples: dict[Cfg, deque[float]] = {}
+        self._last: MetricsSnapshot | None = None
+        self._cfg: Cfg | None = None
+        self._pending: _Pending | None = None
+        self._effects: list[Effect] = []
+        self._last_change_at = -math.inf
+        self._probe_up = True
+        self._writer_cap: tuple[int, float] | None = None
+        self._chunk_cap: tuple[int, float] | None = None
+
+    # ------------------------------------------------------------------ measurement
+    def noise(self) -> float:
+        """Pooled coefficient of variation of throughput at unchanged settings."""
+        ss, dof = 0.0, 0
+        for xs in self._samples.values():
+            if len(xs) >= 2 and statistics.fmean(xs) > 0:
+                mean = statistics.fmean(xs)
+                ss += sum((x / mean - 1) ** 2 for x in xs)
+                dof += len(xs) - 1
+        return math.sqrt(ss / dof) if dof >= 3 else self.s.default_noise
+
+    def _threshold(self, n_a: int, n_b: int) -> float:
+        return max(self.s.min_gain, 2 * self.noise() * math.sqrt(1 / n_a + 1 / n_b))
+
+    def _ingest(self, m: MetricsSnapshot) -> Cfg:
+        cfg = (m.target_writers or m.active_writers, m.chunk_size)
+        prev, self._cfg, self._last = self._cfg, cfg, m
+        if prev is not None and cfg != prev and self._pending is None:
+            # changed by someone else: measure it like our own
+            self._pending = _Pending(prev, cfg, "external", self._baseline(prev), m.taken_at, None)
+            self._last_change_at = m.taken_at
+        if cfg == prev and m.rows_per_sec > 0:  # the first interval after a change is mixed
+            self._samples.setdefault(cfg, deque(maxlen=6)).append(m.rows_per_sec)
+            if self._pending is not None and cfg == self._pending.after:
+                self._pending.samples.append(m.rows_per_sec)
+        return cfg
+
+    def _baseline(self, cfg: Cfg) -> list[float]:
+        return list(self._samples.get(cfg, ()))[-3:]
+
+    def pop_effects(self) -> list[Effect]:
+        effects, self._effects = self._effects, []
+        return effects
+
+    def _finish(self, p: _Pending, effect: float | None, reverted: bool) -> None:
+        pct = None if effect is None else round(effect * 100, 2)
+        self._effects.append(Effect(p.decision_id, pct, reverted))
+        self._pending = None
+
+    # ------------------------------------------------------------------ bounds
+    def max_chunk(self, writers: int, m: MetricsSnapshot | None = None) -> int:
+        """Largest chunk the memory budget allows with ``writers`` writers."""
+        m = m or self._last
+        if m is None or m.avg_row_bytes <= 0:
+            return CHUNK_MAX
+        slots = max(m.queue_capacity, 1) + writers
+        return int(self.s.max_memory_mb * MB // (m.avg_row_bytes * slots))
+
+    def _caps(self, now: float) -> tuple[int, int]:
+        w_cap, c_cap = WRITERS_MAX, CHUNK_MAX
+        if self._writer_cap and now < self._writer_cap[1]:
+            w_cap = self._writer_cap[0]
+        if self._chunk_cap and now < self._chunk_cap[1]:
+            c_cap = self._chunk_cap[0]
+        return w_cap, c_cap
+
+    def validate(self, d: Decision) -> Decision:
+        """Return ``d`` if it may be applied now, else raise :class:`DecisionRejected`."""
+        if d.action not in ACTIONS:
+            raise DecisionRejected(f"unknown action `{d.action}`")
+        if d.confidence not in CONFIDENCES:
+            raise DecisionRejected(f"unknown confidence `{d.confidence}`")
+        if not WRITERS_MIN <= d.writers <= WRITERS_MAX:
+            raise DecisionRejected(f"writers {d.writers} outside {WRITERS_MIN}–{WRITERS_MAX}")
+        if not CHUNK_MIN <= d.chunk_size <= CHUNK_MAX:
+            raise DecisionRejected(f"chunk_size {d.chunk_size} outside {CHUNK_MIN}–{CHUNK_MAX}")
+        if self._cfg is None or self._last is None:
+            return d
+        (w0, c0), new = self._cfg, (d.writers, d.chunk_size)
+        if abs(d.writers - w0) > MAX_WRITER_STEP:
+            raise DecisionRejected(f"writers {w0} → {d.writers} moves more than ±{MAX_WRITER_STEP}")
+        if c0 > 0 and not c0 / 2 <= d.chunk_size <= c0 * 2:
+            raise DecisionRejected(f"chunk_size {c0} → {d.chunk_size} is beyond halving/doubling")
+        if not consistent(d.action, self._cfg, new):
+            raise DecisionRejected(
+                f"action `{d.action}` contradicts writers {w0} → {d.writers}, "
+                f"chunk_size {c0} → {d.chunk_size}"
+            )
+        limit = self.max_chunk(d.writers)
+        grows = d.writers > w0 or d.chunk_size > c0
+        if d.chunk_size > limit and grows:
+            raise DecisionRejected(
+                f"chunk_size {d.chunk_size} × {d.writers} writers exceeds the memory budget "
+                f"of {self.s.max_memory_mb:g} MB (max chunk {limit})"
+            )
+        return d
+
+    # ------------------------------------------------------------------ deciding
+    def ready(self) -> bool:
+        """Whether a new, non-mandatory change may be made now (nothing is being measured and
+        the steady-state cooldown has passed)."""
+        if self._pending is not None or self._cfg not in self._samples:
+            return False
+        assert self._last is not None
+        return self.phase != "hold" or self._last.taken_at - self._last_change_at >= (
+            self.s.steady_gap
+        )
+
+    def decide(self, m: MetricsSnapshot) -> Decision:
+        """Ingest one interval's metrics and propose what to do now."""
+        cfg = self._ingest(m)
+        p, now = self._pending, m.taken_at
+        if m.rows_per_sec <= 0 or cfg[0] <= 0 or cfg[1] <= 0:
+            return self._hold(cfg, "no rows moved in the last interval; nothing to judge")
+        if p is not None and cfg != p.after:
+            if now - p.at < self.s.effect_timeout:
+                return self._hold(cfg, "waiting for the last change to take effect")
+            self._finish(p, None, False)
+            p = None
+        safety = self._safety(m, cfg)
+        if safety is not None:
+            return safety
+        if p is not None and not p.samples:
+            return self._hold(cfg, "settling after the last change")
+        if p is None and cfg not in self._samples:
+            return self._hold(cfg, "measuring a baseline for the current settings")
+        if p is not None:
+            gap_ok = self.phase != "hold" or p.kind in ("revert", "safety", "external")
+            gap_ok = gap_ok or now - p.at >= self.s.steady_gap
+            if len(p.samples) < self.s.samples_per_step or not gap_ok:
+                return self._hold(cfg, "measuring the effect of the last change")
+            verdict = self._evaluate(p, cfg)
+            if verdict is not None:
+                return verdict
+        return self._search(m, cfg)
+
+    def _hold(self, cfg: Cfg, reason: str, confidence: str = "medium") -> Decision:
+        return Decision("continue", cfg[0], cfg[1], confidence, reason)
+
+    def _change(
+        self,
+        cur: Cfg,
+        new: Cfg,
+        kind: str,
+        reason: str,
+        *,
+        source: str = "fallback",
+        confidence: str = "medium",
+        mandatory: bool = False,
+    ) -> Decision:
+        action = action_for(cur, new)
+        return Decision(action, new[0], new[1], confidence, reason, source, kind, mandatory)
+
+    def _safety(self, m: MetricsSnapshot, cfg: Cfg) -> Decision | None:
+        w, c = cfg
+        now, cap = m.taken_at, self.s.ceiling_seconds
+        if m.system_memory_percent >= self.s.memory_high_percent:
+            why = f"system memory {m.system_memory_percent:.0f}% ≥ {self.s.memory_high_percent:g}%"
+            if c > CHUNK_MIN:
+                new_c = on_grid(c / 2, "ceil")
+                self._chunk_cap = (new_c, now + cap)
+                return self._change(cfg, (w, new_c), "safety", why, mandatory=True)
+            if w > WRITERS_MIN:
+                return self._back_off(cfg, now, why)
+        limit = self.max_chunk(w, m)
+        if c > limit and c > CHUNK_MIN:
+            new_c = max(on_grid(c / 2, "ceil"), min(c, on_grid(limit, "floor")))
+            why = f"chunk_size {c} exceeds the {self.s.max_memory_mb:g} MB budget (max {limit})"
+            return self._change(cfg, (w, new_c), "safety", why, mandatory=True)
+        if (m.errors_in_interval or m.retries_in_interval) and w > WRITERS_MIN:
+            why = f"{m.errors_in_interval} errors, {m.retries_in_interval} retries last interval"
+            return self._back_off(cfg, now, why)
+        if m.cpu_saturated and w > WRITERS_MIN:
+            return self._back_off(cfg, now, f"CPU saturated ({m.system_cpu_percent:.0f}%)")
+        return None
+
+    def _back_off(self, cfg: Cfg, now: float, why: str) -> Decision:
+        new_w = max(WRITERS_MIN, cfg[0] - max(1, cfg[0] // 4))
+        self._writer_cap = (new_w, now + self.s.ceiling_seconds)
+        return self._change(cfg, (new_w, cfg[1]), "safety", why + "; backing off", mandatory=True)
+
+    def _evaluate(self, p: _Pending, cfg: Cfg) -> Decision | None:
+        if not p.baseline or p.kind in ("revert", "safety"):
+            effect = None
+            if p.baseline:
+                effect = statistics.fmean(p.samples) / statistics.fmean(p.baseline) - 1
+            self._finish(p, effect, False)
+            return None
+        effect = statistics.fmean(p.samples) / statistics.fmean(p.baseline) - 1
+        thr = self._threshold(len(p.samples), len(p.baseline))
+        worse, gained = effect < -thr, effect > thr
+        desc = f"{effect * 100:+.1f}% (noise threshold {thr * 100:.1f}%)"
+        writers_up = p.after[0] > p.before[0]
+        if p.kind == "ramp":
+            if gained:
+                self._dir_gained = True
+                self._finish(p, effect, False)
+                return None
+            self._ramp_done()
+            if writers_up or worse:
+                return self._revert(p, effect, worse, f"writers {p.after[0]} gave {desc}")
+            self._finish(p, effect, False)
+            return None
+        if p.kind == "probe" and not gained:
+            return self._revert(p, effect, worse, f"probe {p.after} did not pay: {desc}")
+        if worse:
+            if p.kind == "chunk" and self.phase == "chunk":
+                self.phase = "writers"
+            return self._revert(p, effect, True, f"{p.kind} change {p.after} hurt: {desc}")
+        self._finish(p, effect, False)
+        return None
+
+    def _revert(self, p: _Pending, effect: float, worse: bool, why: str) -> Decision:
+        self._finish(p, effect, True)
+        source = "rollback" if worse else "fallback"
+        why = f"{why}; back to {p.before[0]} writers / {p.before[1]} rows"
+        return self._change(
+            p.after, p.before, "revert", why, source=source, confidence="high", mandatory=True
+        )
+
+    def _ramp_done(self) -> None:
+        """The current ramp direction stopped paying: try the other way once, else hold."""
+        if not self._dir_gained and not self._tried_reverse:
+            self.direction, self._tried_reverse = -self.direction, True
+        else:
+            self.phase = "hold"
+
+    def _writer_step(self, w: int, direction: int, small: bool, m: MetricsSnapshot) -> int:
+        w_cap, _ = self._caps(m.taken_at)
+        if direction > 0:
+            step = max(1, w // 4) if small else w
+            new = min(w + min(step, MAX_WRITER_STEP), w_cap, WRITERS_MAX)
+            while new > w and m.chunk_size > self.max_chunk(new, m):
+                new -= 1
+            return max(new, w)
+        step = max(1, w // 4) if small else max(1, w // 2)
+        return max(WRITERS_MIN, w - min(step, MAX_WRITER_STEP))
+
+    def _chunk_target(self, m: MetricsSnapshot, cfg: Cfg) -> int | None:
+        w, c = cfg
+        if m.write_latency_p50 <= 0:
+            return None
+        want = on_grid(c * self.s.target_batch_seconds / m.write_latency_p50)
+        _, c_cap = self._caps(m.taken_at)
+        lo = on_grid(c / 2, "ceil")
+        hi = max(lo, on_grid(min(c * 2, c_cap, self.max_chunk(w, m)), "floor"))
+        return min(max(want, lo), hi)
+
+    def _search(self, m: MetricsSnapshot, cfg: Cfg) -> Decision:
+        w, c = cfg
+        if self.phase == "chunk":
+            target = self._chunk_target(m, cfg)
+            if target is not None and abs(target - c) >= 0.25 * c:
+                why = f"batches take {m.write_latency_p50:.2f}s; sizing chunks toward "
+                why += f"{self.s.target_batch_seconds:g}s"
+                return self._change(cfg, (w, target), "chunk", why)
+            self.phase = "writers"
+        if self.phase == "writers":
+            if self.direction == 0:
+                self.direction = 1 if self._writer_step(w, 1, False, m) > w else -1
+            for _ in range(2):
+                new_w = self._writer_step(w, self.direction, False, m)
+                if new_w != w:
+                    why = f"trying {new_w} writers (noise {self.noise() * 100:.1f}%)"
+                    return self._change(cfg, (new_w, c), "ramp", why)
+                if self._dir_gained or self._tried_reverse:
+                    break
+                self._ramp_done()
+            self.phase = "hold"
+        return self._steady(m, cfg)
+
+    def _steady(self, m: MetricsSnapshot, cfg: Cfg) -> Decision:
+        w, c = cfg
+        since = m.taken_at - self._last_change_at
+        if since < self.s.steady_gap:
+            return self._hold(cfg, f"holding {w} writers / {c} rows (cooldown)")
+        target = self._chunk_target(m, cfg)
+        goal = self.s.target_batch_seconds
+        drifted = not goal / 2 <= m.write_latency_p50 <= goal * 2
+        if target is not None and target != c and drifted:
+            why = f"batches drifted to {m.write_latency_p50:.2f}s; resizing chunks"
+            return self._change(cfg, (w, target), "chunk", why)
+        if since >= self.s.probe_every:
+            up = self._writer_step(w, 1, True, m)
+            down = self._writer_step(w, -1, True, m)
+            new_w = up if (self._probe_up and up != w) or down == w else down
+            self._probe_up = not self._probe_up
+            if new_w != w:
+                return self._change(cfg, (new_w, c), "probe", f"probing {new_w} writers")
+        return self._hold(cfg, f"holding {w} writers / {c} rows: best measured", "high")
+
+    def candidates(self) -> list[Decision]:
+        """Sensible, valid decisions for now (always including ``continue``) for the AI."""
+        m, cfg = self._last, self._cfg
+        if m is None or cfg is None or cfg[0] <= 0 or cfg[1] <= 0:
+            return []
+        w, c = cfg
+        options = [
+            (cfg, "keep the current settings"),
+            ((self._writer_step(w, 1, False, m), c), "ramp writers up"),
+            ((self._writer_step(w, 1, True, m), c), "one small writer step up"),
+            ((self._writer_step(w, -1, True, m), c), "one small writer step down"),
+            ((w, on_grid(c * 2, "floor")), "double the chunk size"),
+            ((w, on_grid(c / 2, "ceil")), "halve the chunk size"),
+        ]
+        out: list[Decision] = []
+        for new, why in options:
+            if any((d.writers, d.chunk_size) == new for d in out):
+                continue
+            try:
+                out.append(self.validate(self._change(cfg, new, "ai", why)))
+            except DecisionRejected:
+                continue
+        return out
+
+    def commit(self, d: Decision, decision_id: int | None = None) -> None:
+        """Record that ``d`` was applied; its effect is measured from the next intervals."""
+        if self._cfg is None or self._last is None:
+            return
+        new = (d.writers, d.chunk_size)
+        if new == self._cfg:
+            return
+        if self._pending is not None:
+            p = self._pending
+            eff = None
+            if p.samples and p.baseline:
+                eff = statistics.fmean(p.samples) / statistics.fmean(p.baseline) - 1
+            self._finish(p, eff, False)
+        kind = "ai" if d.source in ("ai", "cache") else d.kind
+        baseline = self._baseline(self._cfg)
+        self._pending = _Pending(self._cfg, new, kind, baseline, self._last.taken_at, decision_id)
+        self._last_change_at = self._last.taken_at
+        if kind == "safety" and d.writers < self._cfg[0]:
+            self.phase = "hold"  # a back-off: do not ramp straight back into trouble
