@@ -207,13 +207,11 @@ class Pipeline:
                 _close(conn)
 
     def _copy_table(self, conn: Any, job: TableJob) -> None:
+        name = job.source.name
+        self.counters.set(current_table=name, column_count=len(job.source.columns))
         self._drain_updates(table_start=True)
         k = self.knobs
         chunk_size = k.chunk_size
-        name = job.source.name
-        self.counters.set(
-            current_table=name, chunk_size=chunk_size, column_count=len(job.source.columns)
-        )
         chunks = plan_chunks(self.source, conn, job.source, job.key, chunk_size)
         todo = [c for c in chunks if not (self.hooks and self.hooks.skip_chunk(job, c))]
         log.debug(
