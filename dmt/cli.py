@@ -115,6 +115,31 @@ def run(
     """Migrate schema and data as the config says."""
     if dry_run:
         return plan(config, output_json, verbosity, log_format)
+    _migrate(config, output_json, verbosity, log_format, resume=False, force=False)
+
+
+@app.command()
+def resume(
+    config: ConfigOpt,
+    force: Annotated[
+        bool, typer.Option("--force", help="Resume even though the config changed.")
+    ] = False,
+    output_json: JsonOpt = False,
+    verbosity: VerbosityOpt = Verbosity.info,
+    log_format: LogFormatOpt = LogFormat.text,
+) -> None:
+    """Continue the latest unfinished run into this target, chunk by chunk."""
+    _migrate(config, output_json, verbosity, log_format, resume=True, force=force)
+
+
+def _migrate(
+    config: Path,
+    output_json: bool,
+    verbosity: Verbosity,
+    log_format: LogFormat,
+    resume: bool,
+    force: bool,
+) -> None:
     _setup(verbosity, log_format, output_json)
     from dmt.run import execute, signals_to
 
@@ -126,6 +151,8 @@ def run(
                 cfg,
                 reporter_factory=_reporter_factory(output_json),
                 abort=abort,
+                resume=resume,
+                force=force,
             )
     except ValidationMismatch as exc:
         res = exc.result.to_json() if exc.result is not None else None  # type: ignore[attr-defined]
@@ -306,6 +333,36 @@ def init(
         typer.echo(f"error: cannot write `{output}`: {exc.strerror}", err=True)
         raise typer.Exit(DmtIOError.exit_code) from None
     typer.echo(f"wrote {output}; edit it, then run `dmt plan -c {output}`")
+
+
+@app.command()
+def history(
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="Config whose state_dir to read.")
+    ] = None,
+    run_id: Annotated[str | None, typer.Option("--run", help="Show one run in detail.")] = None,
+    state_dir: Annotated[
+        Path | None, typer.Option("--state-dir", help="State folder (default ~/.dmt).")
+    ] = None,
+    output_json: JsonOpt = False,
+) -> None:
+    """List past runs, or show one run's tables and runtime decisions."""
+    from dmt.history import render_run, render_runs
+    from dmt.state import StateStore
+
+    try:
+        folder = state_dir or (_load(config).migration.state_dir if config else Path("~/.dmt"))
+        store = StateStore(folder)
+        try:
+            text, data = render_run(store, run_id) if run_id else render_runs(store)
+        finally:
+            store.close()
+    except DmtError as exc:
+        _fail(exc, output_json)
+    if output_json:
+        _emit(data)
+    else:
+        _emit_text(text)
 
 
 def main() -> None:

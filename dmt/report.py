@@ -29,6 +29,7 @@ class RunResult:
     value_conversions: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     monitor: dict[str, Any] | None = None
+    resumed: bool = False
 
     @property
     def rows_transferred(self) -> int:

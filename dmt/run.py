@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -14,9 +15,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from dmt.checkpoint import Checkpointer
 from dmt.config import Config
 from dmt.dialects.base import Converter, Dialect, ValueCounters, get_dialect
-from dmt.errors import Cancelled, DmtError, ValidationMismatch
+from dmt.errors import Cancelled, ConfigError, DmtError, ValidationMismatch
+from dmt.logs import redact
 from dmt.pipeline.pipeline import Knobs, Pipeline, TableJob
 from dmt.pipeline.reader import make_row_converter
 from dmt.pipeline.stats import PipelineCounters
@@ -26,6 +29,7 @@ from dmt.report import RunResult, TableSummary
 from dmt.schema.ddl import PrepareReport, plan_target, post_load, prepare_target
 from dmt.schema.model import Schema
 from dmt.schema.translate import TablePlan, key_for, translate
+from dmt.state import StateStore, fingerprint
 from dmt.validate import count_mismatches
 
 log = logging.getLogger("dmt")
@@ -119,89 +123,235 @@ def _compose(first: Converter, second: Converter) -> Converter:
     return lambda v: second(first(v))
 
 
+def fingerprint_parts(cfg: Config) -> dict[str, Any]:
+    """The settings a resume must share with the run it continues (tuning knobs excluded)."""
+    m = cfg.migration
+    return {
+        "source": cfg.source.describe(),
+        "source_schema": cfg.source.schema,
+        "target": cfg.target.describe(),
+        "target_schema": cfg.target.schema,
+        "include_tables": list(m.include_tables),
+        "exclude_tables": list(m.exclude_tables),
+        "target_mode": m.target_mode,
+        "identifier_case": m.identifier_case,
+        "zero_dates": m.zero_dates,
+        "nul_bytes": m.nul_bytes,
+        "create_indexes": m.create_indexes,
+        "create_foreign_keys": m.create_foreign_keys,
+        "type_overrides": {
+            "columns": dict(cfg.type_overrides.columns),
+            "types": dict(cfg.type_overrides.types),
+        },
+    }
+
+
+def _changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    keys = sorted(set(old) | set(new))
+    return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
+
+
+class Migration:
+    """One run (or resumed run) of the whole migration, phase by phase."""
+
+    def __init__(
+        self,
+        cfg: Config,
+        reporter_factory: Callable[[int], Reporter] | None = None,
+        abort: threading.Event | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.reporter_factory = reporter_factory
+        self.abort = abort or threading.Event()
+        self.started = time.monotonic()
+        self.values = ValueCounters()
+        self.monitor: Any = None
+        self.applied: list[dict[str, Any]] = []
+
+    def execute(self, resume: bool = False, force: bool = False) -> RunResult:
+        """Run (or resume) the migration; raises a DmtError on failure."""
+        cfg, m = self.cfg, self.cfg.migration
+        store = StateStore(m.state_dir)
+        target_id = cfg.target.describe()
+        try:
+            store.acquire(target_id)
+            store.mark_crashed(target_id)
+            run_id, phase = self._open_run(store, resume, force)
+            try:
+                result = self._phases(store, run_id, phase, resume)
+            except BaseException as exc:
+                status = "cancelled" if isinstance(exc, Cancelled) else "failed"
+                if isinstance(exc, ValidationMismatch):
+                    status = "validation_mismatch"
+                store.finish_run(run_id, status, error=redact(str(exc)) or type(exc).__name__)
+                self._save_adjustments(store, run_id)
+                raise
+            store.set_phase(run_id, "done")
+            store.finish_run(
+                run_id, "success", rows=result.rows_transferred,
+                rows_per_second=result.rows_per_second, result=result.to_json(),
+            )  # fmt: skip
+            self._save_adjustments(store, run_id)
+            return result
+        finally:
+            store.close()
+
+    def _open_run(self, store: StateStore, resume: bool, force: bool) -> tuple[str, str]:
+        cfg = self.cfg
+        parts = fingerprint_parts(cfg)
+        fp = fingerprint(parts)
+        target_id = cfg.target.describe()
+        if resume:
+            prev = store.latest_unfinished(target_id)
+            if prev is None:
+                raise ConfigError(
+                    "", f"nothing to resume for {target_id}: its latest run finished "
+                    "(or none was started); use `dmt run`",
+                )  # fmt: skip
+            if prev["fingerprint"] != fp:
+                changed = _changes(json.loads(prev["settings"]), parts)
+                if not force:
+                    raise ConfigError(
+                        "", f"run `{prev['id']}` was started with a different config ("
+                        + "; ".join(changed) + "); resume with --force to accept the change",
+                    )  # fmt: skip
+                log.warning("resuming with a changed config (--force): %s", "; ".join(changed))
+            store.resume_run(prev["id"])
+            log.info("Resuming run %s from phase `%s`", prev["id"], prev["phase"])
+            return prev["id"], prev["phase"]
+        old = store.latest_unfinished(target_id)
+        if old is not None:
+            log.info(
+                "run %s into this target did not finish; starting over (`dmt resume` would "
+                "continue it)", old["id"],
+            )  # fmt: skip
+            store.finish_run(old["id"], "abandoned", error="superseded by a new run")
+        run_id = uuid.uuid4().hex[:12]
+        store.start_run(run_id, cfg.source.describe(), target_id, fp, parts)
+        log.info("Run %s", run_id)
+        return run_id, "prepare"
+
+    def _phases(self, store: StateStore, run_id: str, phase: str, resume: bool) -> RunResult:
+        cfg, m = self.cfg, self.cfg.migration
+        _step(1, f"connecting to {cfg.source.describe()} and {cfg.target.describe()}")
+        _step(2, "reading the source schema")
+        plan = make_plan(cfg)
+        for w in plan.warnings:
+            log.warning("%s", w)
+        source, target = plan.source, plan.target
+        if phase == "prepare":
+            _step(3, f"creating {len(plan.tables)} table(s) on the target ({m.target_mode})")
+            with connected(target) as tconn:
+                prepare_target(target, tconn, plan.tables, m.target_mode)
+            store.set_phase(run_id, "copy")
+        else:
+            _step(3, "target tables exist (resuming)")
+        hooks = Checkpointer(store, run_id, source, target, resuming=resume)
+        copy_started = time.monotonic()
+        _step(4, f"copying {len(plan.tables)} table(s)")
+        self._copy(plan, hooks)
+        copy_seconds = time.monotonic() - copy_started
+        store.set_phase(run_id, "finalize")
+        _step(5, "creating indexes, foreign keys and sequences")
+        with connected(target) as tconn:
+            post_load(
+                target, tconn, plan.tables, m.create_indexes, m.create_foreign_keys,
+                done=store.post_load_done(run_id),
+                mark=lambda obj: store.mark_post_load(run_id, obj),
+            )  # fmt: skip
+        store.set_phase(run_id, "validate")
+        mismatches: list[str] = []
+        if m.validate != "none":
+            _step(6, f"validating ({m.validate})")
+            pairs = [(p.source.name, p.target.name) for p in plan.tables]
+            mismatches = count_mismatches(source, target, pairs)
+        stored = {t["name"]: t for t in store.tables(run_id)}
+        tables = [
+            TableSummary(
+                p.source.name,
+                int(stored.get(p.source.name, {}).get("rows_done") or 0),
+                float(stored.get(p.source.name, {}).get("seconds") or 0.0),
+            )
+            for p in plan.tables
+        ]
+        summary = RunResult(
+            run_id=run_id,
+            status="success" if not mismatches else "validation_mismatch",
+            source=cfg.source.describe(),
+            target=cfg.target.describe(),
+            tables=tables,
+            duration_seconds=time.monotonic() - self.started,
+            copy_seconds=copy_seconds,
+            adjustments=self.applied,
+            value_conversions=dict(self.values.counts),
+            warnings=plan.warnings,
+            monitor=self.monitor.to_dict() if self.monitor is not None else None,
+            resumed=resume,
+        )
+        if mismatches:
+            raise ValidationMismatch(mismatches, result=summary)
+        return summary
+
+    def _copy(self, plan: Plan, hooks: Checkpointer) -> None:
+        cfg, m = self.cfg, self.cfg.migration
+        source, target = plan.source, plan.target
+        jobs = [
+            TableJob(
+                source=p.source,
+                target=p.target,
+                key=key_for(p.source),
+                convert=_converter(source, target, p, self.values),
+            )
+            for p in plan.tables
+        ]
+        knobs = Knobs(
+            workers=m.workers,
+            chunk_size=m.chunk_size,
+            parallel_readers=m.parallel_readers,
+            read_ahead_buffers=m.read_ahead_buffers,
+            writers=m.write_ahead_writers,
+            max_memory_mb=m.max_memory_mb,
+            chunk_size_at=m.chunk_size_at,
+        )
+        counters = PipelineCounters()
+        slot = UpdateSlot()
+        total = sum(p.source.row_estimate for p in plan.tables)
+        reporter = self.reporter_factory(total) if self.reporter_factory else NullReporter()
+        pipeline = Pipeline(
+            source, target, jobs, knobs, counters, slot, reporter, hooks=hooks, abort=self.abort
+        )
+        if m.ai_adjust:
+            from dmt.monitor.ai_monitor import build_monitor
+
+            self.monitor = build_monitor(counters.snapshot, slot, m, cfg.ai)
+        try:
+            if self.monitor is not None:
+                self.monitor.start()
+            pipeline.run()
+        finally:
+            self.applied = pipeline.applied
+            if self.monitor is not None:
+                self.monitor.stop()
+            reporter.close()
+
+    def _save_adjustments(self, store: StateStore, run_id: str) -> None:
+        records: list[dict[str, Any]] = []
+        if self.monitor is not None:
+            records += [{"kind": "decision", **r} for r in self.monitor.to_dict()["records"]]
+        records += [{"kind": "applied", **a} for a in self.applied]
+        if records:
+            store.save_adjustments(run_id, records)
+
+
 def execute(
     cfg: Config,
     reporter_factory: Callable[[int], Reporter] | None = None,
     abort: threading.Event | None = None,
+    resume: bool = False,
+    force: bool = False,
 ) -> RunResult:
-    """Run the whole migration; raises a DmtError on failure."""
-    run_id = uuid.uuid4().hex[:12]
-    started = time.monotonic()
-    m = cfg.migration
-    _step(1, f"connecting to {cfg.source.describe()} and {cfg.target.describe()}")
-    _step(2, "reading the source schema")
-    plan = make_plan(cfg)
-    for w in plan.warnings:
-        log.warning("%s", w)
-    source, target = plan.source, plan.target
-    _step(3, f"creating {len(plan.tables)} table(s) on the target ({m.target_mode})")
-    with connected(target) as tconn:
-        prepare_target(target, tconn, plan.tables, m.target_mode)
-    values = ValueCounters()
-    jobs = [
-        TableJob(
-            source=p.source,
-            target=p.target,
-            key=key_for(p.source),
-            convert=_converter(source, target, p, values),
-        )
-        for p in plan.tables
-    ]
-    knobs = Knobs(
-        workers=m.workers,
-        chunk_size=m.chunk_size,
-        parallel_readers=m.parallel_readers,
-        read_ahead_buffers=m.read_ahead_buffers,
-        writers=m.write_ahead_writers,
-        max_memory_mb=m.max_memory_mb,
-        chunk_size_at=m.chunk_size_at,
-    )
-    counters = PipelineCounters()
-    slot = UpdateSlot()
-    total = sum(p.source.row_estimate for p in plan.tables)
-    reporter = reporter_factory(total) if reporter_factory else NullReporter()
-    pipeline = Pipeline(source, target, jobs, knobs, counters, slot, reporter, abort=abort)
-    monitor = None
-    if m.ai_adjust:
-        from dmt.monitor.ai_monitor import build_monitor
-
-        monitor = build_monitor(counters.snapshot, slot, m, cfg.ai)
-    _step(4, f"copying {len(jobs)} table(s)")
-    copy_started = time.monotonic()
-    try:
-        if monitor is not None:
-            monitor.start()
-        result = pipeline.run()
-    finally:
-        if monitor is not None:
-            monitor.stop()
-        reporter.close()
-    copy_seconds = time.monotonic() - copy_started
-    _step(5, "creating indexes, foreign keys and sequences")
-    with connected(target) as tconn:
-        post_load(target, tconn, plan.tables, m.create_indexes, m.create_foreign_keys)
-    mismatches: list[str] = []
-    if m.validate != "none":
-        _step(6, f"validating ({m.validate})")
-        mismatches = count_mismatches(
-            source, target, [(p.source.name, p.target.name) for p in plan.tables]
-        )
-    summary = RunResult(
-        run_id=run_id,
-        status="success" if not mismatches else "validation_mismatch",
-        source=cfg.source.describe(),
-        target=cfg.target.describe(),
-        tables=[TableSummary(t.name, t.rows, t.seconds, t.path) for t in result.tables],
-        duration_seconds=time.monotonic() - started,
-        copy_seconds=copy_seconds,
-        adjustments=result.applied,
-        value_conversions=dict(values.counts),
-        warnings=plan.warnings,
-        monitor=monitor.to_dict() if monitor is not None else None,
-    )
-    if mismatches:
-        raise ValidationMismatch(mismatches, result=summary)
-    return summary
+    """Run (or resume) the whole migration; raises a DmtError on failure."""
+    return Migration(cfg, reporter_factory, abort).execute(resume=resume, force=force)
 
 
 @contextmanager

@@ -15,8 +15,7 @@ import pytest
 from dmt.config import build_config
 from dmt.run import execute
 from tests.conftest import PG, endpoint
-from tests.support.compare import assert_same_table
-from tests.support.fake_anthropic import FakeAnthropic, tool_answer
+from tests.support.fake_anthropic import FakeAnthropic, Reply, Request, context_of, tool_answer
 
 KEY = "sk-ant-e2e-secret-0123456789"
 
@@ -25,14 +24,28 @@ KEY = "sk-ant-e2e-secret-0123456789"
 def pg_source(pg_db: str) -> str:
     with psycopg.connect(dbname=pg_db, autocommit=True, **PG) as conn:
         conn.execute(
-            "CREATE TABLE big (id bigint PRIMARY KEY, a int NOT NULL, b text, c timestamp);"
-            "INSERT INTO big SELECT g, g % 1000, md5(g::text), timestamp '2020-01-01' + g * "
-            "interval '1 second' FROM generate_series(1, 2000000) g;"
-            "CREATE TABLE small (id int PRIMARY KEY, v text);"
+            "".join(
+                f"CREATE TABLE big{i} (id bigint PRIMARY KEY, a int NOT NULL, b text, c timestamp);"
+                f"INSERT INTO big{i} SELECT g, g % 1000, md5(g::text), timestamp '2020-01-01' + "
+                "g * interval '1 second' FROM generate_series(1, 800000) g;"
+                for i in (1, 2, 3, 4)
+            )
+            + "CREATE TABLE small (id int PRIMARY KEY, v text);"
             "INSERT INTO small SELECT g, repeat('x', g % 50) FROM generate_series(1, 30000) g;"
             "ANALYZE"
         )
     return pg_db
+
+
+def _digest(db: str, table: str) -> tuple[int, int, str]:
+    """(rows, distinct keys, md5 of every row's text in key order), computed by the server."""
+    with psycopg.connect(dbname=db, **PG) as conn:
+        row = conn.execute(
+            f"SELECT count(*), count(DISTINCT id), md5(string_agg(t::text, '|' ORDER BY id)) "
+            f"FROM {table} t"
+        ).fetchone()
+    assert row is not None
+    return row[0], row[1], row[2]
 
 
 class WriterCounter(threading.Thread):
@@ -56,19 +69,29 @@ def test_ai_decisions_change_the_running_pipeline(
         target_db = f"{pg_source}_dst"
         admin.execute(f'DROP DATABASE IF EXISTS "{target_db}"')
         admin.execute(f'CREATE DATABASE "{target_db}"')
-    fake_anthropic.script(
-        tool_answer("scale_up", workers=6, chunk_size=4000, reasoning="writers are the bottleneck"),
-    )
-    fake_anthropic.default = tool_answer(
-        "reduce_chunk", workers=6, chunk_size=2000, reasoning="latency is rising"
-    )
+
+    def answer(request: Request) -> Reply:
+        """First: four more writers. Then: half the chunk size. Always from the settings the
+        request reports, so the controller's own moves in between cannot make it invalid."""
+        current = context_of(request)["current"]
+        if not any(r.body for r in fake_anthropic.requests[:-1]):
+            return tool_answer(
+                "scale_up", workers=current["workers"] + 4, chunk_size=current["chunk_size"],
+                reasoning="writers are the bottleneck",
+            )  # fmt: skip
+        return tool_answer(
+            "reduce_chunk", workers=current["workers"], chunk_size=current["chunk_size"] // 2,
+            reasoning="latency is rising",
+        )  # fmt: skip
+
+    fake_anthropic.default = answer
     raw: dict[str, Any] = {
         "source": endpoint("postgres", pg_source),
         "target": endpoint("postgres", target_db),
         "migration": {
             "workers": 1, "write_ahead_writers": 2, "chunk_size": 4000, "parallel_readers": 1,
             "ai_adjust": True, "ai_adjust_interval": "1s", "state_dir": str(tmp_path / "state"),
-            "include_tables": ["big", "small"],
+            "include_tables": ["big*", "small"],
         },
         "ai": {"api_key": KEY, "base_url": fake_anthropic.url, "cache_ttl": 0,
                "min_call_interval": 0},
@@ -88,20 +111,33 @@ def test_ai_decisions_change_the_running_pipeline(
         assert all(KEY not in r.raw for r in fake_anthropic.requests)
         writers = [a for a in result.adjustments if a["knob"] == "writers"]
         assert writers and writers[0]["before"] == 2 and writers[0]["after"] == 6
-        assert writers[0]["source"] == "ai" and writers[0]["table"] == "big"
-        # the pool really grew while `big` was being copied: six live writer threads
+        assert writers[0]["source"] == "ai" and writers[0]["table"].startswith("big")
+        # the pool really grew in the middle of a table: six live writer threads
         assert max(n for _, n in counter.samples) == 6
         chunk = [a for a in result.adjustments if a["knob"] == "chunk_size"]
-        assert chunk and chunk[0]["after"] == 2000 and chunk[0]["table"] == "small"
+        assert chunk, "the reduce_chunk decision never reached the pipeline"
+        assert chunk[0]["before"] == 4000 and chunk[0]["after"] == 2000
+        assert chunk[0]["source"] == "ai" and chunk[0]["action"] == "reduce_chunk"
+        # chunk_size changes apply at table starts: every table was split with the size in
+        # force when it started, and the first change came after the writer change
+        order = ["big1", "big2", "big3", "big4", "small"]
+        assert order.index(chunk[0]["table"]) > order.index(writers[0]["table"])
         text = caplog.text
+        rows = {"big1": 800_000, "big2": 800_000, "big3": 800_000, "big4": 800_000, "small": 30_000}
+        size = 4000
+        for name in order:
+            for a in chunk:
+                if a["table"] == name:
+                    size = a["after"]
+            n = rows[name] // size + 1
+            assert f"table `{name}`: {n} chunk(s) of {size} rows to copy" in text, name
         assert "Scaled writers from 2 to 6" in text
-        assert "table `small`: 16 chunk(s) of 2000 rows" in text
-        assert "table `big`: 501 chunk(s) of 4000 rows" in text
         assert KEY not in text
         decisions = result.monitor["records"] if result.monitor else []
         assert any(d["source"] == "ai" and d["action"] == "scale_up" for d in decisions)
-        for table in ("big", "small"):
-            assert_same_table(cfg.source, cfg.target, table)
+        # every row arrived exactly once: same count, no duplicate key, same ordered content
+        for table in order:
+            assert _digest(pg_source, table) == _digest(target_db, table), table
     finally:
         with psycopg.connect(dbname="postgres", autocommit=True, **PG) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{target_db}" WITH (FORCE)')

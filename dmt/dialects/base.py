@@ -210,11 +210,53 @@ class Dialect:
     def end_load(self, conn: Any) -> None:
         """Undo :meth:`begin_load`."""
 
+    def delete_range(
+        self, conn: Any, table: Table, key: Sequence[str], lower: Row | None, upper: Row | None
+    ) -> int:
+        """Delete target rows with ``lower < key <= upper`` (all rows when ``key`` is empty)."""
+        sql = f"DELETE FROM {self.qualified(table.name)}"
+        where, params = [], []
+        if key and lower is not None:
+            where.append(self._row_compare(key, ">"))
+            params += list(lower)
+        if key and upper is not None:
+            where.append(self._row_compare(key, "<="))
+            params += list(upper)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        return self._execute_count(conn, sql, params)
+
+    def delete_keys(self, conn: Any, table: Table, key: Sequence[str], keys: Sequence[Row]) -> int:
+        """Delete the target rows whose key is one of ``keys``."""
+        if not keys:
+            return 0
+        if len(key) == 1:
+            marks = ", ".join([self.placeholder] * len(keys))
+            cond = f"{self.quote(key[0])} IN ({marks})"
+        else:
+            one = "(" + ", ".join([self.placeholder] * len(key)) + ")"
+            cond = f"({self.column_list(key)}) IN ({', '.join([one] * len(keys))})"
+        params = [v for k in keys for v in k]
+        return self._execute_count(
+            conn, f"DELETE FROM {self.qualified(table.name)} WHERE {cond}", params
+        )
+
+    def _execute_count(self, conn: Any, sql: str, params: Sequence[Any]) -> int:
+        cur = conn.cursor()
+        try:
+            cur.execute(sql, tuple(params))
+            n = cur.rowcount
+        finally:
+            cur.close()
+        conn.commit()
+        return max(0, int(n))
+
     # ------------------------------------------------------------------ after the load
     def index_sql(self, table: Table, index: Index) -> str:
         unique = "UNIQUE " if index.unique else ""
         return (
-            f"CREATE {unique}INDEX {self.quote(index.name)} ON {self.qualified(table.name)} "
+            f"CREATE {unique}INDEX IF NOT EXISTS {self.quote(index.name)} "
+            f"ON {self.qualified(table.name)} "
             f"({self.column_list(index.columns)})"
         )
 

@@ -261,8 +261,17 @@ class Controller:
         if (m.errors_in_interval or m.retries_in_interval) and w > WRITERS_MIN:
             why = f"{m.errors_in_interval} errors, {m.retries_in_interval} retries last interval"
             return self._back_off(cfg, now, why)
-        if m.cpu_saturated and w > WRITERS_MIN:
-            return self._back_off(cfg, now, f"CPU saturated ({m.system_cpu_percent:.0f}%)")
+        # A saturated CPU alone is normal when the database shares the machine, and per-batch
+        # latency rises with every added writer; back off only when throughput itself falls.
+        # ...and only once the last change has been measured: the trend still compares with
+        # samples from before it, and backing off again on that would be a chain, not a step.
+        settled = self._pending is None
+        if settled and m.cpu_saturated and m.throughput_trend_percent < -10 and w > WRITERS_MIN:
+            why = (
+                f"CPU saturated ({m.system_cpu_percent:.0f}%) and throughput "
+                f"{m.throughput_trend_percent:+.0f}%"
+            )
+            return self._back_off(cfg, now, why)
         return None
 
     def _back_off(self, cfg: Cfg, now: float, why: str) -> Decision:

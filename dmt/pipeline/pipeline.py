@@ -71,10 +71,18 @@ class Knobs:
 
 
 class Hooks(Protocol):
-    """What the run (state store) learns from the pipeline; all calls come from its threads."""
+    """Checkpointing (the state store) seen from the pipeline; called from its threads.
 
-    def skip_chunk(self, job: TableJob, chunk: Chunk) -> bool: ...
+    ``chunks_for`` decides which chunks of a table still need copying (and cleans the target
+    of a chunk that was in flight when an earlier run died); ``chunk_started`` is called
+    before the first batch of a chunk is queued, ``chunk_committed`` after its last batch is
+    committed on the target.
+    """
+
+    def chunks_for(self, job: TableJob, conn: Any, chunk_size: int) -> list[Chunk]: ...
+    def chunk_started(self, job: TableJob, chunk: Chunk) -> None: ...
     def chunk_committed(self, job: TableJob, chunk: Chunk, rows: int) -> None: ...
+    def table_done(self, job: TableJob, result: TableResult) -> None: ...
 
 
 @dataclass
@@ -212,11 +220,13 @@ class Pipeline:
         self._drain_updates(table_start=True)
         k = self.knobs
         chunk_size = k.chunk_size
-        chunks = plan_chunks(self.source, conn, job.source, job.key, chunk_size)
-        todo = [c for c in chunks if not (self.hooks and self.hooks.skip_chunk(job, c))]
+        if self.hooks is not None:
+            todo = self.hooks.chunks_for(job, conn, chunk_size)
+        else:
+            todo = plan_chunks(self.source, conn, job.source, job.key, chunk_size)
         log.debug(
-            "table `%s`: %d chunk(s) of %d rows, %d to copy, path=%s",
-            name, len(chunks), chunk_size, len(todo), job.path,
+            "table `%s`: %d chunk(s) of %d rows to copy, path=%s",
+            name, len(todo), chunk_size, job.path,
         )  # fmt: skip
         self.tracker.start_table(job, len(todo))
         self.reporter.start_table(name, job.source.row_estimate)
@@ -276,6 +286,8 @@ class Pipeline:
                     self.counters.set(avg_row_bytes=nbytes / len(rows))
                 self.tracker.add_read(job, secs)
                 batch = Batch(job, chunk, seq, rows, nbytes, read_seconds=secs)
+                if seq == 0 and self.hooks is not None:
+                    self.hooks.chunk_started(job, chunk)
                 seq += 1
                 self.counters.add("batches_in_flight")
                 waited = self.queue.put(batch, self.abort)
@@ -322,6 +334,8 @@ class Pipeline:
             self.hooks.chunk_committed(job, chunk, rows)
 
     def _on_table_done(self, result: TableResult) -> None:
+        if self.hooks is not None:
+            self.hooks.table_done(self.tracker.job(result.name), result)
         self.counters.add("tables_done")
         self.reporter.finish_table(result.name, result.rows)
         log.debug(

@@ -130,6 +130,10 @@ class ChunkTracker:
             result = table.result
         self._on_table(result)
 
+    def job(self, name: str) -> Any:
+        with self._lock:
+            return self._jobs[name]
+
     def results(self) -> list[TableResult]:
         with self._lock:
             return [self._tables[n].result for n in self._order]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,23 +91,35 @@ def _check_append(dialect: Dialect, conn: Any, plans: list[TablePlan]) -> None:
 
 
 def post_load(
-    dialect: Dialect, conn: Any, plans: list[TablePlan], indexes: bool, foreign_keys: bool
-) -> list[str]:
+    dialect: Dialect,
+    conn: Any,
+    plans: list[TablePlan],
+    indexes: bool,
+    foreign_keys: bool,
+    done: set[str] | None = None,
+    mark: Callable[[str], None] | None = None,
+) -> None:
     """Unique constraints, indexes, foreign keys and sequence resets; every failure is kept
-    and raised together as one PostLoadError naming each object."""
+    and raised together as one PostLoadError naming each object. Objects in ``done`` (from
+    an interrupted run) are skipped; ``mark`` records each one created."""
     failures: list[str] = []
-    done: list[str] = []
+    done = done or set()
 
     def run(what: str, sql: str) -> None:
-        if not sql:
+        if not sql or what in done:
             return
         try:
             _exec(dialect, conn, sql)
             conn.commit()
-            done.append(what)
         except Exception as exc:
             conn.rollback()
-            failures.append(f"{what}: {dialect.translate_error(exc)}")
+            message = dialect.translate_error(exc)
+            # an object created just before an earlier run died, but not yet recorded
+            if not (done and ("already exists" in message or "Duplicate" in message)):
+                failures.append(f"{what}: {message}")
+                return
+        if mark is not None and not what.startswith("sequence"):
+            mark(what)
 
     for p in plans:
         t = p.target
@@ -122,4 +135,3 @@ def post_load(
                 run(what, dialect.foreign_key_sql(p.target, fk))
     if failures:
         raise PostLoadError(failures)
-    return done

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -30,6 +31,13 @@ class Request:
     headers: dict[str, str]
     body: dict[str, Any]
     raw: str
+
+
+def context_of(request: Request) -> dict[str, Any]:
+    """The JSON context dmt sent as the user message."""
+    content = request.body["messages"][0]["content"]
+    text = content if isinstance(content, str) else content[0]["text"]
+    return dict(json.loads(text))
 
 
 def message(content: list[dict[str, Any]], stop_reason: str = "tool_use") -> Reply:
@@ -98,7 +106,8 @@ class FakeAnthropic:
     """The server. Use as a context manager, or call :meth:`start` and :meth:`close`."""
 
     def __init__(self) -> None:
-        self.default: Reply = tool_answer()
+        # a Reply, or a function of the request (to answer from the settings it reports)
+        self.default: Reply | Callable[[Request], Reply] = tool_answer()
         self.requests: list[Request] = []
         self._script: deque[Reply] = deque()
         self._lock = threading.Lock()
@@ -142,7 +151,10 @@ class FakeAnthropic:
     def _next(self, request: Request) -> Reply:
         with self._lock:
             self.requests.append(request)
-            return self._script.popleft() if self._script else self.default
+            if self._script:
+                return self._script.popleft()
+            default = self.default
+        return default(request) if callable(default) else default
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self

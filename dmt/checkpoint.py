@@ -1,0 +1,131 @@
+"""Chunk checkpoints: the pipeline's :class:`~dmt.pipeline.pipeline.Hooks` backed by the state
+store, and the cleanup that makes a resumed chunk exact.
+
+A chunk's plan (its key bounds) is stored before any of its rows move, it is marked *started*
+before its first batch is queued, and *done* only after its last batch is committed. On resume,
+a started-but-not-done chunk may be partly on the target: its rows are deleted there first —
+by key range for integer keys (exact in any engine), and otherwise by the exact list of source
+keys in the range (so no target collation is ever trusted) — then it is copied again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from dmt.dialects.base import Dialect, ValueCounters
+from dmt.pipeline.chunks import Chunk, plan_chunks
+from dmt.pipeline.pipeline import TableJob
+from dmt.pipeline.tracker import TableResult
+from dmt.state import StateStore
+
+log = logging.getLogger("dmt")
+
+INT_KINDS = {"int8", "int16", "int32", "int64"}
+DELETE_BATCH = 500
+
+
+class Checkpointer:
+    """Implements the pipeline hooks for one run."""
+
+    def __init__(
+        self, store: StateStore, run_id: str, source: Dialect, target: Dialect, resuming: bool
+    ) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.source = source
+        self.target = target
+        self.resuming = resuming
+        self._started: set[tuple[str, int]] = set()
+        self._lock = threading.Lock()
+        self.cleaned = 0  # chunks cleaned on the target before being copied again
+
+    def chunks_for(self, job: TableJob, conn: Any, chunk_size: int) -> list[Chunk]:
+        name = job.source.name
+        plan = self.store.table_plan(self.run_id, name)
+        if plan is None:
+            chunks = plan_chunks(self.source, conn, job.source, job.key, chunk_size)
+            self.store.plan_table(self.run_id, name, [(c.lower, c.upper) for c in chunks])
+            return chunks
+        started = self.store.started_chunks(self.run_id, name)
+        todo = [Chunk(name, i, lo, hi) for i, lo, hi, done in plan if not done]
+        dirty = [c for c in todo if c.index in started]
+        if dirty:
+            self._clean(job, conn, dirty)
+        done = len(plan) - len(todo)
+        if done:
+            log.info(
+                "table `%s`: resuming, %d of %d chunk(s) already copied", name, done, len(plan)
+            )
+        return todo
+
+    def chunk_started(self, job: TableJob, chunk: Chunk) -> None:
+        self.store.chunk_started(self.run_id, job.source.name, chunk.index)
+
+    def chunk_committed(self, job: TableJob, chunk: Chunk, rows: int) -> None:
+        self.store.chunk_done(self.run_id, job.source.name, chunk.index, rows)
+
+    def table_done(self, job: TableJob, result: TableResult) -> None:
+        self.store.table_done(self.run_id, job.source.name, result.rows, result.seconds)
+
+    # ------------------------------------------------------------------ cleanup on resume
+    def _clean(self, job: TableJob, source_conn: Any, chunks: list[Chunk]) -> None:
+        tgt = self.target
+        tconn = tgt.connect()
+        try:
+            for chunk in chunks:
+                n = self._clean_one(job, source_conn, tconn, chunk)
+                self.cleaned += 1
+                log.info(
+                    "table `%s`: %s was in flight; removed %d row(s) from the target before "
+                    "copying it again", job.source.name, chunk.describe(), n,
+                )  # fmt: skip
+        finally:
+            tconn.close()
+
+    def _clean_one(self, job: TableJob, sconn: Any, tconn: Any, chunk: Chunk) -> int:
+        tgt, table = self.target, job.target
+        key = job.key
+        tkey = tuple(job.target.columns[job.source.column_names.index(k)].name for k in key)
+        if not key:
+            return tgt.delete_range(tconn, table, (), None, None)
+        kinds = {job.source.column(k).type.kind for k in key}
+        if len(key) == 1 and kinds <= INT_KINDS:
+            return tgt.delete_range(tconn, table, tkey, chunk.lower, chunk.upper)
+        # any other key: delete exactly the source's keys in this range
+        keys = self._source_keys(job, sconn, chunk)
+        total = 0
+        for i in range(0, len(keys), DELETE_BATCH):
+            total += tgt.delete_keys(tconn, table, tkey, keys[i : i + DELETE_BATCH])
+        return total
+
+    def _source_keys(self, job: TableJob, sconn: Any, chunk: Chunk) -> list[tuple[Any, ...]]:
+        src = self.source
+        key_table = _project(job, job.key)
+        sql = src.select_sql(key_table, job.key, chunk.lower is not None, chunk.upper is not None)
+        counters = ValueCounters()
+        decs = src.decoders(key_table, counters)
+        encs = self.target.encoders(_project(job, job.key, target=True), counters)
+        out: list[tuple[Any, ...]] = []
+        with src.stream(sconn, sql, chunk.params()) as fetch:
+            while rows := fetch(10_000):
+                for r in rows:
+                    vals = []
+                    for v, d, e in zip(r, decs, encs, strict=True):
+                        if v is not None and d is not None:
+                            v = d(v)
+                        if v is not None and e is not None:
+                            v = e(v)
+                        vals.append(v)
+                    out.append(tuple(vals))
+        return out
+
+
+def _project(job: TableJob, cols: tuple[str, ...], target: bool = False) -> Any:
+    """The job's table reduced to ``cols`` (source names), as the source or the target has it."""
+    from dataclasses import replace
+
+    idx = [job.source.column_names.index(c) for c in cols]
+    table = job.target if target else job.source
+    return replace(table, columns=[table.columns[i] for i in idx])
