@@ -194,7 +194,8 @@ def test_load_config_errors(tmp_path: Path) -> None:
 
 
 def test_shipped_configs_are_valid(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DMT_AI_API_KEY", "k")
+    for var in ("DMT_AI_API_KEY", "DMT_SOURCE_PASSWORD", "DMT_TARGET_PASSWORD"):
+        monkeypatch.setenv(var, "k")
     root = Path(__file__).resolve().parents[1]
     paths = sorted((root / "configs").glob("*.yaml"))
     assert paths

@@ -105,14 +105,14 @@ def slow(reply: Reply, seconds: float) -> Reply:
 class FakeAnthropic:
     """The server. Use as a context manager, or call :meth:`start` and :meth:`close`."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         # a Reply, or a function of the request (to answer from the settings it reports)
         self.default: Reply | Callable[[Request], Reply] = tool_answer()
         self.requests: list[Request] = []
         self._script: deque[Reply] = deque()
         self._lock = threading.Lock()
         self._closing = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.05,), daemon=True
@@ -188,3 +188,52 @@ class FakeAnthropic:
                     pass
 
         return Handler
+
+
+def demo_policy(fake: FakeAnthropic) -> Callable[[Request], Reply]:
+    """For trying dmt by hand: +2 writers, then half the chunk size, then `continue`."""
+
+    def answer(request: Request) -> Reply:
+        current = context_of(request)["current"]
+        n = fake.calls
+        if n == 1:
+            return tool_answer(
+                "scale_up", workers=min(16, current["workers"] + 2),
+                chunk_size=current["chunk_size"], reasoning="(fake) writers look like the bottleneck",
+            )  # fmt: skip
+        if n == 2:
+            return tool_answer(
+                "reduce_chunk", workers=current["workers"],
+                chunk_size=max(1000, current["chunk_size"] // 2), reasoning="(fake) smaller batches",
+            )  # fmt: skip
+        return tool_answer(
+            "continue", workers=current["workers"], chunk_size=current["chunk_size"],
+            reasoning="(fake) steady",
+        )  # fmt: skip
+
+    return answer
+
+
+def main() -> None:
+    """``python -m tests.support.fake_anthropic [--port 8642]``: serve until Ctrl-C."""
+    import argparse
+    import time
+
+    ap = argparse.ArgumentParser(description="A fake Anthropic Messages API for trying dmt.")
+    ap.add_argument("--port", type=int, default=8642)
+    args = ap.parse_args()
+    fake = FakeAnthropic(port=args.port)
+    fake.default = demo_policy(fake)
+    with fake:
+        print(f"fake Messages API on {fake.url} (Ctrl-C to stop)", flush=True)
+        try:
+            while True:
+                time.sleep(1)
+        except KeyboardInterrupt:
+            pass
+    for i, r in enumerate(fake.requests, 1):
+        print(f"request {i}: {r.path}")
+
+
+if __name__ == "__main__":
+    main()
