@@ -47,14 +47,15 @@ class Opt:
 
 
 def _default_memory_mb() -> int:
-    """A safe share of available memory: a quarter, between 256 MB and 2 GB."""
+    """A safe share of available memory: an eighth, between 64 and 256 MB. Batches in flight
+    are what grows with the data; more budget than this buys no speed (bench/README.md)."""
     try:
         import psutil
 
         avail = psutil.virtual_memory().available // (1024 * 1024)
     except Exception:  # psutil missing or unreadable /proc: fall back to a fixed budget
-        return 1024
-    return int(max(256, min(2048, avail // 4)))
+        return 256
+    return int(max(64, min(256, avail // 8)))
 
 
 MIGRATION_OPTIONS: dict[str, Opt] = {
@@ -64,7 +65,11 @@ MIGRATION_OPTIONS: dict[str, Opt] = {
     "read_ahead_buffers": Opt(8, "int", "batches the read-ahead queue holds", 1, 64),
     "write_ahead_writers": Opt(4, "int", "writer threads in the DynamicWriterPool", 1, 16),
     "max_memory_mb": Opt(
-        None, "mb", "memory budget for batches in flight; default: 1/4 of available", 64, 1 << 20
+        None,
+        "mb",
+        "memory budget for batches in flight; default: 1/8 of available, at most 256",
+        64,
+        1 << 20,
     ),
     "target_mode": Opt(
         "drop_recreate",

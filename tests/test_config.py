@@ -40,7 +40,7 @@ def test_defaults(tmp_path: Path) -> None:
     assert (m.workers, m.chunk_size, m.parallel_readers) == (4, 50_000, 2)
     assert (m.read_ahead_buffers, m.write_ahead_writers, m.target_mode) == (8, 4, "drop_recreate")
     assert m.ai_adjust is False and m.ai_adjust_interval == 30.0
-    assert 256 <= m.max_memory_mb <= 2048
+    assert 64 <= m.max_memory_mb <= 256
     assert m.state_dir == Path("~/.dmt").expanduser()
     assert c.ai.provider == "claude" and c.ai.timeout == 10.0
 

@@ -187,6 +187,16 @@ class Dialect:
         conn.commit()
         return out
 
+    def key_stats(self, conn: Any, table: Table, col: str) -> tuple[Any, Any, int]:
+        """(MIN, MAX, COUNT) of one key column."""
+        q = self.quote(col)
+        cur = conn.cursor()
+        cur.execute(f"SELECT MIN({q}), MAX({q}), COUNT(*) FROM {self.qualified(table.name)}")
+        lo, hi, n = cur.fetchone()
+        cur.close()
+        conn.commit()
+        return lo, hi, int(n)
+
     def count_rows(self, conn: Any, table: str) -> int:
         cur = conn.cursor()
         cur.execute(f"SELECT COUNT(*) FROM {self.qualified(table)}")

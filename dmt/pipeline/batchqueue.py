@@ -15,14 +15,15 @@ from dmt.pipeline.chunks import Chunk
 
 @dataclass
 class Batch:
-    """Rows of one chunk, bounded in rows and bytes. ``last`` marks the chunk's final batch."""
+    """Rows of one chunk, bounded in rows and bytes: a list of tuples on the exact path, or a
+    data path's payload (e.g. COPY bytes) holding ``nrows`` rows."""
 
     job: Any  # pipeline.TableJob (kept loose to avoid an import cycle)
     chunk: Chunk
     seq: int
-    rows: list[Row]
+    rows: list[Row] | Any
     nbytes: int
-    last: bool = False
+    nrows: int = 0
     read_seconds: float = field(default=0.0, repr=False)
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -41,15 +41,38 @@ BOUNDS = {
 }
 
 
+class DataPath(Protocol):
+    """A way to move one chunk other than Python rows (e.g. a COPY stream passed through).
+
+    ``read`` yields ``(payload, rows, bytes, read_seconds)`` per batch, each payload bounded by
+    ``max_rows`` and ``max_bytes``; ``write`` loads one payload on the target and commits.
+    """
+
+    name: str
+
+    def read(
+        self, conn: Any, job: TableJob, chunk: Chunk, max_rows: int, max_bytes: int,
+        stop: Callable[[], bool],
+    ) -> Iterator[tuple[Any, int, int, float]]: ...  # fmt: skip
+
+    def write(self, conn: Any, job: TableJob, payload: Any) -> int: ...
+
+
 @dataclass(frozen=True)
 class TableJob:
-    """One table to copy: as the source has it, as the target has it, and its chunk key."""
+    """One table to copy: as the source has it, as the target has it, its chunk key, and the
+    data path: Python rows through ``convert`` (the exact path), or a :class:`DataPath`."""
 
     source: Table
     target: Table
     key: tuple[str, ...]
     convert: Callable[[list[Row]], list[Row]] | None = None
-    path: str = "rows"  # which data path carries it, for --verbosity debug
+    direct: DataPath | None = None
+
+    @property
+    def path(self) -> str:
+        """Which data path carries this table, for --verbosity debug and the result."""
+        return self.direct.name if self.direct is not None else "rows"
 
 
 @dataclass
@@ -272,20 +295,14 @@ class Pipeline:
                 _close(conn)
 
     def _read_one(self, conn: Any, job: TableJob, chunk: Chunk) -> None:
-        k = self.knobs
         seq = 0
         try:
-            for rows, nbytes, secs in read_chunk(
-                self.source, conn, job.source, job.key, chunk,
-                max_rows=k.chunk_size, max_bytes=k.batch_bytes(), stop=self.abort.is_set,
-            ):  # fmt: skip
-                if job.convert is not None:
-                    rows = job.convert(rows)
+            for payload, nrows, nbytes, secs in self._batches(conn, job, chunk):
                 self.counters.record_read(secs)
-                if rows:
-                    self.counters.set(avg_row_bytes=nbytes / len(rows))
+                if nrows:
+                    self.counters.set(avg_row_bytes=nbytes / nrows)
                 self.tracker.add_read(job, secs)
-                batch = Batch(job, chunk, seq, rows, nbytes, read_seconds=secs)
+                batch = Batch(job, chunk, seq, payload, nbytes, nrows=nrows, read_seconds=secs)
                 if seq == 0 and self.hooks is not None:
                     self.hooks.chunk_started(job, chunk)
                 seq += 1
@@ -301,6 +318,23 @@ class Pipeline:
         if not self.abort.is_set():
             self.tracker.chunk_read(job, chunk, seq)
 
+    def _batches(
+        self, conn: Any, job: TableJob, chunk: Chunk
+    ) -> Iterator[tuple[Any, int, int, float]]:
+        k = self.knobs
+        if job.direct is not None:
+            yield from job.direct.read(
+                conn, job, chunk, k.chunk_size, k.batch_bytes(), self.abort.is_set
+            )
+            return
+        for rows, nbytes, secs in read_chunk(
+            self.source, conn, job.source, job.key, chunk,
+            max_rows=k.chunk_size, max_bytes=k.batch_bytes(), stop=self.abort.is_set,
+        ):  # fmt: skip
+            if job.convert is not None:
+                rows = job.convert(rows)
+            yield rows, len(rows), nbytes, secs
+
     # ------------------------------------------------------------------ writers
     def _writer_connect(self) -> Any:
         conn = self.target.connect()
@@ -315,8 +349,12 @@ class Pipeline:
 
     def _write_batch(self, conn: Any, batch: Batch) -> None:
         t0 = time.monotonic()
+        job = batch.job
         try:
-            n = self.target.write_rows(conn, batch.job.target, batch.rows)
+            if job.direct is not None:
+                n = job.direct.write(conn, job, batch.rows)
+            else:
+                n = self.target.write_rows(conn, job.target, batch.rows)
         finally:
             self.counters.add("batches_in_flight", -1)
         secs = time.monotonic() - t0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -16,16 +17,10 @@ MAX_FETCH = 10_000
 
 
 def row_bytes(row: Row) -> int:
-    """An estimate of a row's size in memory-relevant bytes (payload, not object overhead)."""
-    n = 0
-    for v in row:
-        if v is None:
-            n += 1
-        elif isinstance(v, str | bytes | bytearray):
-            n += len(v) + 16
-        else:
-            n += 16
-    return n
+    """The memory a row takes as Python objects: the tuple, its pointers and every value
+    (``None`` is shared and free). Measured on a sample of each fetch, this is what keeps a
+    batch inside its byte budget; payload lengths alone undercount by 2-3x."""
+    return sys.getsizeof(row) + sum(sys.getsizeof(v) for v in row if v is not None)
 
 
 def make_row_converter(convs: list[Converter | None]) -> Callable[[list[Row]], list[Row]] | None:
