@@ -11,8 +11,8 @@ from dmt.dialects.base import Converter, Dialect, Row
 from dmt.pipeline.chunks import Chunk
 from dmt.schema.model import Table
 
-#: rows fetched from the driver at once while the row width is still unknown
-FIRST_FETCH = 500
+#: rows fetched from the driver at first, while the row width is still unknown
+FIRST_FETCH = 16
 MAX_FETCH = 10_000
 
 
@@ -55,12 +55,13 @@ def read_chunk(
 ) -> Iterator[tuple[list[Row], int, float]]:
     """Yield ``(rows, nbytes, read_seconds)`` batches of one chunk.
 
-    A batch never exceeds ``max_rows`` rows, and exceeds ``max_bytes`` by at most one fetch:
-    the fetch size shrinks as soon as wide rows are seen, down to a single row.
+    A batch never exceeds ``max_rows`` rows, and exceeds ``max_bytes`` by at most one fetch.
+    Fetches start at 16 rows, grow at most twofold at a time, and never plan past a quarter
+    of the byte budget at the widest average row seen so far, down to a single row.
     """
     sql = dialect.select_sql(table, key, chunk.lower is not None, chunk.upper is not None)
     fetch_n = min(FIRST_FETCH, max_rows)
-    avg = 0.0
+    peak = 0.0  # the widest average row seen in one fetch of this chunk: sizes the next fetch
     with dialect.stream(conn, sql, chunk.params()) as fetch:
         rows: list[Row] = []
         nbytes = 0
@@ -72,16 +73,15 @@ def read_chunk(
             step = max(1, len(got) // 16)
             sample = got[::step]
             size = sum(row_bytes(r) for r in sample) * len(got) / len(sample)
-            avg = size / len(got)
+            peak = max(peak, size / len(got))
             rows.extend(got)
             nbytes += int(size)
-            # next fetch: what fits in a quarter of the byte budget, within the row limit
-            fetch_n = int(max(1, min(MAX_FETCH, max_bytes / 4 / max(avg, 1.0))))
-            fetch_n = min(fetch_n, max(1, max_rows - len(rows)) if len(rows) < max_rows else 1)
             if len(rows) >= max_rows or nbytes >= max_bytes:
                 yield rows, nbytes, time.monotonic() - started
                 rows, nbytes = [], 0
                 started = time.monotonic()
-                fetch_n = int(max(1, min(MAX_FETCH, max_rows, max_bytes / 4 / max(avg, 1.0))))
+            # grow at most twofold per fetch, never past a quarter of the byte budget
+            room = max_rows - len(rows)
+            fetch_n = int(max(1, min(2 * fetch_n, MAX_FETCH, room, max_bytes / 4 / peak)))
         if rows:
             yield rows, nbytes, time.monotonic() - started
