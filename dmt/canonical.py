@@ -4,13 +4,15 @@ Two values that crossed engines compare equal exactly when their canonical forms
 Checksum validation and the fidelity tests both use this one function, so "equal" means the
 same thing in both. The rules (documented in docs/type-mapping.md):
 
-- NULL stays None; empty string stays "" (never NULL).
+- NULL stays None; empty string stays "" (never NULL); CHAR(n) without its trailing pad spaces.
 - booleans: "1" / "0"; integers: decimal digits; exact decimals: plain notation without
   trailing zeros (``1.50`` -> ``1.5``, ``100`` -> ``100``).
 - float64: ``repr``; float32: 7 significant digits (a 32-bit float holds no more).
 - date ``YYYY-MM-DD``; time ``HH:MM:SS.ffffff``; timestamp ``YYYY-MM-DD HH:MM:SS.ffffff``;
   timestamptz: the same, converted to UTC.
-- bytes: lower-case hex; JSON: parsed and re-serialised with sorted keys; uuid: lower case.
+- bytes: lower-case hex; JSON and arrays: parsed and re-serialised with sorted keys (array
+  elements that JSON lacks, e.g. decimals or dates, as strings); uuid: lower case.
+- PostgreSQL ``infinity`` / ``-infinity`` dates and timestamps stay those words.
 """
 
 from __future__ import annotations
@@ -53,9 +55,9 @@ def _timestamp(v: Any) -> str:
     if isinstance(v, dt.datetime):
         if v.tzinfo is not None:
             v = v.astimezone(dt.UTC).replace(tzinfo=None)
-        return v.strftime("%Y-%m-%d %H:%M:%S.%f")
+        return v.isoformat(" ", "microseconds")  # strftime does not pad year 1 to 0001
     if isinstance(v, dt.date):
-        return v.strftime("%Y-%m-%d 00:00:00.000000")
+        return v.isoformat() + " 00:00:00.000000"
     return str(v)
 
 
@@ -92,6 +94,8 @@ def canonical(value: Any, kind: str) -> str | None:
     if kind == "float32":
         return _float(value, 7)
     if kind == "date":
+        if isinstance(value, str) and value in ("infinity", "-infinity"):
+            return value
         if isinstance(value, dt.datetime):
             value = value.date()
         return value.isoformat() if isinstance(value, dt.date) else str(value)[:10]
@@ -101,13 +105,18 @@ def canonical(value: Any, kind: str) -> str | None:
         return _timestamp(value)
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).hex()
-    if kind == "json":
+    if kind in ("json", "array"):
         try:
-            return json.dumps(json.loads(value), sort_keys=True, separators=(",", ":"))
+            doc = json.loads(value) if isinstance(value, str | bytes) else value
+            return json.dumps(
+                doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+            )
         except (TypeError, ValueError):
             return str(value)
     if kind == "uuid":
         return str(value).lower()
+    if kind == "char":  # CHAR(n) pads with spaces; MySQL strips them on reading
+        return str(value).rstrip(" ")
     return str(value)
 
 

@@ -12,13 +12,14 @@ import contextlib
 import difflib
 import importlib
 import logging
+import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
-from dmt.config import Endpoint
+from dmt.config import Endpoint, MigrationConfig
 from dmt.errors import ConfigError
-from dmt.schema.model import Column, ColumnType, ForeignKey, Index, Schema, Table
+from dmt.schema.model import Check, Column, ColumnType, ForeignKey, Index, Schema, Table
 
 log = logging.getLogger("dmt")
 
@@ -35,14 +36,27 @@ class TypeChoice:
     warning: str | None = None
 
 
+@dataclass(frozen=True)
+class ValueOptions:
+    """How a dialect treats values with no exact counterpart (``migration.zero_dates`` and
+    ``migration.nul_bytes``); built from the config by :func:`value_options`."""
+
+    zero_dates: str = "null"  # null | error: MySQL zero dates read as NULL, or fail the table
+    nul_bytes: str = "error"  # error | strip: NUL in text bound for PostgreSQL
+
+
 @dataclass
 class ValueCounters:
-    """Values converted on the way, by reason (e.g. ``zero_date->null``): the run summary."""
+    """Values converted on the way, by reason (e.g. ``zero_date->null``): the run summary.
+
+    Readers and writers of several threads count into one instance, hence the lock."""
 
     counts: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, reason: str, n: int = 1) -> None:
-        self.counts[reason] = self.counts.get(reason, 0) + n
+        with self._lock:
+            self.counts[reason] = self.counts.get(reason, 0) + n
 
 
 class Dialect:
@@ -65,10 +79,17 @@ class Dialect:
     supports_bulk_load: ClassVar[bool] = False
     #: the largest precision of an exact decimal
     max_decimal_precision: ClassVar[int] = 65
+    #: foreign keys and checks must be declared in CREATE TABLE (SQLite cannot ALTER them in)
+    inline_constraints: ClassVar[bool] = False
+    #: ``Foo`` and ``foo`` name the same table or column
+    case_insensitive_names: ClassVar[bool] = True
+    #: an index may cover a prefix of a column (MySQL ``KEY (name(10))``)
+    supports_prefix_indexes: ClassVar[bool] = False
 
-    def __init__(self, endpoint: Endpoint, side: str) -> None:
+    def __init__(self, endpoint: Endpoint, side: str, options: ValueOptions | None = None) -> None:
         self.endpoint = endpoint
         self.side = side  # "source" or "target", for messages
+        self.options = options or ValueOptions()
 
     # ------------------------------------------------------------------ connections
     def connect(self) -> Any:
@@ -85,8 +106,26 @@ class Dialect:
         cur.close()
 
     # ------------------------------------------------------------------ SQL spelling
+    #
+    # SQL text dmt builds is always executed with a parameter tuple (possibly empty) through
+    # :meth:`execute`, so with a ``%s`` paramstyle every literal ``%`` in it is doubled: in
+    # quoted names, string literals and expressions alike (psycopg and PyMySQL both merge
+    # parameters, and un-double ``%%``, whenever a tuple is passed, even an empty one).
+
+    def sql_text(self, text: str) -> str:
+        """``text`` made safe for this driver's parameter merging."""
+        return text.replace("%", "%%") if self.placeholder == "%s" else text
+
     def quote(self, ident: str) -> str:
-        return '"' + ident.replace('"', '""') + '"'
+        return self.sql_text('"' + ident.replace('"', '""') + '"')
+
+    def literal(self, value: str) -> str:
+        """A string literal."""
+        return self.sql_text("'" + value.replace("'", "''") + "'")
+
+    def execute(self, cur: Any, sql: str, params: Sequence[Any] = ()) -> Any:
+        """Run dmt-built SQL; always with a tuple, so ``%%`` means ``%`` consistently."""
+        return cur.execute(sql, tuple(params))
 
     def qualified(self, table: str) -> str:
         """The table name as it appears in SQL, schema-qualified where the engine has schemas."""
@@ -106,14 +145,46 @@ class Dialect:
         """The target SQL type for a canonical type; ``where`` is ``table.column``."""
         raise NotImplementedError
 
+    def render_default(self, col: Column, sql_type: str) -> str | None:
+        """The target spelling of a portable default (see :class:`Column`)."""
+        from dmt.schema.expr import is_string, unquote
+
+        d = col.default
+        if d is None or col.autoincrement:
+            return None
+        if col.type.kind == "boolean" and d in ("TRUE", "FALSE", "0", "1", "'t'", "'f'"):
+            return self.bool_literal(d in ("TRUE", "1", "'t'"))
+        if d in ("TRUE", "FALSE"):
+            return "1" if d == "TRUE" else "0"
+        if is_string(d):
+            return self.literal(unquote(d))
+        if d.startswith("CURRENT_"):
+            return self.now_default(d, col.type)
+        return d
+
+    def bool_literal(self, value: bool) -> str:
+        return "1" if value else "0"
+
+    def now_default(self, which: str, ctype: ColumnType) -> str:
+        """``CURRENT_TIMESTAMP`` / ``CURRENT_DATE`` / ``CURRENT_TIME`` as a column default."""
+        return which
+
     def column_ddl(self, col: Column, sql_type: str, in_pk: bool, single_pk: bool) -> str:
-        parts = [self.quote(col.name), sql_type]
+        parts = (
+            [self.quote(col.name), self.sql_text(sql_type)] if sql_type else [self.quote(col.name)]
+        )
+        if col.default is not None and not col.autoincrement:
+            parts.append(f"DEFAULT {col.default}")
         if not col.nullable or in_pk:
             parts.append("NOT NULL")
         return " ".join(parts)
 
     def create_table_sql(self, table: Table, types: dict[str, str]) -> list[str]:
-        """CREATE TABLE with columns and primary key only (indexes come after the load)."""
+        """CREATE TABLE with columns and primary key only (indexes come after the load);
+        with :attr:`inline_constraints`, also its foreign keys and checks.
+
+        ``table`` is a target table: its defaults and checks are already in this dialect's
+        spelling (see :func:`dmt.schema.translate.translate`)."""
         single_pk = len(table.primary_key) == 1
         cols = [
             self.column_ddl(c, types[c.name], c.name in table.primary_key, single_pk)
@@ -121,7 +192,41 @@ class Dialect:
         ]
         if table.primary_key and not self._pk_inline(table, types):
             cols.append(f"PRIMARY KEY ({self.column_list(table.primary_key)})")
+        if self.inline_constraints:
+            cols += [self._fk_clause(fk) for fk in table.foreign_keys]
+            cols += [self._check_clause(ck) for ck in table.checks]
         return [f"CREATE TABLE {self.qualified(table.name)} (\n  " + ",\n  ".join(cols) + "\n)"]
+
+    def _fk_clause(self, fk: ForeignKey) -> str:
+        name = f"CONSTRAINT {self.quote(fk.name)} " if fk.name else ""
+        sql = (
+            f"{name}FOREIGN KEY ({self.column_list(fk.columns)}) "
+            f"REFERENCES {self.qualified(fk.ref_table)} ({self.column_list(fk.ref_columns)})"
+        )
+        if fk.on_delete:
+            sql += f" ON DELETE {fk.on_delete}"
+        if fk.on_update:
+            sql += f" ON UPDATE {fk.on_update}"
+        return sql
+
+    def _check_clause(self, check: Check) -> str:
+        name = f"CONSTRAINT {self.quote(check.name)} " if check.name else ""
+        return f"{name}CHECK ({check.sqltext})"
+
+    def adapt_table(self, table: Table, types: dict[str, str]) -> list[str]:
+        """Adjust a planned target table to this engine's limits (in place); return a warning
+        for every lossy adjustment. The base drops MySQL index prefix lengths."""
+        warnings = []
+        if not self.supports_prefix_indexes:
+            for group in (table.uniques, table.indexes):
+                for i, idx in enumerate(group):
+                    if any(idx.lengths):
+                        group[i] = replace(idx, lengths=())
+                        warnings.append(
+                            f"{table.name}: index `{idx.name}` covered column prefixes; "
+                            "it covers the whole columns on the target"
+                        )
+        return warnings
 
     def _pk_inline(self, table: Table, types: dict[str, str]) -> bool:
         """Whether column_ddl already declared the primary key (SQLite rowid aliases)."""
@@ -132,6 +237,10 @@ class Dialect:
 
     def truncate_sql(self, name: str) -> str:
         return f"TRUNCATE TABLE {self.qualified(name)}"
+
+    def truncate_tables_sql(self, names: Sequence[str]) -> list[str]:
+        """Statements emptying all of ``names`` (tables referencing each other included)."""
+        return [self.truncate_sql(n) for n in names]
 
     def existing_tables(self, conn: Any) -> set[str]:
         raise NotImplementedError
@@ -166,7 +275,7 @@ class Dialect:
         """Run ``sql`` without materialising its result; yield its ``fetchmany(n)``."""
         cur = conn.cursor()
         try:
-            cur.execute(sql, tuple(params))
+            self.execute(cur, sql, params)
             yield cur.fetchmany
         finally:
             cur.close()
@@ -181,7 +290,7 @@ class Dialect:
             f"ORDER BY {cols}"
         )
         cur = conn.cursor()
-        cur.execute(sql)
+        self.execute(cur, sql)
         out = [tuple(r) for r in cur.fetchall()]
         cur.close()
         conn.commit()
@@ -191,7 +300,7 @@ class Dialect:
         """(MIN, MAX, COUNT) of one key column."""
         q = self.quote(col)
         cur = conn.cursor()
-        cur.execute(f"SELECT MIN({q}), MAX({q}), COUNT(*) FROM {self.qualified(table.name)}")
+        self.execute(cur, f"SELECT MIN({q}), MAX({q}), COUNT(*) FROM {self.qualified(table.name)}")
         lo, hi, n = cur.fetchone()
         cur.close()
         conn.commit()
@@ -199,7 +308,7 @@ class Dialect:
 
     def count_rows(self, conn: Any, table: str) -> int:
         cur = conn.cursor()
-        cur.execute(f"SELECT COUNT(*) FROM {self.qualified(table)}")
+        self.execute(cur, f"SELECT COUNT(*) FROM {self.qualified(table)}")
         (n,) = cur.fetchone()
         cur.close()
         conn.commit()
@@ -254,7 +363,7 @@ class Dialect:
     def _execute_count(self, conn: Any, sql: str, params: Sequence[Any]) -> int:
         cur = conn.cursor()
         try:
-            cur.execute(sql, tuple(params))
+            self.execute(cur, sql, params)
             n = cur.rowcount
         finally:
             cur.close()
@@ -271,7 +380,16 @@ class Dialect:
         )
 
     def foreign_key_sql(self, table: Table, fk: ForeignKey) -> str:
-        raise NotImplementedError
+        """ALTER TABLE ... ADD FOREIGN KEY; empty when :attr:`inline_constraints`."""
+        if self.inline_constraints:
+            return ""
+        return f"ALTER TABLE {self.qualified(table.name)} ADD {self._fk_clause(fk)}"
+
+    def check_sql(self, table: Table, check: Check) -> str:
+        """ALTER TABLE ... ADD CHECK; empty when :attr:`inline_constraints`."""
+        if self.inline_constraints:
+            return ""
+        return f"ALTER TABLE {self.qualified(table.name)} ADD {self._check_clause(check)}"
 
     def reset_sequence_sql(self, conn: Any, table: Table) -> list[str]:
         """Statements that make the next generated key max+1."""
@@ -289,7 +407,12 @@ DIALECTS = {
 }
 
 
-def get_dialect(endpoint: Endpoint, side: str) -> Dialect:
+def value_options(migration: MigrationConfig) -> ValueOptions:
+    """The value-conversion settings of the ``migration:`` section."""
+    return ValueOptions(zero_dates=migration.zero_dates, nul_bytes=migration.nul_bytes)
+
+
+def get_dialect(endpoint: Endpoint, side: str, options: ValueOptions | None = None) -> Dialect:
     """The dialect for an endpoint; an unknown engine lists the known ones."""
     spec = DIALECTS.get(endpoint.engine)
     if spec is None:
@@ -301,4 +424,4 @@ def get_dialect(endpoint: Endpoint, side: str) -> Dialect:
         )
     module, cls = spec.split(":")
     dialect_cls: type[Dialect] = getattr(importlib.import_module(module), cls)
-    return dialect_cls(endpoint, side)
+    return dialect_cls(endpoint, side, options)

@@ -18,6 +18,7 @@ from dmt.dialects.base import Dialect
 from dmt.errors import TransferError
 
 if TYPE_CHECKING:
+    from dmt.dialects.postgres import PostgresDialect
     from dmt.pipeline.chunks import Chunk
     from dmt.pipeline.pipeline import DataPath, TableJob
     from dmt.schema.translate import TablePlan
@@ -63,7 +64,7 @@ class PgCopyPath:
 
     name = "pg-binary-copy"
 
-    def __init__(self, source: Dialect, target: Dialect) -> None:
+    def __init__(self, source: PostgresDialect, target: PostgresDialect) -> None:
         self.source = source
         self.target = target
 
@@ -77,7 +78,11 @@ class PgCopyPath:
         )
         sql = f"COPY ({select}) TO STDOUT (FORMAT binary)"
         started = time.monotonic()
-        with conn.cursor() as cur, cur.copy(sql, chunk.params() or None) as copy:
+        params = chunk.params()
+        # psycopg merges parameters into a COPY only when there are some: without them the
+        # doubled `%` of quoted names must be undone (PostgresDialect.copy_statement)
+        statement = sql if params else src.copy_statement(sql)
+        with conn.cursor() as cur, cur.copy(statement, params or None) as copy:
             stream = iter(copy)
             head = bytes(next(stream, b""))
             if not head.startswith(BINARY_HEADER):
@@ -111,7 +116,7 @@ class PgCopyPath:
         cols = tgt.column_list(job.target.column_names)
         sql = f"COPY {tgt.qualified(job.target.name)} ({cols}) FROM STDIN (FORMAT binary)"
         try:
-            with conn.cursor() as cur, cur.copy(sql) as copy:
+            with conn.cursor() as cur, cur.copy(tgt.copy_statement(sql)) as copy:
                 copy.write(BINARY_HEADER + b"".join(payload) + BINARY_TRAILER)
             conn.commit()
         except psycopg.Error as exc:

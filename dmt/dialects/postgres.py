@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -10,6 +11,7 @@ from typing import Any
 
 from dmt.dialects.base import Converter, Dialect, Fetch, Row, TypeChoice, ValueCounters
 from dmt.errors import ConnectError, TransferError
+from dmt.schema.expr import NotPortable, portable_default
 from dmt.schema.model import Check, Column, ColumnType, ForeignKey, Index, Schema, Table
 
 _COLUMNS_SQL = """
@@ -41,21 +43,29 @@ _SIMPLE = {
     "jsonb": "json",
     "money": "decimal",
 }
+#: OIDs below this belong to the types PostgreSQL ships with (FirstNormalObjectId)
+_FIRST_USER_OID = 16384
 _TYPE_RE = re.compile(r"^(?P<base>[a-z ]+?)(?:\((?P<a>\d+)(?:,(?P<b>\d+))?\))?(?P<rest>[a-z ]*)$")
 
 
 def canonical_type(
-    formatted: str, typtype: str = "b", enum_values: tuple[str, ...] = ()
+    formatted: str, typtype: str = "b", enum_values: tuple[str, ...] = (), builtin: bool = True
 ) -> ColumnType:
     """Map ``format_type()`` output to the canonical set."""
+    return _canonical(formatted, typtype, enum_values).with_(engine="postgres", builtin=builtin)
+
+
+def _canonical(formatted: str, typtype: str, enum_values: tuple[str, ...]) -> ColumnType:
     if formatted.endswith("[]"):
-        item = canonical_type(formatted[:-2]).kind
+        item = _canonical(formatted[:-2], "b", ()).kind
         return ColumnType("array", item=item, source=formatted)
     if typtype == "e":
         return ColumnType("enum", values=enum_values, source=formatted)
     m = _TYPE_RE.match(formatted)
     if not m:
-        return ColumnType("text", source=formatted)
+        return ColumnType(
+            "text", source=formatted, note=f"`{formatted}` carried as its PostgreSQL text form"
+        )
     base = (m.group("base") + (m.group("rest") or "")).strip()
     a = int(m.group("a")) if m.group("a") else None
     b = int(m.group("b")) if m.group("b") else None
@@ -81,11 +91,69 @@ def canonical_type(
         return ColumnType("time", fsp=fsp, source=formatted)
     if base == "time with time zone":
         return ColumnType("time", fsp=fsp, source=formatted)
-    return ColumnType("text", source=formatted)
+    return ColumnType(
+        "text", source=formatted, note=f"`{formatted}` carried as its PostgreSQL text form"
+    )
 
 
 def _str_or_none(v: Any) -> Any:
     return None if v is None else str(v)
+
+
+_INFINITY = (b"infinity", b"-infinity")
+
+
+def _register_infinity_loaders(conn: Any) -> None:
+    """Load ``infinity`` / ``-infinity`` dates and timestamps as those strings (psycopg raises
+    on them): the canonical value of an infinite date or timestamp."""
+    from psycopg.types.datetime import DateLoader, TimestampLoader, TimestamptzLoader
+
+    def infinite(base: type) -> type:
+        class Loader(base):
+            def load(self, data: Any) -> Any:
+                if bytes(data) in _INFINITY:
+                    return bytes(data).decode()
+                return super().load(data)
+
+        return Loader
+
+    for name, base in (
+        ("date", DateLoader),
+        ("timestamp", TimestampLoader),
+        ("timestamptz", TimestamptzLoader),
+    ):
+        conn.adapters.register_loader(name, infinite(base))
+
+
+def _nul_guard(table: str, column: str, strip: bool, counters: ValueCounters) -> Converter:
+    """PostgreSQL text cannot hold NUL: strip it (counted) or fail naming the column."""
+
+    def check(v: Any) -> Any:
+        if isinstance(v, str) and "\x00" in v:
+            if not strip:
+                raise TransferError(
+                    f"column `{column}` holds a NUL character, which PostgreSQL text cannot "
+                    "store; set migration.nul_bytes: strip to remove it",
+                    table,
+                )
+            counters.add("nul_bytes_stripped")
+            return v.replace("\x00", "")
+        return v
+
+    return check
+
+
+def _json_text(v: Any) -> Any:
+    if isinstance(v, list | dict):
+        return json.dumps(v, ensure_ascii=False, default=str)
+    return v
+
+
+def _then(first: Converter, second: Converter) -> Converter:
+    return lambda v: second(first(v))
+
+
+_TEXT_KINDS = ("char", "varchar", "text", "enum", "set", "json", "interval")
 
 
 class PostgresDialect(Dialect):
@@ -120,8 +188,10 @@ class PostgresDialect(Dialect):
                 self.side, f"PostgreSQL {ep.describe()}: {_first_line(exc)}"
             ) from None
         # JSON stays text end to end: no parse/serialise round trip, no key reordering.
-        for name in ("json", "jsonb"):
+        # An interval stays text too: a timedelta cannot hold months ('1 mon' is not 30 days).
+        for name in ("json", "jsonb", "interval"):
             conn.adapters.register_loader(name, TextLoader)
+        _register_infinity_loaders(conn)
         return conn
 
     def server_version(self, conn: Any) -> str:
@@ -172,6 +242,7 @@ class PostgresDialect(Dialect):
     def _reflect_table(self, conn: Any, insp: Any, name: str) -> Table:
         schema_name = self.endpoint.schema
         columns = []
+        notes: list[str] = []
         with conn.cursor() as cur:
             cur.execute(_COLUMNS_SQL, (schema_name, name))
             for (
@@ -186,6 +257,7 @@ class PostgresDialect(Dialect):
                 oid,
             ) in cur.fetchall():
                 if generated:
+                    notes.append(f"`{cname}`: generated column not copied")
                     continue
                 values: tuple[str, ...] = ()
                 if typtype == "e":
@@ -195,14 +267,20 @@ class PostgresDialect(Dialect):
                     )
                     values = tuple(r[0] for r in cur.fetchall())
                 serial = bool(default and default.startswith("nextval("))
+                native = None if serial else default
+                try:
+                    portable = portable_default(native, "postgres")
+                except NotPortable:
+                    portable = None
                 columns.append(
                     Column(
                         name=cname,
-                        type=canonical_type(ftype, typtype, values),
+                        type=canonical_type(ftype, typtype, values, builtin=oid < _FIRST_USER_OID),
                         nullable=not notnull,
-                        default=None if serial else default,
+                        default=portable,
                         autoincrement=bool(identity) or serial,
                         comment=comment,
+                        native_default=native,
                     )
                 )
             cur.execute(
@@ -214,7 +292,11 @@ class PostgresDialect(Dialect):
         conn.commit()
         pk = insp.get_pk_constraint(name, schema=schema_name)
         table = Table(
-            name=name, columns=columns, primary_key=tuple(pk.get("constrained_columns") or ())
+            name=name,
+            columns=columns,
+            primary_key=tuple(pk.get("constrained_columns") or ()),
+            engine="postgres",
+            notes=notes,
         )
         table.row_estimate = max(0, int(est[0])) if est else 0
         for u in insp.get_unique_constraints(name, schema=schema_name):
@@ -222,7 +304,14 @@ class PostgresDialect(Dialect):
         unique_names = {u.name for u in table.uniques}
         for ix in insp.get_indexes(name, schema=schema_name):
             cols = ix.get("column_names") or []
-            if ix["name"] in unique_names or not cols or any(c is None for c in cols):
+            if ix["name"] in unique_names:
+                continue
+            if (
+                not cols
+                or any(c is None for c in cols)
+                or ix.get("dialect_options", {}).get("postgresql_where")
+            ):
+                notes.append(f"index `{ix['name']}` (on expressions or partial) is not copied")
                 continue
             table.indexes.append(Index(ix["name"], tuple(cols), unique=bool(ix.get("unique"))))
         for fk in insp.get_foreign_keys(name, schema=schema_name):
@@ -238,11 +327,13 @@ class PostgresDialect(Dialect):
                 )
             )
         for ck in insp.get_check_constraints(name, schema=schema_name):
-            table.checks.append(Check(ck.get("name"), ck["sqltext"]))
+            table.checks.append(Check(ck.get("name"), ck["sqltext"], "postgres"))
         return table
 
     def render_type(self, ctype: ColumnType, where: str) -> TypeChoice:
         k = ctype.kind
+        if ctype.engine == "postgres" and ctype.builtin and ctype.source:
+            return TypeChoice(ctype.source)  # same engine: the declared type, verbatim
         if k in ("int8", "int16", "year"):
             return TypeChoice("integer" if ctype.unsigned and k == "int16" else "smallint")
         if k == "int32":
@@ -270,11 +361,9 @@ class PostgresDialect(Dialect):
         if k == "json":
             return TypeChoice("jsonb" if ctype.source == "jsonb" else "json")
         if k == "array":
-            if ctype.source.endswith("[]"):
-                return TypeChoice(ctype.source)
-            return TypeChoice("jsonb", f"{where}: array carried as jsonb")
+            return TypeChoice("jsonb", f"{where}: array carried as a JSON array")
         if k in ("enum", "set"):
-            return TypeChoice("text", f"{where}: {k} carried as text")
+            return TypeChoice("text", f"{where}: {k} carried as text (members not enforced)")
         simple = {"boolean": "boolean", "date": "date", "interval": "interval", "uuid": "uuid"}
         return TypeChoice(simple.get(k, "text"))
 
@@ -287,12 +376,37 @@ class PostgresDialect(Dialect):
     def drop_table_sql(self, name: str) -> str:
         return f"DROP TABLE IF EXISTS {self.qualified(name)} CASCADE"
 
+    def truncate_tables_sql(self, names: Sequence[str]) -> list[str]:
+        # one statement: PostgreSQL empties tables that reference each other only together
+        if not names:
+            return []
+        return ["TRUNCATE TABLE " + ", ".join(self.qualified(n) for n in names)]
+
     # ------------------------------------------------------------------ data
+    def bool_literal(self, value: bool) -> str:
+        return "true" if value else "false"
+
     def decoders(self, table: Table, counters: ValueCounters) -> list[Converter | None]:
         return [_str_or_none if c.type.kind == "uuid" else None for c in table.columns]
 
     def encoders(self, table: Table, counters: ValueCounters) -> list[Converter | None]:
-        return [None] * len(table.columns)
+        strip = self.options.nul_bytes == "strip"
+        out: list[Converter | None] = []
+        for c in table.columns:
+            k = c.type.kind
+            if k in _TEXT_KINDS:
+                guard = _nul_guard(table.name, c.name, strip, counters)
+                out.append(guard if k != "json" else _then(_json_text, guard))
+            elif k == "array" and not (c.type.engine == "postgres" and c.type.builtin):
+                out.append(_json_text)
+            else:
+                out.append(None)
+        return out
+
+    def copy_statement(self, sql: str) -> str:
+        """``sql`` for ``cursor.copy()`` without parameters: psycopg merges parameters into a
+        COPY only when there are some, so the doubled ``%`` of :meth:`sql_text` is undone."""
+        return sql.replace("%%", "%")
 
     @contextlib.contextmanager
     def stream(self, conn: Any, sql: str, params: Sequence[Any]) -> Iterator[Fetch]:
@@ -308,7 +422,7 @@ class PostgresDialect(Dialect):
             f"COPY {self.qualified(table.name)} ({self.column_list(table.column_names)}) FROM STDIN"
         )
         try:
-            with conn.cursor() as cur, cur.copy(sql) as copy:
+            with conn.cursor() as cur, cur.copy(self.copy_statement(sql)) as copy:
                 for row in rows:
                     copy.write_row(row)
             conn.commit()
@@ -317,27 +431,14 @@ class PostgresDialect(Dialect):
             raise TransferError(f"COPY failed: {_first_line(exc)}", table.name) from exc
         return len(rows)
 
-    def foreign_key_sql(self, table: Table, fk: ForeignKey) -> str:
-        name = f"CONSTRAINT {self.quote(fk.name)} " if fk.name else ""
-        sql = (
-            f"ALTER TABLE {self.qualified(table.name)} ADD {name}FOREIGN KEY "
-            f"({self.column_list(fk.columns)}) REFERENCES {self.qualified(fk.ref_table)} "
-            f"({self.column_list(fk.ref_columns)})"
-        )
-        if fk.on_delete:
-            sql += f" ON DELETE {fk.on_delete}"
-        if fk.on_update:
-            sql += f" ON UPDATE {fk.on_update}"
-        return sql
-
     def reset_sequence_sql(self, conn: Any, table: Table) -> list[str]:
         out = []
         for col in table.columns:
             if col.autoincrement:
                 q = self.quote(col.name)
                 tname = self.qualified(table.name)
-                lit = "'" + tname.replace("'", "''") + "'"
-                colname = "'" + col.name.replace("'", "''") + "'"
+                lit = "'" + tname.replace("'", "''") + "'"  # tname is already %-escaped
+                colname = self.literal(col.name)
                 out.append(
                     f"SELECT setval(pg_get_serial_sequence({lit}, {colname}), "
                     f"COALESCE((SELECT MAX({q}) FROM {tname}), 0) + 1, false)"

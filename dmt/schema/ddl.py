@@ -46,7 +46,7 @@ def _exec(dialect: Dialect, conn: Any, sql: str) -> None:
     log.debug("DDL: %s", sql)
     cur = conn.cursor()
     try:
-        cur.execute(sql)
+        dialect.execute(cur, sql)
     finally:
         cur.close()
 
@@ -55,11 +55,13 @@ def prepare_target(dialect: Dialect, conn: Any, plans: list[TablePlan], mode: st
     """Apply the target mode: drop and create, empty, or check columns for append."""
     rep = plan_target(dialect, conn, plans, mode)
     by_name = {p.target.name: p for p in plans}
+    if rep.kept or rep.emptied:
+        check_existing(dialect, conn, [by_name[n] for n in rep.kept + rep.emptied], mode)
     try:
         for name in reversed(rep.dropped):
             _exec(dialect, conn, dialect.drop_table_sql(name))
-        for name in rep.emptied:
-            _exec(dialect, conn, dialect.truncate_sql(name))
+        for sql in dialect.truncate_tables_sql(rep.emptied):
+            _exec(dialect, conn, sql)
         for name in rep.created:
             p = by_name[name]
             for sql in dialect.create_table_sql(p.target, p.types):
@@ -70,24 +72,50 @@ def prepare_target(dialect: Dialect, conn: Any, plans: list[TablePlan], mode: st
         raise TransferError(
             f"preparing target tables failed: {dialect.translate_error(exc)}"
         ) from exc
-    if rep.kept:
-        _check_append(dialect, conn, [by_name[n] for n in rep.kept])
     return rep
 
 
-def _check_append(dialect: Dialect, conn: Any, plans: list[TablePlan]) -> None:
-    """In append mode every source column must exist on the existing target table."""
+def check_existing(dialect: Dialect, conn: Any, plans: list[TablePlan], mode: str) -> None:
+    """Tables that are kept (append) or emptied (truncate) must take the source's columns:
+    every column exists on the target with a compatible type. A ConfigError, before any
+    table is touched, names each mismatch."""
+    problems = []
     for p in plans:
-        wanted = p.target.name
-        reflected = dialect.reflect(conn, wanted.__eq__).tables
-        have = {c.name for c in reflected[0].columns} if reflected else set()
-        missing = [c.name for c in p.target.columns if c.name not in have]
-        if missing:
-            raise ConfigError(
-                "migration.target_mode",
-                f"append: target table `{p.target.name}` lacks column(s) "
-                + ", ".join(f"`{m}`" for m in missing),
-            )
+        reflected = dialect.reflect(conn, p.target.name.__eq__).tables
+        if not reflected:
+            continue
+        have = {c.name: c.type.kind for c in reflected[0].columns}
+        for c in p.target.columns:
+            if c.name not in have:
+                problems.append(f"`{p.target.name}` lacks column `{c.name}`")
+            elif not _compatible(c.type.kind, have[c.name]):
+                problems.append(
+                    f"`{p.target.name}.{c.name}` is {have[c.name]} on the target, "
+                    f"{c.type.kind} on the source"
+                )
+    if problems:
+        raise ConfigError(
+            "migration.target_mode",
+            f"{mode}: existing target tables do not fit the source: " + "; ".join(problems),
+        )
+
+
+_FAMILIES = {
+    "number": {"boolean", "int8", "int16", "int32", "int64", "decimal", "float32", "float64",
+               "year", "bit"},
+    "temporal": {"date", "time", "timestamp", "timestamptz"},
+    "binary": {"binary", "varbinary", "blob", "bit"},
+}  # fmt: skip
+_TEXT_LIKE = {"char", "varchar", "text", "json", "uuid", "enum", "set", "interval", "array"}
+
+
+def _compatible(source_kind: str, target_kind: str) -> bool:
+    """Whether every value of ``source_kind`` can go into a ``target_kind`` column."""
+    if source_kind == target_kind or target_kind in _TEXT_LIKE:
+        return True
+    return any(source_kind in fam and target_kind in fam for fam in _FAMILIES.values()) or (
+        source_kind in _TEXT_LIKE and target_kind in _TEXT_LIKE
+    )
 
 
 def post_load(
@@ -98,12 +126,21 @@ def post_load(
     foreign_keys: bool,
     done: set[str] | None = None,
     mark: Callable[[str], None] | None = None,
+    created: set[str] | None = None,
+    resuming: bool | None = None,
 ) -> None:
-    """Unique constraints, indexes, foreign keys and sequence resets; every failure is kept
-    and raised together as one PostLoadError naming each object. Objects in ``done`` (from
-    an interrupted run) are skipped; ``mark`` records each one created."""
+    """Unique constraints, indexes, checks, foreign keys (referenced tables first) and
+    sequence resets; every failure is kept and raised together as one PostLoadError naming
+    each object.
+
+    Objects in ``done`` (from an interrupted run) are skipped; ``mark`` records each one
+    created. Only tables in ``created`` (default: all) get indexes, checks and foreign keys:
+    a kept or emptied table has its own. A resumed run (``resuming``, default: ``done`` is
+    not empty) tolerates an object that already exists: it was created just before the
+    earlier run died, but not yet recorded."""
     failures: list[str] = []
     done = done or set()
+    tolerate = bool(done) if resuming is None else resuming
 
     def run(what: str, sql: str) -> None:
         if not sql or what in done:
@@ -114,24 +151,53 @@ def post_load(
         except Exception as exc:
             conn.rollback()
             message = dialect.translate_error(exc)
-            # an object created just before an earlier run died, but not yet recorded
-            if not (done and ("already exists" in message or "Duplicate" in message)):
+            if not (tolerate and ("already exists" in message or "Duplicate" in message)):
                 failures.append(f"{what}: {message}")
                 return
         if mark is not None and not what.startswith("sequence"):
             mark(what)
 
+    fresh = [p for p in plans if created is None or p.target.name in created]
+    fresh_names = {p.target.name for p in fresh}
     for p in plans:
         t = p.target
-        if indexes:
+        if indexes and t.name in fresh_names:
             for idx in [*t.uniques, *t.indexes]:
                 run(f"index `{idx.name}` on `{t.name}`", dialect.index_sql(t, idx))
+        if t.name in fresh_names:
+            for ck in t.checks:
+                what = f"check `{ck.name or ck.sqltext}` on `{t.name}`"
+                run(what, dialect.check_sql(t, ck))
         for sql in dialect.reset_sequence_sql(conn, t):
             run(f"sequence reset on `{t.name}`", sql)
     if foreign_keys:
-        for p in plans:
+        for p in dependency_order(fresh):
             for fk in p.target.foreign_keys:
                 what = f"foreign key `{fk.name or ','.join(fk.columns)}` on `{p.target.name}`"
                 run(what, dialect.foreign_key_sql(p.target, fk))
     if failures:
         raise PostLoadError(failures)
+
+
+def dependency_order(plans: list[TablePlan]) -> list[TablePlan]:
+    """Referenced tables before the tables referencing them; self-references and cycles do
+    not block (a cycle is broken at its first table in plan order)."""
+    by_name = {p.target.name: p for p in plans}
+    out: list[TablePlan] = []
+    state: dict[str, int] = {}  # 1 visiting, 2 done
+
+    def visit(p: TablePlan) -> None:
+        name = p.target.name
+        if state.get(name):
+            return
+        state[name] = 1
+        for fk in p.target.foreign_keys:
+            ref = by_name.get(fk.ref_table)
+            if ref is not None and ref is not p:
+                visit(ref)
+        state[name] = 2
+        out.append(p)
+
+    for p in plans:
+        visit(p)
+    return out

@@ -52,6 +52,12 @@ class ColumnType:
     values: tuple[str, ...] = ()  # enum / set members
     item: str | None = None  # array element kind
     source: str = ""  # the declared source type, e.g. "int(10) unsigned"
+    #: the engine that declared ``source``; a target of the same engine keeps it verbatim
+    engine: str = ""
+    #: a type the engine ships with (not a user-defined enum, domain or composite)
+    builtin: bool = True
+    #: why reflection could only approximate this type (e.g. an untyped SQLite column)
+    note: str | None = None
 
     def with_(self, **changes: object) -> ColumnType:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -59,7 +65,14 @@ class ColumnType:
 
 @dataclass(frozen=True)
 class Column:
-    """One column. ``default`` is the source's default expression, kept only when portable."""
+    """One column.
+
+    ``default`` is the portable form of the source's default (see :mod:`dmt.schema.defaults`):
+    a number, a standard SQL string literal, ``TRUE``/``FALSE`` or ``CURRENT_TIMESTAMP`` /
+    ``CURRENT_DATE`` / ``CURRENT_TIME``; ``None`` when there is none or it is not portable.
+    ``native_default`` is the expression as the source engine spells it (kept for a target of
+    the same engine, and named in the warning when it cannot be carried elsewhere).
+    """
 
     name: str
     type: ColumnType
@@ -67,6 +80,7 @@ class Column:
     default: str | None = None
     autoincrement: bool = False
     comment: str | None = None
+    native_default: str | None = None
 
 
 @dataclass(frozen=True)
@@ -89,8 +103,11 @@ class ForeignKey:
 
 @dataclass(frozen=True)
 class Check:
+    """A check constraint; ``sqltext`` is the expression as ``engine`` spells it."""
+
     name: str | None
     sqltext: str
+    engine: str = ""
 
 
 @dataclass
@@ -106,6 +123,10 @@ class Table:
     checks: list[Check] = field(default_factory=list)
     comment: str | None = None
     row_estimate: int = 0
+    #: the engine this table was reflected from
+    engine: str = ""
+    #: what reflection could not carry (non-portable indexes, ...), listed by ``dmt plan``
+    notes: list[str] = field(default_factory=list)
 
     def column(self, name: str) -> Column:
         for c in self.columns:

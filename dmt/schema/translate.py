@@ -8,7 +8,8 @@ from dataclasses import dataclass, field, replace
 from dmt.config import MigrationConfig, TypeOverrides
 from dmt.dialects.base import Dialect
 from dmt.errors import ConfigError
-from dmt.schema.model import Column, ForeignKey, Index, Table
+from dmt.schema.expr import NotPortable, translate_check
+from dmt.schema.model import Check, Column, ForeignKey, Index, Table
 
 
 @dataclass
@@ -40,10 +41,10 @@ class Namer:
         return out
 
 
-def _check_unique(names: dict[str, str], what: str) -> None:
+def _check_unique(names: dict[str, str], what: str, fold: bool = True) -> None:
     seen: dict[str, str] = {}
     for src, dst in names.items():
-        key = dst.lower()  # MySQL on case-insensitive file systems and SQLite fold case
+        key = dst.lower() if fold else dst  # MySQL and SQLite compare names without case
         if key in seen:
             raise ConfigError(
                 "migration.identifier_case",
@@ -58,14 +59,15 @@ def translate(
 ) -> list[TablePlan]:
     """Plan every table for the target; raises ConfigError on name collisions."""
     namer = Namer(target, cfg.identifier_case)
+    fold = target.case_insensitive_names
     table_names = {t.name: namer(t.name) for t in tables}
-    _check_unique(table_names, "tables")
+    _check_unique(table_names, "tables", fold)
     plans = []
     for t in tables:
         col_names = {c.name: namer(c.name) for c in t.columns}
-        _check_unique(col_names, f"columns of `{t.name}`:")
+        _check_unique(col_names, f"columns of `{t.name}`:", True)
         types: dict[str, str] = {}
-        warnings: list[str] = []
+        warnings = [f"{t.name}: {note}" for note in t.notes]
         columns = []
         for c in t.columns:
             where = f"{t.name}.{c.name}"
@@ -75,27 +77,85 @@ def translate(
             else:
                 choice = target.render_type(c.type, where)
                 sql = choice.sql
+                if c.type.note and c.type.engine != target.name:
+                    warnings.append(f"{where}: {c.type.note}")
                 if choice.warning:
                     warnings.append(choice.warning)
-            types[col_names[c.name]] = sql
-            columns.append(replace(c, name=col_names[c.name]))
+            new = replace(c, name=col_names[c.name], default=None)
+            default = _default(c, new, sql, t.engine, target, where, warnings)
+            types[new.name] = sql
+            columns.append(replace(new, default=default))
 
         def cols(names: tuple[str, ...], m: dict[str, str] = col_names) -> tuple[str, ...]:
             return tuple(m[n] for n in names)
 
+        fks = []
+        if cfg.create_foreign_keys:
+            for fk in t.foreign_keys:
+                if fk.ref_table not in table_names:
+                    warnings.append(
+                        f"{t.name}: foreign key `{fk.name or ','.join(fk.columns)}` references "
+                        f"`{fk.ref_table}`, which is not copied; the key is not created"
+                    )
+                    continue
+                fks.append(_fk(fk, t, tables, table_names, namer))
         target_table = Table(
             name=table_names[t.name],
             columns=columns,
             primary_key=cols(t.primary_key),
             uniques=[replace(i, name=namer(i.name), columns=cols(i.columns)) for i in t.uniques],
             indexes=[replace(i, name=namer(i.name), columns=cols(i.columns)) for i in t.indexes],
-            foreign_keys=[_fk(fk, t, tables, table_names, namer) for fk in t.foreign_keys],
-            checks=list(t.checks),
+            foreign_keys=fks,
+            checks=_checks(t, col_names, target, namer, warnings),
             comment=t.comment,
             row_estimate=t.row_estimate,
+            engine=target.name,
         )
+        warnings += target.adapt_table(target_table, types)
         plans.append(TablePlan(t, target_table, types, warnings))
     return plans
+
+
+def _default(
+    src: Column,
+    col: Column,
+    sql_type: str,
+    engine: str,
+    target: Dialect,
+    where: str,
+    warnings: list[str],
+) -> str | None:
+    """The column default in the target's spelling: the portable form rendered, else (same
+    engine) the native expression, else none, with a warning."""
+    if src.autoincrement or src.native_default is None:
+        return None
+    if src.default is not None:
+        return target.render_default(replace(col, default=src.default), sql_type)
+    if engine == target.name:
+        return target.sql_text(src.native_default)
+    warnings.append(f"{where}: default `{src.native_default}` is not portable; not created")
+    return None
+
+
+def _checks(
+    t: Table, col_names: dict[str, str], target: Dialect, namer: Namer, warnings: list[str]
+) -> list[Check]:
+    out = []
+    for ck in t.checks:
+        name = namer(ck.name) if ck.name else None
+        try:
+            text = translate_check(ck.sqltext, ck.engine or t.engine, target, col_names)
+        except NotPortable as exc:
+            if ck.engine == target.name and all(k == v for k, v in col_names.items()):
+                text = target.sql_text(ck.sqltext)
+            else:
+                warnings.append(
+                    f"{t.name}: check `{ck.name or ck.sqltext}` is not portable ({exc}); "
+                    "not created"
+                )
+                continue
+        out.append(Check(name, text, target.name))
+    return out
 
 
 def _fk(

@@ -1,0 +1,271 @@
+"""SQLite: stdlib sqlite3, PRAGMA-based reflection, batched inserts in large transactions.
+
+SQLite cannot add a foreign key or a check to an existing table, so both are declared in
+CREATE TABLE (:attr:`Dialect.inline_constraints`); rows are loaded with ``foreign_keys=OFF``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+from dmt.dialects.base import Converter, Dialect, Row, TypeChoice, ValueCounters
+from dmt.dialects.sqlite.types import MAX_NUMERIC, canonical_type, render_type
+from dmt.dialects.sqlite.values import decoder, encode_value, nan_encoder
+from dmt.errors import ConnectError, TransferError
+from dmt.schema.expr import NotPortable, Token, portable_default, tokenize
+from dmt.schema.model import Check, Column, ColumnType, ForeignKey, Index, Schema, Table
+
+
+class SQLiteDialect(Dialect):
+    """SQLite 3 through the standard library."""
+
+    name = "sqlite"
+    placeholder = "?"
+    max_identifier_length = 1_000_000
+    transactional_ddl = True
+    max_bind_params = 32766
+    max_decimal_precision = MAX_NUMERIC
+    inline_constraints = True
+    case_insensitive_names = True
+    #: one writer at a time: SQLite serialises writers on the file lock anyway
+    max_writers: ClassVar[int] = 1
+
+    def connect(self) -> sqlite3.Connection:
+        path = self.endpoint.path or ":memory:"
+        try:
+            if self.side == "source":
+                uri = "file:" + path.replace("?", "%3f").replace("#", "%23") + "?mode=ro"
+                conn = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=60)
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            else:
+                conn = sqlite3.connect(path, check_same_thread=False, timeout=60)
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.Error as exc:
+            raise ConnectError(self.side, f"SQLite file `{path}`: {exc}") from exc
+        conn.text_factory = _text_factory
+        return conn
+
+    def server_version(self, conn: Any) -> str:
+        return "SQLite " + sqlite3.sqlite_version
+
+    # ------------------------------------------------------------------ schema
+    def existing_tables(self, conn: Any) -> set[str]:
+        rows = conn.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
+        ).fetchall()
+        return {r[0] for r in rows}
+
+    def reflect(self, conn: Any, select: Callable[[str], bool]) -> Schema:
+        master = conn.execute(
+            "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name"
+        ).fetchall()
+        schema = Schema(tables=[])
+        for kind, name, _sql in master:
+            if kind == "view":
+                schema.views.append(name)
+            elif kind == "trigger":
+                schema.triggers.append(name)
+            elif kind == "table" and select(name):
+                schema.tables.append(self._reflect_table(conn, name))
+        return schema
+
+    def _reflect_table(self, conn: Any, name: str) -> Table:
+        q = self.quote(name)
+        info = conn.execute(f"PRAGMA table_xinfo({q})").fetchall()
+        pk = [r for r in info if r[5] > 0]
+        pk_cols = tuple(r[1] for r in sorted(pk, key=lambda r: r[5]))
+        has_autoinc = bool(
+            conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type='table' AND name=? AND sql LIKE "
+                "'%AUTOINCREMENT%'",
+                (name,),
+            ).fetchone()
+        )
+        columns = []
+        notes: list[str] = []
+        for _cid, cname, decl, notnull, default, pkpos, hidden in info:
+            if hidden:
+                notes.append(f"`{cname}`: generated column not copied")
+                continue
+            ctype = canonical_type(decl or "")
+            rowid_alias = len(pk_cols) == 1 and pkpos == 1 and (decl or "").upper() == "INTEGER"
+            try:
+                portable = portable_default(default, "sqlite")
+            except NotPortable:
+                portable = None
+            columns.append(
+                Column(
+                    name=cname,
+                    type=ctype,
+                    # a non-INTEGER primary key column of a rowid table may hold NULL
+                    nullable=not notnull and (pkpos == 0 or not _without_rowid(conn, name)),
+                    default=portable,
+                    autoincrement=rowid_alias or (has_autoinc and pkpos == 1),
+                    native_default=default,
+                )
+            )
+        table = Table(name=name, columns=columns, primary_key=pk_cols, engine="sqlite", notes=notes)
+        row = conn.execute("SELECT sql FROM sqlite_master WHERE name = ?", (name,)).fetchone()
+        table.checks = _checks(row[0] if row else "")
+        for _seq, iname, unique, origin, partial in conn.execute(f"PRAGMA index_list({q})"):
+            if origin == "pk":
+                continue
+            cols = tuple(
+                r[2] for r in conn.execute(f"PRAGMA index_info({self.quote(iname)})") if r[2]
+            )
+            if not cols or partial:
+                notes.append(f"index `{iname}` (on expressions or partial) is not copied")
+                continue
+            idx = Index(
+                name=iname if origin == "c" else f"{name}_{'_'.join(cols)}_key",
+                columns=cols,
+                unique=bool(unique),
+            )
+            (table.uniques if origin == "u" else table.indexes).append(idx)
+        fks: dict[int, list[Any]] = {}
+        for row in conn.execute(f"PRAGMA foreign_key_list({q})"):
+            fks.setdefault(row[0], []).append(row)
+        for rows in fks.values():
+            rows.sort(key=lambda r: r[1])
+            table.foreign_keys.append(
+                ForeignKey(
+                    name=None,
+                    columns=tuple(r[3] for r in rows),
+                    ref_table=rows[0][2],
+                    ref_columns=tuple(r[4] for r in rows if r[4]) or (),
+                    on_update=_action(rows[0][5]),
+                    on_delete=_action(rows[0][6]),
+                )
+            )
+        est = (
+            conn.execute(f"SELECT max(rowid) FROM {q}").fetchone()
+            if not _without_rowid(conn, name)
+            else None
+        )
+        table.row_estimate = int(est[0] or 0) if est else 0
+        return table
+
+    def render_type(self, ctype: ColumnType, where: str) -> TypeChoice:
+        return render_type(ctype, where)
+
+    def column_ddl(self, col: Column, sql_type: str, in_pk: bool, single_pk: bool) -> str:
+        if in_pk and single_pk and col.autoincrement and sql_type.upper() == "INTEGER":
+            # a rowid alias; AUTOINCREMENT never reuses a key, like a sequence or AUTO_INCREMENT
+            return f"{self.quote(col.name)} INTEGER PRIMARY KEY AUTOINCREMENT"
+        return super().column_ddl(col, sql_type, in_pk, single_pk)
+
+    def _pk_inline(self, table: Table, types: dict[str, str]) -> bool:
+        return self._rowid_alias(table, types) is not None
+
+    def _rowid_alias(self, table: Table, types: dict[str, str]) -> Column | None:
+        if len(table.primary_key) != 1:
+            return None
+        col = table.column(table.primary_key[0])
+        return col if col.autoincrement and types[col.name].upper() == "INTEGER" else None
+
+    def truncate_sql(self, name: str) -> str:
+        return f"DELETE FROM {self.qualified(name)}"
+
+    # ------------------------------------------------------------------ data
+    def decoders(self, table: Table, counters: ValueCounters) -> list[Converter | None]:
+        return [decoder(c.type.kind, counters) for c in table.columns]
+
+    def encoders(self, table: Table, counters: ValueCounters) -> list[Converter | None]:
+        nan = nan_encoder(counters)
+        return [
+            nan if c.type.kind in ("float32", "float64") else encode_value for c in table.columns
+        ]
+
+    def begin_load(self, conn: Any) -> None:
+        conn.execute("PRAGMA synchronous=OFF")
+        conn.execute("PRAGMA foreign_keys=OFF")
+
+    def end_load(self, conn: Any) -> None:
+        conn.execute("PRAGMA synchronous=FULL")
+
+    def write_rows(self, conn: Any, table: Table, rows: Sequence[Row]) -> int:
+        marks = ", ".join("?" * len(table.columns))
+        sql = (
+            f"INSERT INTO {self.qualified(table.name)} ({self.column_list(table.column_names)}) "
+            f"VALUES ({marks})"
+        )
+        try:
+            conn.executemany(sql, rows)
+            conn.commit()
+        except (sqlite3.Error, OverflowError) as exc:
+            conn.rollback()
+            raise TransferError(f"SQLite insert failed: {exc}", table.name) from exc
+        return len(rows)
+
+    def reset_sequence_sql(self, conn: Any, table: Table) -> list[str]:
+        """AUTOINCREMENT keys continue after the copied maximum (``sqlite_sequence``)."""
+        if not table.primary_key:
+            return []
+        col = table.column(table.primary_key[0])
+        if not col.autoincrement or not self._has_sequence(conn):
+            return []
+        top = f"COALESCE((SELECT MAX({self.quote(col.name)}) FROM {self.qualified(table.name)}), 0)"
+        name = self.literal(table.name)
+        return [f"UPDATE sqlite_sequence SET seq = MAX(seq, {top}) WHERE name = {name}"]
+
+    @staticmethod
+    def _has_sequence(conn: Any) -> bool:
+        return bool(
+            conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'").fetchone()
+        )
+
+
+def _checks(create_sql: str) -> list[Check]:
+    """The CHECK constraints of a CREATE TABLE statement, column and table level alike."""
+    try:
+        tokens = tokenize(create_sql, "sqlite")
+    except NotPortable:
+        return []
+    out: list[Check] = []
+    for i, t in enumerate(tokens):
+        if not (t.kind == "word" and t.text.upper() == "CHECK"):
+            continue
+        if i + 1 >= len(tokens) or tokens[i + 1].text != "(":
+            continue
+        name = None
+        if i >= 2 and tokens[i - 2].kind == "word" and tokens[i - 2].text.upper() == "CONSTRAINT":
+            name = tokens[i - 1].text
+        depth, j = 0, i + 1
+        while j < len(tokens):
+            if tokens[j].kind == "op" and tokens[j].text == "(":
+                depth += 1
+            elif tokens[j].kind == "op" and tokens[j].text == ")":
+                depth -= 1
+                if depth == 0:
+                    break
+            j += 1
+        out.append(Check(name, _spell(tokens[i + 2 : j]), "sqlite"))
+    return out
+
+
+def _spell(tokens: list[Token]) -> str:
+    parts = []
+    for t in tokens:
+        if t.kind == "str":
+            parts.append("'" + t.text.replace("'", "''") + "'")
+        elif t.kind == "qident":
+            parts.append('"' + t.text.replace('"', '""') + '"')
+        else:
+            parts.append(t.text)
+    return " ".join(parts)
+
+
+def _without_rowid(conn: Any, name: str) -> bool:
+    row = conn.execute("SELECT sql FROM sqlite_master WHERE name=?", (name,)).fetchone()
+    return bool(row and row[0] and "WITHOUT ROWID" in row[0].upper())
+
+
+def _action(value: str | None) -> str | None:
+    return None if value in (None, "NO ACTION") else value
+
+
+def _text_factory(b: bytes) -> str:
+    """Decode TEXT as UTF-8, keeping invalid bytes visible instead of failing the read."""
+    return b.decode("utf-8", "surrogateescape")
