@@ -15,6 +15,7 @@ import threading
 from typing import Any
 
 from dmt.dialects.base import Dialect, ValueCounters
+from dmt.errors import ConnectionLost, DmtError, TransferError, connection_lost, first_line
 from dmt.pipeline.chunks import Chunk, plan_chunks
 from dmt.pipeline.pipeline import TableJob
 from dmt.pipeline.tracker import TableResult
@@ -75,7 +76,15 @@ class Checkpointer:
         tconn = tgt.connect()
         try:
             for chunk in chunks:
-                n = self._clean_one(job, source_conn, tconn, chunk)
+                try:
+                    n = self._clean_one(job, source_conn, tconn, chunk)
+                except DmtError:
+                    raise
+                except Exception as exc:
+                    where = f"removing table `{job.source.name}` {chunk.describe()} in flight"
+                    if connection_lost(exc):
+                        raise ConnectionLost("target", f"{where}: {first_line(exc)}") from exc
+                    raise TransferError(f"{where}: {tgt.translate_error(exc)}") from exc
                 self.cleaned += 1
                 log.info(
                     "table `%s`: %s was in flight; removed %d row(s) from the target before "
@@ -107,8 +116,22 @@ class Checkpointer:
         counters = ValueCounters()
         decs = src.decoders(key_table, counters)
         encs = self.target.encoders(_project(job, job.key, target=True), counters)
+        try:
+            out = self._read_keys(sql, sconn, chunk, decs, encs)
+        except DmtError:
+            raise
+        except Exception as exc:
+            where = f"reading the keys of table `{job.source.name}` {chunk.describe()}"
+            if connection_lost(exc):
+                raise ConnectionLost("source", f"{where}: {first_line(exc)}") from exc
+            raise TransferError(f"{where}: {src.translate_error(exc)}") from exc
+        return out
+
+    def _read_keys(
+        self, sql: str, sconn: Any, chunk: Chunk, decs: list[Any], encs: list[Any]
+    ) -> list[tuple[Any, ...]]:
         out: list[tuple[Any, ...]] = []
-        with src.stream(sconn, sql, chunk.params()) as fetch:
+        with self.source.stream(sconn, sql, chunk.params()) as fetch:
             while rows := fetch(10_000):
                 for r in rows:
                     vals = []

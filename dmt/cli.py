@@ -279,40 +279,70 @@ def status(
         raise typer.Exit(2)
 
 
+class ValidateMode(StrEnum):
+    count = "count"  # type: ignore[assignment]  # str.count; the value is what counts
+    checksum = "checksum"
+
+
 @app.command()
 def validate(
     config: ConfigOpt,
+    mode: Annotated[
+        ValidateMode | None,
+        typer.Option(
+            "--mode",
+            help="count: exact row counts; checksum: content hashes per key-range chunk. "
+            "Default: migration.validate from the config (count when it is `none`).",
+        ),
+    ] = None,
     output_json: JsonOpt = False,
     verbosity: VerbosityOpt = Verbosity.info,
     log_format: LogFormatOpt = LogFormat.text,
 ) -> None:
-    """Compare exact row counts per table on both sides; exit 4 on a mismatch."""
+    """Compare source and target table by table; exit 4 on a mismatch."""
     _setup(verbosity, log_format, output_json)
-    from dmt.run import make_plan
-    from dmt.validate import count_rows_both
+    from dmt.run import make_plan, signals_to
+    from dmt.validate import validate as run_validation
 
+    abort = threading.Event()
     try:
         cfg = _load(config)
+        m = cfg.migration
+        how = mode.value if mode else (m.validate if m.validate != "none" else "count")
         p = make_plan(cfg)
         existing = set(p.target_actions.dropped) | set(p.target_actions.emptied)
         existing |= set(p.target_actions.kept)
-        pairs = [(t.source.name, t.target.name) for t in p.tables]
-        missing = [t for _, t in pairs if t not in existing]
+        missing = [t.target.name for t in p.tables if t.target.name not in existing]
         if missing:
             raise ValidationMismatch([f"table `{m}` does not exist on the target" for m in missing])
-        rows = count_rows_both(p.source, p.target, pairs)
-        bad = [
-            f"table `{n}`: {s} rows in the source, {t} in the target" for n, s, t in rows if s != t
-        ]
-        if bad:
-            raise ValidationMismatch(bad)
+        with signals_to(abort):
+            report = run_validation(
+                p.source, p.target, p.tables, how,
+                chunk_size=m.chunk_size, workers=m.workers, abort=abort,
+            )  # fmt: skip
+        if report.mismatches:
+            raise ValidationMismatch(report.mismatches, result=_ValidationResult(report))
+    except ValidationMismatch as exc:
+        res = exc.result.to_json() if isinstance(exc.result, _ValidationResult) else None
+        _fail(exc, output_json, res)
     except DmtError as exc:
         _fail(exc, output_json)
     if output_json:
-        _emit({"status": "ok", "tables": [{"table": n, "rows": s} for n, s, _ in rows]})
+        _emit({"status": "ok", "mode": how, "tables": report.to_json()})
     else:
-        for n, s, _ in rows:
-            typer.echo(f"{n}: {s} rows on both sides")
+        for t in report.tables:
+            what = "rows" if how == "count" else f"rows, {t.chunks} chunk(s) with equal checksums"
+            typer.echo(f"{t.table}: {t.source_rows} {what} on both sides")
+
+
+class _ValidationResult:
+    """A validation report where ``ValidationMismatch.result`` expects a run result."""
+
+    def __init__(self, report: Any) -> None:
+        self.report = report
+
+    def to_json(self) -> dict[str, Any]:
+        return {"mode": self.report.mode, "tables": self.report.to_json()}
 
 
 @app.command()
@@ -344,17 +374,31 @@ def history(
     state_dir: Annotated[
         Path | None, typer.Option("--state-dir", help="State folder (default ~/.dmt).")
     ] = None,
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot",
+            help="With --run: chart throughput, writers and chunk size over time with each "
+            "decision marked; .svg, .html (no dependency) or .png (needs matplotlib).",
+        ),
+    ] = None,
     output_json: JsonOpt = False,
 ) -> None:
     """List past runs, or show one run's tables and runtime decisions."""
-    from dmt.history import render_run, render_runs
+    from dmt.history import plot_run, render_run, render_runs
     from dmt.state import StateStore
 
     try:
+        if plot is not None and not run_id:
+            raise ConfigError("--plot", "needs --run ID (see `dmt history` for the ids)")
         folder = state_dir or (_load(config).migration.state_dir if config else Path("~/.dmt"))
         store = StateStore(folder)
         try:
             text, data = render_run(store, run_id) if run_id else render_runs(store)
+            if plot is not None and run_id:
+                written = plot_run(store, run_id, plot)
+                text += f"\nchart written to {written}"
+                data["plot"] = str(written)
         finally:
             store.close()
     except DmtError as exc:

@@ -5,19 +5,28 @@
     DmtError                      anything dmt raises on purpose
     ├── ConfigError               fix the config or the command line         exit 1
     ├── ConnectError              a server cannot be reached; safe to retry  exit 2
+    │   └── ConnectionLost        an open connection broke mid-run           exit 2
     ├── TransferError             a table failed to copy (table, key range)  exit 3
     │   └── PostLoadError         an index, FK, check or sequence failed     exit 3
     ├── ValidationMismatch        source and target differ after the copy    exit 4
+    │   └── ValidationIncomplete  a validation query failed: copy not proven exit 4
     ├── Cancelled                 Ctrl-C / SIGTERM; safe to resume           exit 5
     ├── StateError                the state store is unusable or busy        exit 6
     └── DmtIOError                a local file cannot be read or written     exit 7
 
 Driver exceptions are translated once, in the dialect that raised them, and chained
 (``raise TransferError(...) from exc``). Code outside ``dialects/`` catches only these.
-Only ``cli.py`` turns them into exit codes.
+Only ``cli.py`` turns them into exit codes. :func:`connection_lost` tells, from that chain,
+whether the connection itself broke (so the error is a ConnectionLost, not a TransferError).
 """
 
 from __future__ import annotations
+
+#: SQLSTATEs of a broken PostgreSQL connection: class 08, and the server shutting down or
+#: terminating the backend (``pg_terminate_backend``, a restart)
+_PG_LOST = ("57P01", "57P02", "57P03")
+#: MySQL/MariaDB client and server codes of a broken or killed connection
+_MYSQL_LOST = {1053, 1927, 2003, 2006, 2013, 2055, 4031}
 
 
 class DmtError(Exception):
@@ -44,6 +53,15 @@ class ConnectError(DmtError):
     def __init__(self, side: str, message: str) -> None:
         self.side = side
         super().__init__(f"cannot connect to {side}: {message}")
+
+
+class ConnectionLost(ConnectError):
+    """An open connection broke mid-run (server restarted, backend terminated). Safe to retry
+    or resume: chunks that were in flight are cleaned and copied again."""
+
+    def __init__(self, side: str, message: str) -> None:
+        self.side = side
+        DmtError.__init__(self, f"lost the connection to the {side}: {message}")
 
 
 class TransferError(DmtError):
@@ -82,6 +100,15 @@ class ValidationMismatch(DmtError):
         super().__init__("validation mismatch: " + "; ".join(mismatches))
 
 
+class ValidationIncomplete(ValidationMismatch):
+    """A validation query failed or timed out: the copy is not proven equal (never a warning)."""
+
+    def __init__(self, message: str) -> None:
+        self.mismatches = [message]
+        self.result = None
+        DmtError.__init__(self, f"validation could not finish: {message}")
+
+
 class Cancelled(DmtError):
     """The run was interrupted (Ctrl-C or SIGTERM). Safe to resume."""
 
@@ -101,3 +128,46 @@ class DmtIOError(DmtError):
     """A local file (config, output, plot) cannot be read or written."""
 
     exit_code = 7
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's text, or its class name."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def connection_lost(exc: BaseException | None) -> bool:
+    """Whether ``exc``, or an exception in its cause chain, means a database connection broke.
+
+    Classified by driver error class and code, without importing any driver: psycopg
+    OperationalError with SQLSTATE class 08 / 57P01-03 or without a SQLSTATE (the socket
+    closed), PyMySQL OperationalError / InterfaceError with a lost-connection code, and OS
+    connection errors. (Dialects could raise ConnectionLost themselves; until they do, this
+    is the one place that knows.)
+    """
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, ConnectError | ConnectionError):
+            return True
+        module = type(exc).__module__ or ""
+        names = {c.__name__ for c in type(exc).__mro__}
+        if module.startswith("psycopg") and "OperationalError" in names:
+            state = getattr(exc, "sqlstate", None)
+            if state is None or state.startswith("08") or state in _PG_LOST:
+                return True
+        if module.startswith("pymysql"):
+            code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+            if "InterfaceError" in names or code in _MYSQL_LOST:
+                return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def as_dmt_error(exc: BaseException, side: str = "database") -> DmtError:
+    """``exc`` as a DmtError: itself, a ConnectionLost, or a TransferError naming it."""
+    if isinstance(exc, DmtError):
+        return exc
+    if connection_lost(exc):
+        return ConnectionLost(side, first_line(exc))
+    return TransferError(f"unexpected {type(exc).__name__}: {first_line(exc)}")

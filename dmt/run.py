@@ -17,8 +17,16 @@ from typing import Any
 
 from dmt.checkpoint import Checkpointer
 from dmt.config import Config
-from dmt.dialects.base import Converter, Dialect, ValueCounters, get_dialect
-from dmt.errors import Cancelled, ConfigError, DmtError, ValidationMismatch
+from dmt.dialects.base import Converter, Dialect, ValueCounters, get_dialect, value_options
+from dmt.dialects.direct import choose as choose_direct_path
+from dmt.errors import (
+    Cancelled,
+    ConfigError,
+    ConnectError,
+    DmtError,
+    ValidationMismatch,
+    as_dmt_error,
+)
 from dmt.logs import redact
 from dmt.pipeline.pipeline import Knobs, Pipeline, TableJob
 from dmt.pipeline.reader import make_row_converter
@@ -30,11 +38,15 @@ from dmt.schema.ddl import PrepareReport, plan_target, post_load, prepare_target
 from dmt.schema.model import Schema
 from dmt.schema.translate import TablePlan, key_for, translate
 from dmt.state import StateStore, fingerprint
-from dmt.validate import count_mismatches
+from dmt.validate import ValidationReport, validate
 
 log = logging.getLogger("dmt")
 
 TOTAL_STEPS = 6
+#: seconds to wait before each in-process retry of the copy after a lost connection; the
+#: retry is a resume (chunks in flight are removed from the target and copied again), so a
+#: batch whose COMMIT outcome is unknown is never written twice
+COPY_RETRY_BACKOFF = (2.0, 5.0, 10.0)
 
 
 def _step(n: int, text: str) -> None:
@@ -93,8 +105,9 @@ def connected(dialect: Dialect) -> Iterator[Any]:
 
 def make_plan(cfg: Config) -> Plan:
     """Connect to both sides, reflect the source and map it onto the target. Changes nothing."""
-    source = get_dialect(cfg.source, "source")
-    target = get_dialect(cfg.target, "target")
+    options = value_options(cfg.migration)
+    source = get_dialect(cfg.source, "source", options)
+    target = get_dialect(cfg.target, "target", options)
     with connected(source) as sconn:
         schema = source.reflect(sconn, cfg.migration.selects)
     plans = translate(schema.tables, target, cfg.migration, cfg.type_overrides)
@@ -159,14 +172,18 @@ class Migration:
         cfg: Config,
         reporter_factory: Callable[[int], Reporter] | None = None,
         abort: threading.Event | None = None,
+        slot: UpdateSlot | None = None,
     ) -> None:
         self.cfg = cfg
         self.reporter_factory = reporter_factory
-        self.abort = abort or threading.Event()
+        self.abort = abort or threading.Event()  # set by the user (Ctrl-C / SIGTERM) only
+        self.slot = slot  # runtime updates from outside (tests, embedding); else a new one
+        self.validation: ValidationReport | None = None
         self.started = time.monotonic()
         self.values = ValueCounters()
         self.monitor: Any = None
         self.applied: list[dict[str, Any]] = []
+        self.paths: dict[str, str] = {}  # table -> data path that carried it
 
     def execute(self, resume: bool = False, force: bool = False) -> RunResult:
         """Run (or resume) the migration; raises a DmtError on failure."""
@@ -178,7 +195,12 @@ class Migration:
             store.mark_crashed(target_id)
             run_id, phase = self._open_run(store, resume, force)
             try:
-                result = self._phases(store, run_id, phase, resume)
+                try:
+                    result = self._phases(store, run_id, phase, resume)
+                except Exception as exc:  # a driver error no layer translated: still honest
+                    if isinstance(exc, DmtError):
+                        raise
+                    raise as_dmt_error(exc) from exc
             except BaseException as exc:
                 status = "cancelled" if isinstance(exc, Cancelled) else "failed"
                 if isinstance(exc, ValidationMismatch):
@@ -246,11 +268,11 @@ class Migration:
             store.set_phase(run_id, "copy")
         else:
             _step(3, "target tables exist (resuming)")
-        hooks = Checkpointer(store, run_id, source, target, resuming=resume)
         copy_started = time.monotonic()
         _step(4, f"copying {len(plan.tables)} table(s)")
-        self._copy(plan, hooks)
+        self._copy_with_retries(store, run_id, plan, resume)
         copy_seconds = time.monotonic() - copy_started
+        self._check_cancel()
         store.set_phase(run_id, "finalize")
         _step(5, "creating indexes, foreign keys and sequences")
         with connected(target) as tconn:
@@ -258,19 +280,25 @@ class Migration:
                 target, tconn, plan.tables, m.create_indexes, m.create_foreign_keys,
                 done=store.post_load_done(run_id),
                 mark=lambda obj: store.mark_post_load(run_id, obj),
+                created=set(plan.target_actions.created), resuming=resume,
             )  # fmt: skip
+        self._check_cancel()
         store.set_phase(run_id, "validate")
         mismatches: list[str] = []
         if m.validate != "none":
             _step(6, f"validating ({m.validate})")
-            pairs = [(p.source.name, p.target.name) for p in plan.tables]
-            mismatches = count_mismatches(source, target, pairs)
+            self.validation = validate(
+                source, target, plan.tables, m.validate,
+                chunk_size=m.chunk_size, workers=m.workers, abort=self.abort,
+            )  # fmt: skip
+            mismatches = self.validation.mismatches
         stored = {t["name"]: t for t in store.tables(run_id)}
         tables = [
             TableSummary(
                 p.source.name,
                 int(stored.get(p.source.name, {}).get("rows_done") or 0),
                 float(stored.get(p.source.name, {}).get("seconds") or 0.0),
+                self.paths.get(p.source.name, "rows"),
             )
             for p in plan.tables
         ]
@@ -292,6 +320,30 @@ class Migration:
             raise ValidationMismatch(mismatches, result=summary)
         return summary
 
+    def _check_cancel(self) -> None:
+        if self.abort.is_set():
+            raise Cancelled()
+
+    def _copy_with_retries(self, store: StateStore, run_id: str, plan: Plan, resume: bool) -> None:
+        """Copy; after a lost connection, wait and copy again as a resume would (bounded)."""
+        for attempt in range(len(COPY_RETRY_BACKOFF) + 1):
+            hooks = Checkpointer(
+                store, run_id, plan.source, plan.target, resuming=resume or attempt > 0
+            )
+            try:
+                self._copy(plan, hooks)
+                return
+            except ConnectError as exc:
+                if attempt == len(COPY_RETRY_BACKOFF) or self.abort.is_set():
+                    raise
+                delay = COPY_RETRY_BACKOFF[attempt]
+                log.warning(
+                    "%s; copying again in %.0fs (retry %d of %d; chunks in flight are removed "
+                    "from the target first)", exc, delay, attempt + 1, len(COPY_RETRY_BACKOFF),
+                )  # fmt: skip
+                if self.abort.wait(delay):
+                    raise Cancelled() from exc
+
     def _copy(self, plan: Plan, hooks: Checkpointer) -> None:
         cfg, m = self.cfg, self.cfg.migration
         source, target = plan.source, plan.target
@@ -301,6 +353,7 @@ class Migration:
                 target=p.target,
                 key=key_for(p.source),
                 convert=_converter(source, target, p, self.values),
+                direct=choose_direct_path(source, target, p),
             )
             for p in plan.tables
         ]
@@ -313,13 +366,15 @@ class Migration:
             max_memory_mb=m.max_memory_mb,
             chunk_size_at=m.chunk_size_at,
         )
+        self.paths = {job.source.name: job.path for job in jobs}
         counters = PipelineCounters()
-        slot = UpdateSlot()
+        slot = self.slot or UpdateSlot()
         total = sum(p.source.row_estimate for p in plan.tables)
         reporter = self.reporter_factory(total) if self.reporter_factory else NullReporter()
         pipeline = Pipeline(
-            source, target, jobs, knobs, counters, slot, reporter, hooks=hooks, abort=self.abort
-        )
+            source, target, jobs, knobs, counters, slot, reporter, hooks=hooks,
+            abort=_ChildEvent(self.abort),
+        )  # fmt: skip
         if m.ai_adjust:
             from dmt.monitor.ai_monitor import build_monitor
 
@@ -329,7 +384,7 @@ class Migration:
                 self.monitor.start()
             pipeline.run()
         finally:
-            self.applied = pipeline.applied
+            self.applied += pipeline.applied
             if self.monitor is not None:
                 self.monitor.stop()
             reporter.close()
@@ -337,7 +392,10 @@ class Migration:
     def _save_adjustments(self, store: StateStore, run_id: str) -> None:
         records: list[dict[str, Any]] = []
         if self.monitor is not None:
-            records += [{"kind": "decision", **r} for r in self.monitor.to_dict()["records"]]
+            monitor = self.monitor.to_dict()
+            records += [{"kind": "decision", **r} for r in monitor["records"]]
+            # the per-interval time series `dmt history --plot` draws
+            records += [{"kind": "sample", **s} for s in monitor.get("samples", ())]
         records += [{"kind": "applied", **a} for a in self.applied]
         if records:
             store.save_adjustments(run_id, records)
@@ -354,6 +412,28 @@ def execute(
     return Migration(cfg, reporter_factory, abort).execute(resume=resume, force=force)
 
 
+class _ChildEvent(threading.Event):
+    """The pipeline's stop flag: set by the pipeline itself (its first error), or seen set
+    when the user's ``parent`` event is (Ctrl-C). A failed attempt does not mark the user's
+    event, so a retry can start afresh and a later Ctrl-C is still the first one."""
+
+    def __init__(self, parent: threading.Event) -> None:
+        super().__init__()
+        self._parent = parent
+
+    def is_set(self) -> bool:
+        return super().is_set() or self._parent.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.is_set():
+            left = 0.1 if deadline is None else min(0.1, deadline - time.monotonic())
+            if left <= 0:
+                return False
+            super().wait(left)
+        return True
+
+
 @contextmanager
 def signals_to(abort: threading.Event) -> Iterator[None]:
     """First Ctrl-C / SIGTERM: stop cleanly (exit 5 later); second: exit at once."""
@@ -363,6 +443,8 @@ def signals_to(abort: threading.Event) -> Iterator[None]:
 
     def handler(signum: int, frame: Any) -> None:
         if abort.is_set():
+            # no logging here: the interrupted code may hold the handler's lock
+            os.write(2, b"dmt: second signal: exiting at once; `dmt resume` continues the run\n")
             os._exit(Cancelled.exit_code)
         abort.set()
         log.warning("stopping: finishing batches in flight (press Ctrl-C again to exit at once)")

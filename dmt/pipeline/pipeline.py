@@ -20,7 +20,14 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from dmt.dialects.base import Dialect, Row
-from dmt.errors import Cancelled, DmtError, TransferError
+from dmt.errors import (
+    Cancelled,
+    ConnectionLost,
+    DmtError,
+    TransferError,
+    connection_lost,
+    first_line,
+)
 from dmt.pipeline.batchqueue import Batch, BatchQueue
 from dmt.pipeline.chunks import Chunk, plan_chunks
 from dmt.pipeline.reader import read_chunk
@@ -230,7 +237,16 @@ class Pipeline:
             while (job := self._take_job()) is not None:
                 if conn is None:
                     conn = self.source.connect()
-                self._copy_table(conn, job)
+                try:
+                    self._copy_table(conn, job)
+                except DmtError:
+                    raise
+                except Exception as exc:  # planning failed: name the table
+                    if connection_lost(exc):
+                        where = f"planning table `{job.source.name}`"
+                        raise ConnectionLost("source", f"{where}: {first_line(exc)}") from exc
+                    msg = f"planning failed: {self.source.translate_error(exc)}"
+                    raise TransferError(msg, job.source.name) from exc
         except BaseException as exc:
             self._fail(exc, None)
         finally:
@@ -310,9 +326,12 @@ class Pipeline:
                 waited = self.queue.put(batch, self.abort)
                 self.counters.record_wait(waited)
                 self.tracker.add_wait(job, waited)
-        except DmtError as exc:
-            raise TransferError(str(exc), job.source.name, chunk.describe()) from exc
         except Exception as exc:
+            if connection_lost(exc) and not isinstance(exc, ConnectionLost):
+                where = f"reading table `{job.source.name}` {chunk.describe()}"
+                raise ConnectionLost("source", f"{where}: {first_line(exc)}") from exc
+            if isinstance(exc, DmtError):
+                raise TransferError(str(exc), job.source.name, chunk.describe()) from exc
             msg = self.source.translate_error(exc)
             raise TransferError(f"read failed: {msg}", job.source.name, chunk.describe()) from exc
         if not self.abort.is_set():
@@ -355,6 +374,13 @@ class Pipeline:
                 n = job.direct.write(conn, job, batch.rows)
             else:
                 n = self.target.write_rows(conn, job.target, batch.rows)
+        except Exception as exc:
+            # the batch may or may not be committed: its chunk stays not-done, and a retry or
+            # resume removes the chunk from the target before copying it again
+            if connection_lost(exc) and not isinstance(exc, ConnectionLost):
+                where = f"writing table `{job.source.name}` {batch.chunk.describe()}"
+                raise ConnectionLost("target", f"{where}: {first_line(_root(exc))}") from exc
+            raise
         finally:
             self.counters.add("batches_in_flight", -1)
         secs = time.monotonic() - t0
@@ -439,6 +465,13 @@ class Pipeline:
                 "table": self.counters.current_table,
             }
         )
+
+
+def _root(exc: BaseException) -> BaseException:
+    """The driver error at the bottom of a translated error's cause chain."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    return exc
 
 
 def _close(conn: Any) -> None:
