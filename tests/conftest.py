@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,44 +34,74 @@ def _pg_admin() -> Any:
     return psycopg.connect(dbname="postgres", autocommit=True, connect_timeout=5, **PG)
 
 
-@pytest.fixture(scope="module")
-def pg_db() -> Iterator[str]:
-    """A fresh PostgreSQL database for this module; dropped afterwards."""
-    try:
-        admin = _pg_admin()
-    except Exception as exc:
-        _unavailable("PostgreSQL at 127.0.0.1:5432", exc)
-    name = f"dmt_t_{uuid.uuid4().hex[:10]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield name
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
-
-
 def _my_admin() -> Any:
     import pymysql
 
     return pymysql.connect(autocommit=True, connect_timeout=5, **MY)  # type: ignore[arg-type]
 
 
-@pytest.fixture(scope="module")
-def my_db() -> Iterator[str]:
-    """A fresh MariaDB database for this module; dropped afterwards."""
-    try:
-        admin = _my_admin()
-    except Exception as exc:
-        _unavailable("MariaDB at 127.0.0.1:3306", exc)
-    name = f"dmt_t_{uuid.uuid4().hex[:10]}"
+def _pg_create(admin: Any, name: str) -> None:
+    admin.execute(f'CREATE DATABASE "{name}"')
+
+
+def _pg_drop(admin: Any, name: str) -> None:
+    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _my_create(admin: Any, name: str) -> None:
     with admin.cursor() as cur:
         cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+
+
+def _my_drop(admin: Any, name: str) -> None:
+    with admin.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+
+
+def _factory(what: str, connect: Any, create: Any, drop: Any) -> Iterator[Callable[[], str]]:
+    """Yield a maker of fresh databases; every database it made is dropped afterwards."""
     try:
-        yield name
+        admin = connect()
+    except Exception as exc:
+        _unavailable(what, exc)
+    made: list[str] = []
+
+    def make() -> str:
+        name = f"dmt_t_{uuid.uuid4().hex[:10]}"
+        create(admin, name)
+        made.append(name)
+        return name
+
+    try:
+        yield make
     finally:
-        with admin.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        for name in made:
+            drop(admin, name)
         admin.close()
+
+
+@pytest.fixture(scope="module")
+def pg_dbs() -> Iterator[Callable[[], str]]:
+    """A factory of fresh PostgreSQL databases, all dropped when the module ends."""
+    yield from _factory("PostgreSQL at 127.0.0.1:5432", _pg_admin, _pg_create, _pg_drop)
+
+
+@pytest.fixture(scope="module")
+def my_dbs() -> Iterator[Callable[[], str]]:
+    """A factory of fresh MariaDB databases, all dropped when the module ends."""
+    yield from _factory("MariaDB at 127.0.0.1:3306", _my_admin, _my_create, _my_drop)
+
+
+@pytest.fixture(scope="module")
+def pg_db(pg_dbs: Callable[[], str]) -> str:
+    """A fresh PostgreSQL database for this module; dropped afterwards."""
+    return pg_dbs()
+
+
+@pytest.fixture(scope="module")
+def my_db(my_dbs: Callable[[], str]) -> str:
+    """A fresh MariaDB database for this module; dropped afterwards."""
+    return my_dbs()
 
 
 @pytest.fixture

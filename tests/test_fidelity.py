@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from dmt.canonical import canonical
 from dmt.config import Endpoint, build_config
 from dmt.dialects.base import ValueCounters, get_dialect
 from dmt.run import execute
-from tests.conftest import MY, PG, _my_admin, _pg_admin, _unavailable, endpoint
+from tests.conftest import MY, PG, endpoint
 
 ENGINES = ["postgres", "mysql", "sqlite"]
 DIRECTIONS = [(s, t) for s in ENGINES for t in ENGINES]
@@ -117,54 +117,6 @@ LOSSY: dict[tuple[str, str, str], dict[str | None, str | None]] = {
 
 
 # ---------------------------------------------------------------------------------- databases
-
-
-@pytest.fixture(scope="module")
-def pg_dbs() -> Iterator[Callable[[], str]]:
-    """A factory of fresh PostgreSQL databases, all dropped when the module ends."""
-    try:
-        admin = _pg_admin()
-    except Exception as exc:
-        _unavailable("PostgreSQL at 127.0.0.1:5432", exc)
-    made: list[str] = []
-
-    def make() -> str:
-        name = f"dmt_t_{uuid.uuid4().hex[:10]}"
-        admin.execute(f'CREATE DATABASE "{name}"')
-        made.append(name)
-        return name
-
-    try:
-        yield make
-    finally:
-        for name in made:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
-
-
-@pytest.fixture(scope="module")
-def my_dbs() -> Iterator[Callable[[], str]]:
-    """A factory of fresh MariaDB databases, all dropped when the module ends."""
-    try:
-        admin = _my_admin()
-    except Exception as exc:
-        _unavailable("MariaDB at 127.0.0.1:3306", exc)
-    made: list[str] = []
-
-    def make() -> str:
-        name = f"dmt_t_{uuid.uuid4().hex[:10]}"
-        with admin.cursor() as cur:
-            cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
-        made.append(name)
-        return name
-
-    try:
-        yield make
-    finally:
-        with admin.cursor() as cur:
-            for name in made:
-                cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        admin.close()
 
 
 class Databases:

@@ -7,8 +7,6 @@ that cannot be reached skips the test, except under ``CI=true``, where it fails.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import uuid
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -21,70 +19,10 @@ from dmt.dialects.base import Dialect, ValueCounters
 from dmt.dialects.mysql import MySQLDialect, _field, _format_timedelta, canonical_type
 from dmt.errors import ConnectError, TransferError
 from dmt.schema.model import Column, ColumnType, ForeignKey, Index, Table
+from tests.conftest import MY, PG
 
-MY = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
-PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
-IN_CI = os.environ.get("CI", "").lower() == "true"
-
-
-def _unavailable(what: str, exc: BaseException) -> None:
-    msg = f"{what} is not reachable: {str(exc).strip().splitlines()[0] if str(exc) else exc!r}"
-    if IN_CI:
-        pytest.fail(msg + " (CI=true: database tests must run, not skip)")
-    pytest.skip(msg)
-
-
-# ---------------------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture(scope="module")
-def make_db() -> Iterator[Callable[[], str]]:
-    """A factory of fresh MariaDB databases; every one is dropped when the module ends."""
-    import pymysql
-
-    try:
-        admin = pymysql.connect(autocommit=True, connect_timeout=5, **MY)  # type: ignore[arg-type]
-    except Exception as exc:
-        _unavailable("MariaDB at 127.0.0.1:3306", exc)
-    made: list[str] = []
-
-    def make() -> str:
-        name = f"dmt_mysql_{uuid.uuid4().hex[:10]}"
-        with admin.cursor() as cur:
-            cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
-        made.append(name)
-        return name
-
-    try:
-        yield make
-    finally:
-        with admin.cursor() as cur:
-            for name in made:
-                cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        admin.close()
-
-
-@pytest.fixture(scope="module")
-def my_db(make_db: Callable[[], str]) -> str:
-    return make_db()
-
-
-@pytest.fixture(scope="module")
-def pg_db() -> Iterator[str]:
-    """A fresh PostgreSQL database for the mysql->postgres run."""
-    import psycopg
-
-    try:
-        admin = psycopg.connect(dbname="postgres", autocommit=True, connect_timeout=5, **PG)
-    except Exception as exc:
-        _unavailable("PostgreSQL at 127.0.0.1:5432", exc)
-    name = f"dmt_mysql_{uuid.uuid4().hex[:10]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield name
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+# ---------------------------------------------------------------------------------- helpers
+# (databases come from tests/conftest.py: my_db, my_dbs, pg_db)
 
 
 def my_endpoint(db: str, password: str = "") -> Endpoint:
@@ -343,8 +281,8 @@ def _shape(ct: ColumnType) -> ColumnType:
 
 
 @pytest.fixture(scope="module")
-def typed_db(make_db: Callable[[], str]) -> str:
-    db = make_db()
+def typed_db(my_dbs: Callable[[], str]) -> str:
+    db = my_dbs()
     c = dialect(db).connect()
     try:
         run_sql(
@@ -679,7 +617,7 @@ def _config(source: dict, target: dict, state: Path) -> Any:
 
 
 @pytest.fixture(scope="module")
-def migrated(make_db: Callable[[], str], tmp_path_factory: pytest.TempPathFactory) -> tuple:
+def migrated(my_dbs: Callable[[], str], tmp_path_factory: pytest.TempPathFactory) -> tuple:
     """The sample SQLite database, copied to a fresh MariaDB database by ``dmt.run.execute``."""
     from dmt.run import execute
     from dmt.sample import build
@@ -687,7 +625,7 @@ def migrated(make_db: Callable[[], str], tmp_path_factory: pytest.TempPathFactor
     tmp = tmp_path_factory.mktemp("mysql-e2e")
     path = tmp / "sample.db"
     counts = build(path)
-    db = make_db()
+    db = my_dbs()
     cfg = _config(
         {"type": "sqlite", "path": str(path)}, {"type": "mysql", "database": db, **MY}, tmp
     )
