@@ -117,7 +117,11 @@ class PgCopyPath:
         sql = f"COPY {tgt.qualified(job.target.name)} ({cols}) FROM STDIN (FORMAT binary)"
         try:
             with conn.cursor() as cur, cur.copy(tgt.copy_statement(sql)) as copy:
-                copy.write(BINARY_HEADER + b"".join(payload) + BINARY_TRAILER)
+                copy.write(BINARY_HEADER)
+                # slices, not one join: a batch is never held twice in memory while written
+                for i in range(0, len(payload), 1024):
+                    copy.write(b"".join(payload[i : i + 1024]))
+                copy.write(BINARY_TRAILER)
             conn.commit()
         except psycopg.Error as exc:
             conn.rollback()
