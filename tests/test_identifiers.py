@@ -11,9 +11,9 @@ import pytest
 from dmt.config import build_config
 from dmt.dialects.base import get_dialect
 from dmt.run import execute
-from tests.test_fidelity import DIRECTIONS, ENGINES, Databases, dbs, my_dbs, pg_dbs, read
+from tests.test_fidelity import DIRECTIONS, ENGINES, Databases, dbs, read
 
-__all__ = ["dbs", "my_dbs", "pg_dbs"]  # fixtures shared with the fidelity matrix
+__all__ = ["dbs"]  # the fidelity matrix's fixture, shared
 
 TABLE = "Order Details \"Q\" 'x' ünï %s"
 LONG = "c" * 63
