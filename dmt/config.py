@@ -105,7 +105,8 @@ MIGRATION_OPTIONS: dict[str, Opt] = {
     "chunk_size_at": Opt(
         "table",
         "choice",
-        "apply a runtime chunk_size change at the next table or the next chunk",
+        "runtime chunk_size changes: `table` at the next table start; `chunk` at the next "
+        "batch (batches can shrink below the planned key ranges, not grow past them)",
         choices=("table", "chunk"),
     ),
     "ai_adjust": Opt(False, "bool", "tune writers and chunk size while running"),

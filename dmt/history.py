@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 from typing import Any
 
-from dmt.errors import ConfigError
+from dmt.errors import ConfigError, DmtIOError
 from dmt.state import StateStore
 
 
@@ -67,6 +68,12 @@ def render_run(store: StateStore, run_id: str) -> tuple[str, dict[str, Any]]:
         )
     decisions = [a for a in adjustments if a.get("kind") == "decision"]
     applied = [a for a in adjustments if a.get("kind") == "applied"]
+    samples = [a for a in adjustments if a.get("kind") == "sample"]
+    if samples:
+        lines.append(
+            f"  monitor: {len(samples)} interval samples over {samples[-1].get('t', 0):.0f}s "
+            "(draw them with --plot out.svg|out.html|out.png)"
+        )
     if decisions:
         lines.append("  decisions:")
         for a in decisions:
@@ -91,5 +98,31 @@ def render_run(store: StateStore, run_id: str) -> tuple[str, dict[str, Any]]:
         "tables": tables,
         "decisions": decisions,
         "applied": applied,
+        "samples": [{k: v for k, v in a.items() if k != "kind"} for a in samples],
     }
     return "\n".join(lines), data
+
+
+def plot_run(store: StateStore, run_id: str, path: Path) -> Path:
+    """Draw one run's throughput, writers and chunk size over time with its decisions marked
+    (format from the suffix: .svg, .html or .png)."""
+    from dmt.plot import PlotError, write_plot
+
+    run = store.run(run_id)
+    if run is None:
+        raise ConfigError("--run", f"no run `{run_id}` in {store.path}")
+    adjustments = store.adjustments(run["id"])
+    samples = [a for a in adjustments if a.get("kind") == "sample"]
+    decisions = [a for a in adjustments if a.get("kind") == "decision"]
+    title = f"dmt run {run['id']}: {run['source']} → {run['target']} ({run['status']})"
+    try:
+        if not samples:
+            raise PlotError(
+                f"run `{run['id']}` has no monitor samples: only runs with "
+                "migration.ai_adjust: true record a time series"
+            )
+        return write_plot(path, samples, decisions, title)
+    except PlotError as exc:
+        raise ConfigError("--plot", str(exc)) from None
+    except OSError as exc:
+        raise DmtIOError(f"--plot: cannot write `{path}`: {exc.strerror or exc}") from None

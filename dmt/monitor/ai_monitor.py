@@ -7,6 +7,7 @@ with an injected clock instead of sleeping.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -46,6 +47,10 @@ RECORD_METRICS = (
     "throughput_trend_percent",
 )
 
+#: at most this many per-interval samples are kept (a 30 s interval fills it in ~83 hours);
+#: beyond it every other sample is dropped, so a long run keeps its whole shape at half the rate
+MAX_SAMPLES = 10_000
+
 RECENT_FIELDS = {
     "source",
     "action",
@@ -81,6 +86,27 @@ class DecisionRecord:
         return asdict(self)
 
 
+def bottleneck(m: MetricsSnapshot) -> dict[str, object]:
+    """Which side limits throughput, from the read-ahead queue and dmt's own CPU: ``reader``
+    (the queue runs dry: writers wait for rows), ``writer`` (the queue is full and dmt's process
+    is CPU-bound: encoding rows under one GIL), ``target`` (the queue is full while dmt's
+    process has CPU to spare: the database is slow to take the rows), or ``balanced``."""
+    fill, cpu = m.queue_fill_ratio, m.process_cpu_percent
+    if fill < 0.25 and m.wait_percent < 10:
+        side = "reader"
+    elif fill >= 0.75 or m.wait_percent >= 25:
+        side = "writer" if cpu >= 85 else "target"
+    else:
+        side = "balanced"
+    return {
+        "side": side,
+        "queue_fill_ratio": round(fill, 2),
+        "readers_waiting_on_full_queue_percent": round(m.wait_percent, 1),
+        "dmt_process_cpu_percent": round(cpu, 1),
+        "write_latency_p50_seconds": round(m.write_latency_p50, 4),
+    }
+
+
 class AIMonitor(threading.Thread):
     """A periodic thread in rich's ``_RefreshThread`` shape: it loops on
     ``stop_event.wait(interval)`` and calls :meth:`tick`; :meth:`stop` sets the event and
@@ -101,6 +127,8 @@ class AIMonitor(threading.Thread):
         self.adjuster = adjuster
         self.stop_event = threading.Event()
         self.records: list[DecisionRecord] = []
+        self.samples: list[dict[str, object]] = []
+        self._t0: float | None = None
         self.last_decision: Decision | None = None
         self.ticks = 0
         self._lock = threading.Lock()
@@ -150,7 +178,39 @@ class AIMonitor(threading.Thread):
             decision = self._decide(m)
             self.last_decision = decision
             self._record_effects()
-            return self._apply(decision, m)
+            rec = self._apply(decision, m)
+            self._sample(m, rec)
+            return rec
+
+    def _sample(self, m: MetricsSnapshot, rec: DecisionRecord | None) -> None:
+        """One point of the run's time series (for ``dmt history --plot``): the interval's
+        throughput and the settings it ran with; ``decision`` is the id of the change made at
+        its end, if any. ``t`` is seconds since the monitor started; ``at`` is the monotonic
+        clock that :attr:`DecisionRecord.at` also uses."""
+        if self._t0 is None:
+            self._t0 = m.taken_at - m.interval_seconds
+        self.samples.append(
+            {
+                "t": round(m.taken_at - self._t0, 3),
+                "at": round(m.taken_at, 3),
+                "rows_per_sec": round(m.rows_per_sec, 1),
+                "mb_per_sec": round(m.mb_per_sec, 3),
+                "writers": m.target_writers or m.active_writers,
+                "active_writers": m.active_writers,
+                "chunk_size": m.chunk_size,
+                "rows_per_batch": round(m.rows_in_interval / m.batches_in_interval, 1)
+                if m.batches_in_interval
+                else None,
+                "write_latency_p50": round(m.write_latency_p50, 4),
+                "rss_mb": round(m.process_rss_mb, 1),
+                "memory_percent": round(m.system_memory_percent, 1),
+                "cpu_percent": round(m.system_cpu_percent, 1),
+                "table": m.current_table,
+                "decision": rec.id if rec is not None else None,
+            }
+        )
+        if len(self.samples) > MAX_SAMPLES:
+            self.samples = self.samples[:1] + self.samples[2::2]
 
     def _decide(self, m: MetricsSnapshot) -> Decision:
         ctl = self.controller
@@ -240,9 +300,12 @@ class AIMonitor(threading.Thread):
                 "name_known": m.current_table is not None,
                 "column_count": m.column_count,
                 "avg_row_bytes": round(m.avg_row_bytes, 1),
+                "shape": "wide" if m.avg_row_bytes >= 512 or m.column_count >= 12 else "narrow",
+                "rows_expected": m.rows_expected,
                 "tables_done": m.tables_done,
                 "tables_total": m.tables_total,
             },
+            "bottleneck": bottleneck(m),
             "throughput_noise_percent": round(ctl.noise() * 100, 2),
             "candidates": [
                 {
@@ -279,6 +342,7 @@ class AIMonitor(threading.Thread):
         status = self.status()
         with self._lock:
             status["records"] = [r.to_dict() for r in self.records]
+            status["samples"] = list(self.samples)
         return status
 
 
@@ -303,9 +367,13 @@ def build_monitor(
             probe_every=20 * n,
             effect_timeout=20 * n,
             ceiling_seconds=20 * n,
+            chunk_size_at=migration.chunk_size_at,
         )
     )
     adjuster = AIAdjuster(ai, clock=clock) if ai.provider == "claude" else None
+    if adjuster is not None:
+        with contextlib.suppress(AIDisabled):  # disabled_reason is set; AIMonitor logs it
+            adjuster.warm_up()
     return AIMonitor(
         collector, controller, slot, interval=migration.ai_adjust_interval, adjuster=adjuster
     )

@@ -56,6 +56,10 @@ class ControllerSettings:
     effect_timeout: float = 600.0  # give up waiting for a change the pipeline has not applied
     memory_high_percent: float = 85.0
     ceiling_seconds: float = 600.0  # how long a safety back-off caps the knob it lowered
+    # where the pipeline applies a chunk_size change (migration.chunk_size_at, passed by
+    # build_monitor): at "table" a change made during the last table never takes effect, so
+    # none is proposed then; "chunk" (the default here) assumes every change applies
+    chunk_size_at: str = "chunk"
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,10 @@ class Controller:
         self._probe_up = True
         self._writer_cap: tuple[int, float] | None = None
         self._chunk_cap: tuple[int, float] | None = None
+        self.proposal: Decision | None = None  # what the rules proposed at the last decide()
+        self._chunk_halving = False  # the chunk phase measures smaller chunks
+        self._chunk_moved = False  # a chunk step was made in the chunk phase
+        self._no_growth_table: str | None = None  # where larger chunks were seen not to apply
 
     # ------------------------------------------------------------------ measurement
     def noise(self) -> float:
@@ -199,6 +207,10 @@ class Controller:
 
     def decide(self, m: MetricsSnapshot) -> Decision:
         """Ingest one interval's metrics and propose what to do now."""
+        self.proposal = d = self._decide(m)
+        return d
+
+    def _decide(self, m: MetricsSnapshot) -> Decision:
         cfg = self._ingest(m)
         p, now = self._pending, m.taken_at
         if m.rows_per_sec <= 0 or cfg[0] <= 0 or cfg[1] <= 0:
@@ -265,8 +277,11 @@ class Controller:
         # latency rises with every added writer; back off only when throughput itself falls.
         # ...and only once the last change has been measured: the trend still compares with
         # samples from before it, and backing off again on that would be a chain, not a step.
+        # ...and only by more than the measured noise: on a shared machine a -20% interval
+        # is common at unchanged settings, and the back-off caps writers for a long time.
         settled = self._pending is None
-        if settled and m.cpu_saturated and m.throughput_trend_percent < -10 and w > WRITERS_MIN:
+        drop = -max(10.0, 2 * self.noise() * 100)
+        if settled and m.cpu_saturated and m.throughput_trend_percent < drop and w > WRITERS_MIN:
             why = (
                 f"CPU saturated ({m.system_cpu_percent:.0f}%) and throughput "
                 f"{m.throughput_trend_percent:+.0f}%"
@@ -303,9 +318,22 @@ class Controller:
             return None
         if p.kind == "probe" and not gained:
             return self._revert(p, effect, worse, f"probe {p.after} did not pay: {desc}")
+        if p.kind == "chunk" and self.phase == "chunk" and not gained:
+            grew = p.after[1] > p.before[1]
+            assert self._last is not None
+            if grew and self.batches_capped(self._last) and not self._chunk_halving:
+                # the batches did not follow the larger chunk_size (key ranges planned at the
+                # table start): undo it and measure smaller chunks instead
+                self._chunk_halving = True
+                self._no_growth_table = self._last.current_table
+                why = f"chunk {p.after[1]} gave {desc}; batches did not grow"
+                return self._revert(p, effect, worse, why)
+            # sizing stops at the first step that does not pay: a step toward the batch-time
+            # target that is within the noise is kept; a smaller-chunk trial is undone
+            self.phase = "writers"
+            if self._chunk_halving and not worse:
+                return self._revert(p, effect, False, f"smaller chunks {p.after} gave {desc}")
         if worse:
-            if p.kind == "chunk" and self.phase == "chunk":
-                self.phase = "writers"
             return self._revert(p, effect, True, f"{p.kind} change {p.after} hurt: {desc}")
         self._finish(p, effect, False)
         return None
@@ -336,9 +364,32 @@ class Controller:
         step = max(1, w // 4) if small else max(1, w // 2)
         return max(WRITERS_MIN, w - min(step, MAX_WRITER_STEP))
 
+    def chunk_can_apply(self, m: MetricsSnapshot) -> bool:
+        """Whether a chunk_size change would take effect during this run: always at
+        ``chunk``; at ``table`` only while another table is still to start."""
+        if self.s.chunk_size_at == "chunk":
+            return True
+        return m.tables_total - m.tables_done > 1
+
+    def growth_blocked(self, m: MetricsSnapshot) -> bool:
+        """Whether a larger chunk_size cannot reach this table's batches: they are capped now,
+        or a larger size was already measured not to change them in this table."""
+        if self.batches_capped(m):
+            return True
+        return m.current_table is not None and m.current_table == self._no_growth_table
+
+    @staticmethod
+    def batches_capped(m: MetricsSnapshot) -> bool:
+        """Whether batches stay well below chunk_size, so a larger chunk_size changes nothing:
+        with ``chunk_size_at: chunk`` the table's key ranges were planned with the size it
+        started with and a batch never spans two ranges (or the memory byte cap binds)."""
+        if m.batches_in_interval < 2:
+            return False
+        return m.rows_in_interval / m.batches_in_interval < 0.6 * m.chunk_size
+
     def _chunk_target(self, m: MetricsSnapshot, cfg: Cfg) -> int | None:
         w, c = cfg
-        if m.write_latency_p50 <= 0:
+        if m.write_latency_p50 <= 0 or not self.chunk_can_apply(m):
             return None
         want = on_grid(c * self.s.target_batch_seconds / m.write_latency_p50)
         _, c_cap = self._caps(m.taken_at)
@@ -346,14 +397,40 @@ class Controller:
         hi = max(lo, on_grid(min(c * 2, c_cap, self.max_chunk(w, m)), "floor"))
         return min(max(want, lo), hi)
 
+    def _chunk_step(self, m: MetricsSnapshot, cfg: Cfg) -> tuple[int, str] | None:
+        """The next chunk-size trial: toward the batch-time target while that pays; when
+        batches cannot grow (key ranges planned at the table start cap them), halving instead,
+        measured like any step. None ends the chunk phase."""
+        c = cfg[1]
+        if not self.chunk_can_apply(m):
+            return None
+        if self._chunk_halving:
+            new = on_grid(c / 2, "ceil")
+            return (new, f"measuring {new}-row chunks (smaller paid so far)") if new < c else None
+        target = self._chunk_target(m, cfg)
+        if target is None or abs(target - c) < 0.25 * c:
+            return None
+        if target > c and self.growth_blocked(m):
+            if self._chunk_moved or c <= CHUNK_MIN:
+                return None
+            # the batch-time rule wants larger chunks, which cannot apply to this table's key
+            # ranges: measure the other direction instead of assuming
+            self._chunk_halving = True
+            new = on_grid(c / 2, "ceil")
+            why = (
+                f"batches take {m.write_latency_p50:.2f}s but larger chunks cannot apply to "
+                f"this table's key ranges; measuring {new} rows instead"
+            )
+            return new, why
+        why = f"batches take {m.write_latency_p50:.2f}s; sizing chunks toward "
+        return target, why + f"{self.s.target_batch_seconds:g}s"
+
     def _search(self, m: MetricsSnapshot, cfg: Cfg) -> Decision:
         w, c = cfg
         if self.phase == "chunk":
-            target = self._chunk_target(m, cfg)
-            if target is not None and abs(target - c) >= 0.25 * c:
-                why = f"batches take {m.write_latency_p50:.2f}s; sizing chunks toward "
-                why += f"{self.s.target_batch_seconds:g}s"
-                return self._change(cfg, (w, target), "chunk", why)
+            step = self._chunk_step(m, cfg)
+            if step is not None:
+                return self._change(cfg, (w, step[0]), "chunk", step[1])
             self.phase = "writers"
         if self.phase == "writers":
             if self.direction == 0:
@@ -377,6 +454,8 @@ class Controller:
         target = self._chunk_target(m, cfg)
         goal = self.s.target_batch_seconds
         drifted = not goal / 2 <= m.write_latency_p50 <= goal * 2
+        if target is not None and target > c and self.growth_blocked(m):
+            target = None
         if target is not None and target != c and drifted:
             why = f"batches drifted to {m.write_latency_p50:.2f}s; resizing chunks"
             return self._change(cfg, (w, target), "chunk", why)
@@ -395,14 +474,22 @@ class Controller:
         if m is None or cfg is None or cfg[0] <= 0 or cfg[1] <= 0:
             return []
         w, c = cfg
-        options = [
+        options: list[tuple[Cfg, str]] = []
+        p = self.proposal
+        if p is not None and (p.writers, p.chunk_size) != cfg:
+            # the rules' own next step comes first: an AI that always takes the first
+            # candidate behaves exactly like the fallback controller
+            options.append(((p.writers, p.chunk_size), f"the rules' choice: {p.reasoning}"))
+        options += [
             (cfg, "keep the current settings"),
             ((self._writer_step(w, 1, False, m), c), "ramp writers up"),
             ((self._writer_step(w, 1, True, m), c), "one small writer step up"),
             ((self._writer_step(w, -1, True, m), c), "one small writer step down"),
-            ((w, on_grid(c * 2, "floor")), "double the chunk size"),
-            ((w, on_grid(c / 2, "ceil")), "halve the chunk size"),
         ]
+        if self.chunk_can_apply(m):
+            if not self.growth_blocked(m):
+                options.append(((w, on_grid(c * 2, "floor")), "double the chunk size"))
+            options.append(((w, on_grid(c / 2, "ceil")), "halve the chunk size"))
         out: list[Decision] = []
         for new, why in options:
             if any((d.writers, d.chunk_size) == new for d in out):
@@ -426,9 +513,17 @@ class Controller:
             if p.samples and p.baseline:
                 eff = statistics.fmean(p.samples) / statistics.fmean(p.baseline) - 1
             self._finish(p, eff, False)
-        kind = "ai" if d.source in ("ai", "cache") else d.kind
+        kind = d.kind
+        if d.source in ("ai", "cache"):
+            # an AI choice that is the rules' own proposal is judged like the rules' step (a
+            # ramp that stops paying ends the ramp); any other AI choice is judged as "ai"
+            rules = self.proposal
+            same = rules is not None and (rules.writers, rules.chunk_size) == new
+            kind = rules.kind if same and rules is not None and rules.kind != "hold" else "ai"
         baseline = self._baseline(self._cfg)
         self._pending = _Pending(self._cfg, new, kind, baseline, self._last.taken_at, decision_id)
         self._last_change_at = self._last.taken_at
+        if kind == "chunk":
+            self._chunk_moved = True
         if kind == "safety" and d.writers < self._cfg[0]:
             self.phase = "hold"  # a back-off: do not ramp straight back into trouble

@@ -62,6 +62,8 @@ class SimPipeline:
         queue_capacity: int = 8,
         memory_percent: Callable[[SimPipeline], float] = lambda sim: 40.0,
         cpu_percent: Callable[[SimPipeline], float] = lambda sim: 20.0 + 4.0 * sim.writers,
+        range_rows: int | None = None,
+        tables_total: int = 1,
     ) -> None:
         self.model = model
         self.writers: int = writers
@@ -75,22 +77,34 @@ class SimPipeline:
         self.errors = 0
         self.lat: tuple[float, ...] = ()
         self.history: list[tuple[float, int, int]] = []  # (time, writers, chunk) per change
+        # key ranges planned at the table start: no batch is larger, whatever chunk_size says
+        # (the pipeline's `chunk_size_at: chunk` on one big table)
+        self.range_rows = range_rows
+        self.tables_total = tables_total
+
+    @property
+    def batch_rows(self) -> int:
+        """Rows per batch actually written."""
+        if self.range_rows is None:
+            return self.chunk_size
+        return min(self.chunk_size, self.range_rows)
 
     def clock(self) -> float:
         return self.now
 
     def advance(self, dt: float) -> None:
         m = self.model
-        rps = m.throughput(self.writers, self.chunk_size) * (1 + self.rng.gauss(0, m.noise))
+        c = self.batch_rows
+        rps = m.throughput(self.writers, c) * (1 + self.rng.gauss(0, m.noise))
         rows = int(rps * dt)
-        batches = max(1, rows // self.chunk_size)
+        batches = max(1, rows // c)
         self.rows += rows
         self.bytes += int(rows * self.avg_row_bytes)
         self.batches += batches
         self.write_s += self.writers * dt * 0.7
         self.read_s += dt * 0.2
         self.wait_s += self.writers * dt * 0.1
-        seconds = m.batch_seconds(self.writers, self.chunk_size)
+        seconds = m.batch_seconds(self.writers, c)
         self.lat = tuple(seconds * (1 + self.rng.gauss(0, 0.02)) for _ in range(min(batches, 64)))
         self.now += dt
 
@@ -122,7 +136,7 @@ class SimPipeline:
             errors=self.errors,
             retries=0,
             tables_done=0,
-            tables_total=1,
+            tables_total=self.tables_total,
             current_table="big",
             column_count=12,
             avg_row_bytes=self.avg_row_bytes,

@@ -25,7 +25,7 @@ def migration(interval: float = 30.0) -> MigrationConfig:
         write_ahead_writers=6, max_memory_mb=1024, target_mode="drop_recreate",
         include_tables=(), exclude_tables=(), create_indexes=True, create_foreign_keys=True,
         validate="count", identifier_case="preserve", zero_dates="null", nul_bytes="error",
-        chunk_size_at="table", ai_adjust=True, ai_adjust_interval=interval,
+        chunk_size_at="chunk", ai_adjust=True, ai_adjust_interval=interval,
         state_dir=Path("/nonexistent"),
     )  # fmt: skip
 

@@ -24,10 +24,13 @@ MODEL = ThroughputModel()
 class Loop:
     """The controller closed over a simulated pipeline, one interval per ``step``."""
 
-    def __init__(self, sim: SimPipeline, max_memory_mb: float = 1024) -> None:
+    def __init__(
+        self, sim: SimPipeline, max_memory_mb: float = 1024, chunk_size_at: str = "chunk"
+    ) -> None:
         self.sim = sim
         self.collector = MetricsCollector(sim.snapshot, clock=sim.clock, host=sim.host)
-        self.ctl = Controller(ControllerSettings(max_memory_mb=max_memory_mb))
+        settings = ControllerSettings(max_memory_mb=max_memory_mb, chunk_size_at=chunk_size_at)
+        self.ctl = Controller(settings)
         self.changes: list[tuple[float, Decision]] = []
         self.tick = 0
 
@@ -49,7 +52,7 @@ class Loop:
             self.step()
 
     def throughput(self) -> float:
-        return MODEL.throughput(self.sim.writers, self.sim.chunk_size)
+        return MODEL.throughput(self.sim.writers, self.sim.batch_rows)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -229,3 +232,81 @@ def test_action_for() -> None:
     assert action_for((4, 10), (3, 10)) == "scale_down"
     assert action_for((4, 10), (4, 5)) == "reduce_chunk"
     assert action_for((4, 10), (5, 5)) == ""
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_chunk_growth_that_batches_cannot_follow_is_dropped_for_writers(seed: int) -> None:
+    """`chunk_size_at: chunk` on one big table: key ranges of 1,000 rows were planned at the
+    start, so no batch grows whatever chunk_size says. One chunk step shows it (batches stay
+    small); the controller then tunes writers instead of doubling chunks that do nothing."""
+    sim = SimPipeline(MODEL, 1, 1_000, seed=seed, range_rows=1_000)
+    loop = Loop(sim)
+    loop.run(20)  # 10 minutes at 30 s
+    chunk_steps = [d for _, d in loop.changes if d.chunk_size != 1_000 and d.kind == "chunk"]
+    assert len(chunk_steps) <= 1
+    assert sim.writers >= 4
+    best = MODEL.optimum(lambda w, c: c <= 1_000)
+    assert loop.throughput() >= 0.9 * best
+
+
+def test_no_chunk_change_is_proposed_when_it_cannot_apply() -> None:
+    """`chunk_size_at: table` during the last (here: only) table: a chunk_size change would wait
+    for a table start that never comes, and block the writer search while it waits."""
+    sim = SimPipeline(MODEL, 1, 1_000, seed=1, tables_total=1)
+    loop = Loop(sim, chunk_size_at="table")
+    loop.run(20)
+    assert all(d.chunk_size == 1_000 for _, d in loop.changes)
+    assert sim.writers >= 4
+    assert all(c.chunk_size == 1_000 for c in loop.ctl.candidates())
+    best = MODEL.optimum(lambda w, c: c == 1_000)
+    assert loop.throughput() >= 0.9 * best
+
+
+def test_table_mode_still_sizes_chunks_while_tables_remain() -> None:
+    sim = SimPipeline(MODEL, 1, 1_000, seed=1, tables_total=5)
+    loop = Loop(sim, chunk_size_at="table")
+    loop.run(6)
+    assert any(d.kind == "chunk" and d.chunk_size > 1_000 for _, d in loop.changes)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_smaller_chunks_are_measured_when_larger_ones_cannot_apply(seed: int) -> None:
+    """Short batches ask for larger chunks, but the key ranges (50,000 rows, planned at the table
+    start) cap them, and here smaller batches are faster (a per-row cost that grows with the
+    batch): the controller sees the batches did not grow, undoes it, and halves instead."""
+    model = dataclasses.replace(MODEL, base_rate=1_000_000, batch_overhead=0.002, big_batch=20_000)
+    sim = SimPipeline(model, 2, 50_000, seed=seed, range_rows=50_000)
+    loop = Loop(sim)
+    assert model.batch_seconds(2, 50_000) < 0.5  # the batch-time rule alone would grow chunks
+    loop.run(40)
+    assert [d.chunk_size for _, d in loop.changes[:3]] == [100_000, 50_000, 25_000]
+    assert sim.batch_rows <= 13_000
+    # one knob at a time: chunks were sized at 2 writers, where 7,000 rows beat 4,000; the
+    # joint optimum (8+ writers × 4,000) is a few percent away
+    best = model.optimum(lambda w, c: c <= 50_000)
+    assert model.throughput(sim.writers, sim.batch_rows) >= 0.85 * best
+
+
+def test_noisy_throughput_on_a_busy_cpu_is_no_reason_to_back_off() -> None:
+    """A shared 2-core machine: the CPU is always saturated and intervals at unchanged settings
+    differ by ±15%. A dip within that noise must not trigger the CPU back-off (which caps the
+    writers for ceiling_seconds); a real collapse still does."""
+    noisy = dataclasses.replace(MODEL, noise=0.15)
+    sim = SimPipeline(noisy, 8, 27_000, seed=4, cpu_percent=lambda s: 99.0)
+    loop = Loop(sim)
+    loop.run(60)
+    backoffs = [d for _, d in loop.changes if d.kind == "safety"]
+    assert len(backoffs) <= 1, [d.reasoning for d in backoffs]
+
+
+def test_larger_chunks_seen_not_to_apply_are_not_tried_again_in_the_table() -> None:
+    """Once a larger chunk_size was measured not to change the batches of this table, neither
+    the chunk phase nor the steady-state batch-time rule nor the AI's candidates grow it again
+    (the benchmark's narrow run kept 'resizing' 10,000-row ranges up to 318,000 rows)."""
+    model = dataclasses.replace(MODEL, base_rate=1_000_000, batch_overhead=0.002)
+    sim = SimPipeline(model, 2, 10_000, seed=2, range_rows=10_000)
+    loop = Loop(sim)
+    loop.run(80)
+    grown = [d for _, d in loop.changes if d.chunk_size > 10_000]
+    assert len(grown) == 1 and grown[0].kind == "chunk"
+    assert all(c.chunk_size <= 10_000 for c in loop.ctl.candidates())
