@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import math
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -238,7 +239,7 @@ def png(
             ha="center", va="bottom",
         )  # fmt: skip
     axes[-1].set_xlabel("seconds since the monitor started")
-    fig.suptitle(title)
+    fig.suptitle(textwrap.fill(title, 110), fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
