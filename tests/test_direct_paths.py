@@ -3,6 +3,7 @@ the same on both sides, exact across chunk and batch borders, empty ranges inclu
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import psycopg
@@ -35,8 +36,8 @@ def dbs(pg_db: str) -> tuple[str, str]:
             "FROM generate_series(1, 3500) g WHERE g NOT BETWEEN 1200 AND 1700;"
             "INSERT INTO wide (id) VALUES (100000);"
             "UPDATE wide SET ts = 'infinity', tz = '-infinity', dt = 'infinity' WHERE id = 7;"
-            "CREATE TABLE other (id int PRIMARY KEY, addr inet, p point);"
-            "INSERT INTO other SELECT g, '10.0.0.1', point(g, -g) FROM generate_series(1, 50) g;"
+            "CREATE TABLE other (id int PRIMARY KEY, addr inet, p point, price money);"
+            "INSERT INTO other SELECT g, '10.0.0.1', point(g, -g), g * 1000.25 FROM generate_series(1, 50) g;"
         )
     try:
         yield pg_db, target
@@ -90,3 +91,9 @@ def test_types_without_a_safe_binary_form_take_the_row_path(
     result = execute(cfg)
     assert [t.path for t in result.tables] == ["rows"]
     assert result.tables[0].rows == 50
+    # money is read as numeric: exact, whatever the server's lc_monetary formatting
+    with psycopg.connect(dbname=src, **PG) as c:
+        want = c.execute("SELECT array_agg(price::numeric ORDER BY id) FROM other").fetchone()
+    with psycopg.connect(dbname=dst, **PG) as c:
+        got = c.execute("SELECT array_agg(price::numeric ORDER BY id) FROM other").fetchone()
+    assert want == got and got is not None and got[0][-1] == Decimal("50012.50")

@@ -257,12 +257,17 @@ class Dialect:
             where.append(self._row_compare(key, ">"))
         if upper:
             where.append(self._row_compare(key, "<="))
-        sql = f"SELECT {self.column_list(table.column_names)} FROM {self.qualified(table.name)}"
+        cols = ", ".join(self.select_expr(c) for c in table.columns)
+        sql = f"SELECT {cols} FROM {self.qualified(table.name)}"
         if where:
             sql += " WHERE " + " AND ".join(where)
         if key:
             sql += f" ORDER BY {self.column_list(key)}"
         return sql
+
+    def select_expr(self, col: Column) -> str:
+        """How a column is read: the column itself, unless the driver cannot return it exactly."""
+        return self.quote(col.name)
 
     def _row_compare(self, key: Sequence[str], op: str) -> str:
         if len(key) == 1:

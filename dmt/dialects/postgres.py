@@ -408,6 +408,12 @@ class PostgresDialect(Dialect):
         COPY only when there are some, so the doubled ``%`` of :meth:`sql_text` is undone."""
         return sql.replace("%%", "%")
 
+    def select_expr(self, col: Column) -> str:
+        # money arrives as locale-formatted text (`$1,000.00`); numeric is exact and portable
+        if col.type.source == "money":
+            return f"{self.quote(col.name)}::numeric"
+        return super().select_expr(col)
+
     @contextlib.contextmanager
     def stream(self, conn: Any, sql: str, params: Sequence[Any]) -> Iterator[Fetch]:
         with conn.cursor(name=f"dmt_{uuid.uuid4().hex[:12]}") as cur:
