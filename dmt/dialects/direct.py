@@ -89,17 +89,21 @@ class PgCopyPath:
                 raise TransferError("unexpected binary COPY header", job.source.name)
             blocks: list[bytes] = [head[len(BINARY_HEADER) :]]
             append = blocks.append
-            nbytes = 0
-            # the hot loop: one libpq message per row; sizes are added up every 256 rows
+            nbytes = counted = 0
+            # the hot loop: one libpq message per row; the sizes of the rows added since the
+            # last look are summed every 256 rows (a running total, never the whole batch)
             for block in stream:
                 append(bytes(block))
-                if len(blocks) & 255 == 0 or len(blocks) >= max_rows:
-                    nbytes = sum(map(len, blocks)) + 33 * len(blocks)
-                    if len(blocks) >= max_rows or nbytes >= max_bytes:
+                n = len(blocks)
+                if n & 255 == 0 or n >= max_rows:
+                    nbytes += sum(map(len, blocks[counted:])) + 33 * (n - counted)
+                    counted = n
+                    if n >= max_rows or nbytes >= max_bytes:
                         rows = _rows_only(blocks)
                         yield rows, len(rows), nbytes, time.monotonic() - started
                         blocks = []
                         append = blocks.append
+                        nbytes = counted = 0
                         if stop():
                             break
                         started = time.monotonic()
