@@ -15,7 +15,7 @@ import threading
 from typing import Any
 
 from dmt.dialects.base import Dialect, ValueCounters
-from dmt.errors import ConnectionLost, DmtError, TransferError, connection_lost, first_line
+from dmt.errors import DmtError, driver_failure
 from dmt.pipeline.chunks import Chunk, plan_chunks
 from dmt.pipeline.pipeline import TableJob
 from dmt.pipeline.tracker import TableResult
@@ -82,9 +82,8 @@ class Checkpointer:
                     raise
                 except Exception as exc:
                     where = f"removing table `{job.source.name}` {chunk.describe()} in flight"
-                    if connection_lost(exc):
-                        raise ConnectionLost("target", f"{where}: {first_line(exc)}") from exc
-                    raise TransferError(f"{where}: {tgt.translate_error(exc)}") from exc
+                    desc = tgt.translate_error(exc)
+                    raise driver_failure(exc, "target", where, desc) from exc
                 self.cleaned += 1
                 log.info(
                     "table `%s`: %s was in flight; removed %d row(s) from the target before "
@@ -122,9 +121,8 @@ class Checkpointer:
             raise
         except Exception as exc:
             where = f"reading the keys of table `{job.source.name}` {chunk.describe()}"
-            if connection_lost(exc):
-                raise ConnectionLost("source", f"{where}: {first_line(exc)}") from exc
-            raise TransferError(f"{where}: {src.translate_error(exc)}") from exc
+            desc = src.translate_error(exc)
+            raise driver_failure(exc, "source", where, desc) from exc
         return out
 
     def _read_keys(

@@ -164,6 +164,14 @@ def connection_lost(exc: BaseException | None) -> bool:
     return False
 
 
+def driver_failure(exc: BaseException, side: str, where: str, description: str) -> DmtError:
+    """A driver error raised while doing ``where``: ConnectionLost (exit 2, safe to retry)
+    when the connection broke, else a TransferError with the dialect's ``description``."""
+    if connection_lost(exc):
+        return ConnectionLost(side, f"{where}: {first_line(exc)}")
+    return TransferError(f"{where}: {description}")
+
+
 def as_dmt_error(exc: BaseException, side: str = "database") -> DmtError:
     """``exc`` as a DmtError: itself, a ConnectionLost, or a TransferError naming it."""
     if isinstance(exc, DmtError):

@@ -9,6 +9,7 @@ into :mod:`dmt.errors`.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import difflib
 import importlib
 import logging
@@ -57,6 +58,18 @@ class ValueCounters:
     def add(self, reason: str, n: int = 1) -> None:
         with self._lock:
             self.counts[reason] = self.counts.get(reason, 0) + n
+
+
+def format_timedelta(v: dt.timedelta, pad_hours: bool = False) -> str:
+    """``[-]H:MM:SS[.ffffff]`` (hours may exceed 24; two digits at least with ``pad_hours``):
+    the TIME literal MySQL reads, and the text SQLite stores."""
+    us = abs(v.days * 86_400_000_000 + v.seconds * 1_000_000 + v.microseconds)
+    sign = "-" if v < dt.timedelta(0) else ""
+    secs, frac = divmod(us, 1_000_000)
+    h, rest = divmod(secs, 3600)
+    hours = f"{h:02d}" if pad_hours else str(h)
+    text = f"{sign}{hours}:{rest // 60:02d}:{rest % 60:02d}"
+    return f"{text}.{frac:06d}" if frac else text
 
 
 class Dialect:

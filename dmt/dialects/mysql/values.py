@@ -10,7 +10,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from dmt.dialects.base import Converter, ValueCounters
+from dmt.dialects.base import Converter, ValueCounters, format_timedelta
 from dmt.errors import TransferError
 
 #: what PostgreSQL ±infinity timestamps and dates become (MySQL has no infinity)
@@ -18,14 +18,8 @@ MAX_DATETIME = dt.datetime(9999, 12, 31, 23, 59, 59, 999999)
 MIN_DATETIME = dt.datetime(1, 1, 1)
 
 
-def _format_timedelta(v: dt.timedelta) -> str:
-    """``[-]H:MM:SS[.ffffff]``, the TIME literal MySQL reads (hours may exceed 24)."""
-    us = abs(v.days * 86_400_000_000 + v.seconds * 1_000_000 + v.microseconds)
-    sign = "-" if v < dt.timedelta(0) else ""
-    secs, frac = divmod(us, 1_000_000)
-    h, rest = divmod(secs, 3600)
-    text = f"{sign}{h}:{rest // 60:02d}:{rest % 60:02d}"
-    return f"{text}.{frac:06d}" if frac else text
+#: the TIME literal MySQL reads (hours may exceed 24)
+_format_timedelta = format_timedelta
 
 
 def _escape(raw: bytes) -> bytes:

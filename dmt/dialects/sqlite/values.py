@@ -15,7 +15,7 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from dmt.dialects.base import Converter, ValueCounters
+from dmt.dialects.base import Converter, ValueCounters, format_timedelta
 
 _INT_KINDS = ("int8", "int16", "int32", "int64", "year")
 _TEXT_KINDS = ("char", "varchar", "text", "json", "uuid", "enum", "set", "interval")
@@ -162,15 +162,6 @@ _PARSERS: dict[str, Callable[[Any], tuple[Any, bool]]] = {
 # ---------------------------------------------------------------------------------- writing
 
 
-def _format_timedelta(v: dt.timedelta) -> str:
-    us = abs(v.days * 86_400_000_000 + v.seconds * 1_000_000 + v.microseconds)
-    sign = "-" if v < dt.timedelta(0) else ""
-    secs, frac = divmod(us, 1_000_000)
-    h, rest = divmod(secs, 3600)
-    text = f"{sign}{h:02d}:{rest // 60:02d}:{rest % 60:02d}"
-    return f"{text}.{frac:06d}" if frac else text
-
-
 def encode_value(v: Any) -> Any:
     """Canonical Python value -> something sqlite3 binds exactly."""
     if isinstance(v, dt.datetime):
@@ -180,7 +171,7 @@ def encode_value(v: Any) -> Any:
     if isinstance(v, Decimal):
         return str(v)
     if isinstance(v, dt.timedelta):
-        return _format_timedelta(v)
+        return format_timedelta(v, pad_hours=True)
     if isinstance(v, bool):
         return int(v)
     if isinstance(v, int) and not -(2**63) <= v < 2**63:
