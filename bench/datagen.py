@@ -24,6 +24,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
 OUT_DIR = BENCH_DIR / "out"
@@ -72,6 +73,19 @@ COLUMNS: dict[str, list[Col]] = {
         ("last_activity_date", "timestamp", "DATETIME", "DATETIME", False),
     ],
 }
+
+
+def server_endpoint(engine: str, db: str) -> dict[str, Any]:
+    """The dmt config section for a database on the benchmark's PostgreSQL or MariaDB."""
+    if engine == "pg":
+        return {
+            "type": "postgres",
+            "host": PG_HOST,
+            "port": PG_PORT,
+            "user": PG_USER,
+            "database": db,
+        }
+    return {"type": "mysql", "host": MY_HOST, "port": MY_PORT, "user": MY_USER, "database": db}
 
 
 def column_names(table: str) -> list[str]:

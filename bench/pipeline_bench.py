@@ -71,16 +71,8 @@ TARGETS = {"pg-pg": 0.8, "my-pg": 0.8, "sqlite-pg": 0.8, "pg-my": 0.9}
 def endpoint(engine: str, side: str) -> dict[str, Any]:
     """The dmt config section for one side of a direction."""
     db = datagen.SRC_DB if side == "source" else DST_DB
-    if engine == "pg":
-        return {
-            "type": "postgres",
-            "host": PG_HOST,
-            "port": PG_PORT,
-            "user": PG_USER,
-            "database": db,
-        }
-    if engine == "my":
-        return {"type": "mysql", "host": MY_HOST, "port": MY_PORT, "user": MY_USER, "database": db}
+    if engine in ("pg", "my"):
+        return datagen.server_endpoint(engine, db)
     return {"type": "sqlite", "path": str(datagen.SQLITE_SRC if side == "source" else SQLITE_DST)}
 
 

@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import datagen
-from datagen import MY_HOST, MY_PORT, MY_USER, PG_HOST, PG_PORT, PG_USER, create_sql, mariadb, psql
+from datagen import create_sql, mariadb, psql
 
 REPO = datagen.BENCH_DIR.parent
 sys.path.insert(0, str(REPO))
@@ -173,16 +173,7 @@ def prepare_target(wl: Workload) -> None:
 
 
 # ----------------------------------------------------------------------------- configs
-def endpoint(engine: str, db: str) -> dict[str, Any]:
-    if engine == "pg":
-        return {
-            "type": "postgres",
-            "host": PG_HOST,
-            "port": PG_PORT,
-            "user": PG_USER,
-            "database": db,
-        }
-    return {"type": "mysql", "host": MY_HOST, "port": MY_PORT, "user": MY_USER, "database": db}
+endpoint = datagen.server_endpoint
 
 
 def config(
