@@ -2,7 +2,9 @@
 store, and the cleanup that makes a resumed chunk exact.
 
 A chunk's plan (its key bounds) is stored before any of its rows move, it is marked *started*
-before its first batch is queued, and *done* only after its last batch is committed. On resume,
+before its first batch is queued, and *done* only after its last batch is committed. A merged
+read (several planned chunks read as one range) marks all its parts at once, started before its
+first batch and done after its last, so each part stays exact on its own. On resume,
 a started-but-not-done chunk may be partly on the target: its rows are deleted there first —
 by key range for integer keys (exact in any engine), and otherwise by the exact list of source
 keys in the range (so no target collation is ever trusted) — then it is copied again.
@@ -62,10 +64,11 @@ class Checkpointer:
         return todo
 
     def chunk_started(self, job: TableJob, chunk: Chunk) -> None:
-        self.store.chunk_started(self.run_id, job.source.name, chunk.index)
+        idxs = [part.index for part in chunk.planned()]
+        self.store.chunks_started(self.run_id, job.source.name, idxs)
 
     def chunk_committed(self, job: TableJob, chunk: Chunk, rows: int) -> None:
-        self.store.chunk_done(self.run_id, job.source.name, chunk.index, rows)
+        self.store.chunks_done(self.run_id, job.source.name, split_rows(chunk, rows))
 
     def table_done(self, job: TableJob, result: TableResult) -> None:
         self.store.table_done(self.run_id, job.source.name, result.rows, result.seconds)
@@ -141,6 +144,15 @@ class Checkpointer:
                         vals.append(v)
                     out.append(tuple(vals))
         return out
+
+
+def split_rows(chunk: Chunk, rows: int) -> list[tuple[int, int]]:
+    """``(index, rows)`` of each planned chunk ``chunk`` covers. A merged read counts its rows
+    as one; they are spread evenly over its parts, so the per-chunk figures are an estimate
+    but their sum (the table's total) is exact."""
+    parts = chunk.planned()
+    share, extra = divmod(rows, len(parts))
+    return [(p.index, share + 1 if i < extra else share) for i, p in enumerate(parts)]
 
 
 def _project(job: TableJob, cols: tuple[str, ...], target: bool = False) -> Any:

@@ -16,7 +16,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -274,11 +274,12 @@ class StateStore:
             for r in rows
         ]
 
-    def chunk_started(self, run_id: str, table: str, idx: int) -> None:
+    def chunks_started(self, run_id: str, table: str, idxs: Sequence[int]) -> None:
+        """Mark chunks started, all in one transaction."""
         with self._tx() as c:
-            c.execute(
+            c.executemany(
                 "UPDATE chunks SET started = 1 WHERE run_id = ? AND tbl = ? AND idx = ?",
-                (run_id, table, idx),
+                [(run_id, table, idx) for idx in idxs],
             )
 
     def started_chunks(self, run_id: str, table: str) -> set[int]:
@@ -288,11 +289,12 @@ class StateStore:
         )
         return {r["idx"] for r in rows}
 
-    def chunk_done(self, run_id: str, table: str, idx: int, rows: int) -> None:
+    def chunks_done(self, run_id: str, table: str, rows: Sequence[tuple[int, int]]) -> None:
+        """Mark chunks done with their ``(index, rows)``, all in one transaction."""
         with self._tx() as c:
-            c.execute(
+            c.executemany(
                 "UPDATE chunks SET done = 1, rows = ? WHERE run_id = ? AND tbl = ? AND idx = ?",
-                (rows, run_id, table, idx),
+                [(n, run_id, table, idx) for idx, n in rows],
             )
 
     def table_done(self, run_id: str, table: str, rows: int, seconds: float) -> None:

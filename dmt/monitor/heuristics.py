@@ -322,8 +322,8 @@ class Controller:
             grew = p.after[1] > p.before[1]
             assert self._last is not None
             if grew and self.batches_capped(self._last) and not self._chunk_halving:
-                # the batches did not follow the larger chunk_size (key ranges planned at the
-                # table start): undo it and measure smaller chunks instead
+                # the batches did not follow the larger chunk_size (the byte budget or sparse
+                # key ranges cap them): undo it and measure smaller chunks instead
                 self._chunk_halving = True
                 self._no_growth_table = self._last.current_table
                 why = f"chunk {p.after[1]} gave {desc}; batches did not grow"
@@ -381,8 +381,9 @@ class Controller:
     @staticmethod
     def batches_capped(m: MetricsSnapshot) -> bool:
         """Whether batches stay well below chunk_size, so a larger chunk_size changes nothing:
-        with ``chunk_size_at: chunk`` the table's key ranges were planned with the size it
-        started with and a batch never spans two ranges (or the memory byte cap binds)."""
+        the memory budget caps each batch in bytes, or the rows are sparse in their key
+        ranges. (With ``chunk_size_at: chunk`` a larger size merges planned key ranges, so
+        batches can grow; with ``table`` the change waits for the next table anyway.)"""
         if m.batches_in_interval < 2:
             return False
         return m.rows_in_interval / m.batches_in_interval < 0.6 * m.chunk_size

@@ -7,7 +7,8 @@
 
 Writers drain the update slot after every batch: writer counts apply at once (between
 chunks), chunk_size / parallel_readers / read_ahead_buffers at the next table start (or the
-next chunk with ``chunk_size_at: chunk``).
+next chunk with ``chunk_size_at: chunk``; once chunk_size grows past the width the table was
+planned with, readers take consecutive planned chunks as one key range, so batches can grow).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -29,7 +31,7 @@ from dmt.errors import (
     first_line,
 )
 from dmt.pipeline.batchqueue import Batch, BatchQueue
-from dmt.pipeline.chunks import Chunk, plan_chunks
+from dmt.pipeline.chunks import Chunk, plan_chunks, take_adjacent
 from dmt.pipeline.reader import read_chunk
 from dmt.pipeline.stats import PipelineCounters
 from dmt.pipeline.tracker import ChunkTracker, TableResult
@@ -52,7 +54,9 @@ class DataPath(Protocol):
     """A way to move one chunk other than Python rows (e.g. a COPY stream passed through).
 
     ``read`` yields ``(payload, rows, bytes, read_seconds)`` per batch, each payload bounded by
-    ``max_rows`` and ``max_bytes``; ``write`` loads one payload on the target and commits.
+    ``max_rows`` and ``max_bytes``; ``write`` loads one payload on the target and commits. A
+    path may fall back to the exact row path for part of a chunk: such a payload is a list of
+    converted rows, which ``write`` hands to the target dialect's ``write_rows``.
     """
 
     name: str
@@ -63,6 +67,9 @@ class DataPath(Protocol):
     ) -> Iterator[tuple[Any, int, int, float]]: ...  # fmt: skip
 
     def write(self, conn: Any, job: TableJob, payload: Any) -> int: ...
+
+    def close(self) -> None:
+        """Release what the path holds of its own (e.g. driver connections); once per run."""
 
 
 @dataclass(frozen=True)
@@ -190,6 +197,8 @@ class Pipeline:
             t.join()
         self.queue.close()
         self.pool.join()
+        for path in {id(j.direct): j.direct for j in self.jobs if j.direct is not None}.values():
+            path.close()  # connections a data path keeps of its own
         if self._first_error is not None:
             err = self._first_error
             if isinstance(err, DmtError):
@@ -270,11 +279,22 @@ class Pipeline:
         self.tracker.start_table(job, len(todo))
         self.reporter.start_table(name, job.source.row_estimate)
         lock = threading.Lock()
-        pending = list(todo)
+        pending = deque(todo)
+        width = 1  # planned chunks per read
 
         def next_chunk() -> Chunk | None:
+            nonlocal width
             with lock:
-                return pending.pop(0) if pending and not self.abort.is_set() else None
+                if not pending or self.abort.is_set():
+                    return None
+                n = self._chunks_per_read(chunk_size)
+                if n != width:
+                    width = n
+                    log.debug(
+                        "table `%s`: reading %d planned chunk(s) per range (chunk_size %d)",
+                        name, n, self.knobs.chunk_size,
+                    )  # fmt: skip
+                return take_adjacent(pending, n)
 
         n_readers = max(1, min(k.parallel_readers, len(todo)))
         extra = [
@@ -289,6 +309,14 @@ class Pipeline:
         for t in extra:
             t.join()
         self.tracker.reading_done(job)
+
+    def _chunks_per_read(self, planned: int) -> int:
+        """How many planned chunks (``planned`` rows each) one read takes. With ``chunk_size_at:
+        chunk`` a chunk_size raised past the plan would otherwise never reach the batches (a
+        batch never spans two ranges), so consecutive chunks are read as one range."""
+        if self.knobs.chunk_size_at != "chunk":
+            return 1
+        return max(1, round(self.knobs.chunk_size / planned))
 
     def _reader_thread(
         self, conn: Any, job: TableJob, next_chunk: Callable[[], Chunk | None]
@@ -406,6 +434,11 @@ class Pipeline:
             "table `%s`: %d rows in %.2fs (query %.0f%%, write %.0f%%, waiting %.0f%%)",
             result.name, result.rows, result.seconds, *result.split(),
         )  # fmt: skip
+        if result.merged:
+            log.debug(
+                "table `%s`: %d of %d planned chunk(s) read in merged ranges",
+                result.name, result.merged, result.chunks,
+            )  # fmt: skip
 
     # ------------------------------------------------------------------ runtime updates
     def _drain_updates(self, table_start: bool) -> None:

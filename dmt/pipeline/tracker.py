@@ -1,4 +1,8 @@
-"""Knows when a chunk is committed (every batch of it written) and when a table is done."""
+"""Knows when a chunk is committed (every batch of it written) and when a table is done.
+
+A merged chunk (several planned chunks read as one range) is one unit here: it is committed
+when every batch of the merged read is written, and then counts for all its planned chunks.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +26,8 @@ class TableResult:
     read_seconds: float = 0.0
     write_seconds: float = 0.0
     wait_seconds: float = 0.0
-    chunks: int = 0
+    chunks: int = 0  # planned chunks committed
+    merged: int = 0  # of those, read as part of a merged range
     path: str = "rows"
     started: float = field(default_factory=time.monotonic, repr=False)
 
@@ -115,8 +120,11 @@ class ChunkTracker:
             if st is None or st.batches is None or st.written < st.batches:
                 return
             del table.chunks[chunk.index]
-            table.chunks_left -= 1
-            table.result.chunks += 1
+            planned = len(chunk.planned())
+            table.chunks_left -= planned
+            table.result.chunks += planned
+            if chunk.parts:
+                table.result.merged += planned
             rows = st.rows
         self._on_chunk(job, chunk, rows)
         self._check_table(name)

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 class ConfigUpdate:
     """New values for the runtime knobs; ``None`` leaves a knob as it is.
 
-    ``writers`` applies between chunks, ``chunk_size`` at the next table boundary (or the next
-    chunk when ``chunk_size_at_chunk`` is set in the config), ``parallel_readers`` and
-    ``read_ahead_buffers`` at the next table start.
+    ``writers`` applies between batches, ``chunk_size`` at the next table boundary (or at the
+    next key range read with ``migration.chunk_size_at: chunk``, which then merges planned
+    ranges when the size grew), ``parallel_readers`` and ``read_ahead_buffers`` at the next
+    table start.
     """
 
     writers: int | None = None
