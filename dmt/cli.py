@@ -409,8 +409,25 @@ def history(
         _emit_text(text)
 
 
+def _one_malloc_arena() -> None:
+    """glibc gives every thread that allocates its own malloc arena and keeps what each frees;
+    with the columnar readers' and writers' threads that was 190 MB of peak RSS on the wide
+    benchmark table (462 MB vs 270 MB, same speed). One arena keeps memory near the budget."""
+    if sys.platform != "linux":
+        return
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(-8, 1)  # M_ARENA_MAX; a no-op (returns 0) where it is not glibc's
+    except (OSError, AttributeError):
+        pass
+
+
 def main() -> None:
     """Console-script entry: usage errors exit 1 with one line, never click's exit 2."""
+    _one_malloc_arena()
     try:
         rv = app(standalone_mode=False)
     except UsageError as exc:

@@ -184,6 +184,7 @@ class Migration:
         self.monitor: Any = None
         self.applied: list[dict[str, Any]] = []
         self.paths: dict[str, str] = {}  # table -> data path that carried it
+        self.counters = PipelineCounters()  # the copy's counters; replaced when the copy starts
 
     def execute(self, resume: bool = False, force: bool = False) -> RunResult:
         """Run (or resume) the migration; raises a DmtError on failure."""
@@ -367,7 +368,7 @@ class Migration:
             chunk_size_at=m.chunk_size_at,
         )
         self.paths = {job.source.name: job.path for job in jobs}
-        counters = PipelineCounters()
+        self.counters = counters = PipelineCounters()
         slot = self.slot or UpdateSlot()
         total = sum(p.source.row_estimate for p in plan.tables)
         reporter = self.reporter_factory(total) if self.reporter_factory else NullReporter()

@@ -134,6 +134,9 @@ class PgCopyPath:
             ) from exc
         return len(payload)
 
+    def close(self) -> None:
+        pass  # the pipeline's own connections carry the stream
+
 
 def _rows_only(blocks: list[bytes]) -> list[bytes]:
     """Drop the stream's trailer (and the empty rest of a header-only first message). A row
@@ -146,8 +149,14 @@ def _rows_only(blocks: list[bytes]) -> list[bytes]:
 
 
 def choose(source: Dialect, target: Dialect, plan: TablePlan) -> DataPath | None:
-    """The direct path for this table, or None for the exact row path."""
+    """The direct path for this table, or None for the exact row path: the columnar path
+    where it carries every column exactly, else PostgreSQL's binary pass-through."""
+    from dmt.dialects import arrow
     from dmt.dialects.postgres import PostgresDialect
+
+    columnar = arrow.choose(source, target, plan)
+    if columnar is not None:
+        return columnar
 
     if isinstance(source, PostgresDialect) and isinstance(target, PostgresDialect):
         same = all(

@@ -38,6 +38,7 @@ class PipelineSnapshot:
     column_count: int
     avg_row_bytes: float
     rows_expected: int
+    max_batch_bytes: int = 0  # the largest batch written so far, as its data path counts it
 
 
 @dataclass
@@ -67,6 +68,7 @@ class PipelineCounters:
     column_count: int = 0
     avg_row_bytes: float = 0.0
     rows_expected: int = 0
+    max_batch_bytes: int = 0
     _read_lat: deque[float] = field(default_factory=lambda: deque(maxlen=256), repr=False)
     _write_lat: deque[float] = field(default_factory=lambda: deque(maxlen=256), repr=False)
 
@@ -80,6 +82,7 @@ class PipelineCounters:
             self.rows_total += rows
             self.bytes_total += nbytes
             self.batches_written += 1
+            self.max_batch_bytes = max(self.max_batch_bytes, nbytes)
             self.write_seconds += seconds
             self._write_lat.append(seconds)
 
@@ -124,4 +127,5 @@ class PipelineCounters:
                 column_count=self.column_count,
                 avg_row_bytes=self.avg_row_bytes,
                 rows_expected=self.rows_expected,
+                max_batch_bytes=self.max_batch_bytes,
             )

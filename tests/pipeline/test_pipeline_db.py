@@ -14,7 +14,9 @@ import psycopg
 import pytest
 
 from dmt.config import build_config
+from dmt.dialects.arrow import COPIES, FIRST_ROWS
 from dmt.errors import TransferError
+from dmt.pipeline.reader import FIRST_FETCH
 from dmt.pipeline.updates import ConfigUpdate, UpdateSlot
 from dmt.run import Migration, execute
 from tests.conftest import PG, endpoint
@@ -153,12 +155,22 @@ def test_awkward_keys_across_chunk_borders(
     assert assert_same_table(cfg.source, cfg.target, table) == result.tables[0].rows
 
 
-def test_rows_far_wider_than_the_batch_budget(source: Path, tmp_path: Path) -> None:
-    # 40 rows of 3 MB with a 64 MB budget (about 3 MB a batch): batches of about one row
-    cfg = _cfg(source, tmp_path / "t.db", "sqlite", tmp_path, include_tables=["lobs"],
-               max_memory_mb=64)  # fmt: skip
-    result = execute(cfg)
+@pytest.mark.parametrize(("kind", "path"), [("sqlite", "rows"), ("postgres", "arrow")])
+def test_rows_far_wider_than_the_batch_budget(
+    source: Path, tmp_path: Path, kind: str, path: str, request: pytest.FixtureRequest
+) -> None:
+    # 40 rows of 3 MB with a 64 MB budget (about 3 MB a batch): batches of about one row, on
+    # the row path and on the columnar one
+    dst = tmp_path / "t.db" if kind == "sqlite" else request.getfixturevalue("pg_db")
+    cfg = _cfg(source, dst, kind, tmp_path, include_tables=["lobs"], max_memory_mb=64)
+    migration = Migration(cfg)
+    result = migration.execute()
     assert result.tables[0].rows == 40
+    assert result.tables[0].path.startswith(path)
+    # a batch plans at most its share of the budget; only the table's first fetch, before any
+    # row was seen, may exceed it
+    first = FIRST_FETCH * 3_000_200 if path == "rows" else FIRST_ROWS * COPIES * 3_000_200
+    assert migration.counters.snapshot().max_batch_bytes <= max(64 * 2**20 // 20, first)
     assert assert_same_table(cfg.source, cfg.target, "lobs") == 40
 
 

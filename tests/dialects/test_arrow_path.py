@@ -1,0 +1,176 @@
+"""The columnar path (connectorx / ADBC -> Arrow -> ADBC ingest) against the exact row path.
+
+Each source engine gets a table of only the kinds the columnar path carries, with edge values,
+and one key range holding values the row path converts (a MySQL zero date, SQLite values stored
+with another type than declared, PostgreSQL infinities, a NUL character bound for PostgreSQL
+text). The same table is migrated to PostgreSQL once on the columnar path and once on the row
+path; the targets must be identical, the conversions counted alike, and only the key range with
+the odd values may have left the columnar path.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dmt.config import build_config
+from dmt.run import execute
+from tests.test_fidelity import Databases, read, run_sql
+
+ROWS = 3_000  # three chunks of 1000
+ODD = (1_200, 1_500, 1_700, 1_900)  # ids in chunk 1 holding values the row path converts
+
+DDL = {
+    "postgres": """CREATE TABLE plain (id integer PRIMARY KEY, b boolean, i16 smallint,
+        i32 integer, i64 bigint, f8 double precision, c char(4), vc varchar(20), t text,
+        bb bytea, dt date, ts timestamp(6))""",
+    "mysql": """CREATE TABLE plain (id int PRIMARY KEY, i8 tinyint, i16 smallint, i32 int,
+        i64 bigint, u32 int unsigned, f8 double, c char(4), vc varchar(20), t text, bb blob,
+        dt date, ts datetime(6))""",
+    "sqlite": """CREATE TABLE plain (id INTEGER PRIMARY KEY, b BOOLEAN, i16 SMALLINT,
+        i32 INTEGER, i64 BIGINT, f8 REAL, vc VARCHAR(20), t TEXT, bb BLOB, dt DATE,
+        ts DATETIME)""",
+}
+
+TEXTS = ["", "ünï😀", "tab\there", "line\nbreak\r\n", "back\\slash \\N", 'q\'uote "dq"', " pad "]
+
+
+def _text(engine: str, s: str) -> str:
+    if engine == "mysql":
+        s = s.replace("\\", "\\\\")
+    return "'" + s.replace("'", "''") + "'"
+
+
+def _blob(engine: str, b: bytes) -> str:
+    return {"postgres": f"'\\x{b.hex()}'::bytea", "mysql": f"x'{b.hex()}'"}.get(
+        engine, f"x'{b.hex()}'"
+    )
+
+
+def row(engine: str, i: int) -> str:
+    """One row's VALUES literal; ``i`` picks edge values, NULLs and the odd ones."""
+    null = i % 11 == 0
+    big = 9223372036854775807 if i % 2 else -9223372036854775808
+    ints = ["NULL"] * 3 if null else [str((-1) ** i * (i % 32768)), str(i * 7919), str(big)]
+    f8s = [1.7976931348623157e308, -0.0, 1 / 3, 5e-324, 1.234567890123e15]
+    f8 = "NULL" if null else repr(f8s[i % 5] * (-1) ** i)
+    c = "NULL" if null else _text(engine, f"c{i % 100}")
+    vc = "NULL" if null else _text(engine, TEXTS[i % len(TEXTS)])
+    t = "NULL" if null else _text(engine, TEXTS[(i + 3) % len(TEXTS)] * (1 + i % 50))
+    by = "NULL" if null else _blob(engine, bytes([0, 255, i % 256]) * (i % 4))
+    dt = "NULL" if null else f"'{1 + i % 9999:04d}-{1 + i % 12:02d}-{1 + i % 28:02d}'"
+    ts = "NULL" if null else f"'2038-01-19 03:14:{i % 60:02d}.{i:06d}'"
+    if engine == "postgres":
+        b = "NULL" if null else ("true" if i % 2 else "false")
+        if i in ODD:
+            dt, ts = "'infinity'", "'-infinity'"
+        return f"({i}, {b}, {', '.join(ints)}, {f8}, {c}, {vc}, {t}, {by}, {dt}, {ts})"
+    if engine == "mysql":
+        if i == ODD[0]:
+            dt, ts = "'0000-00-00'", "'2020-00-00 00:00:00'"
+        if i == ODD[1]:
+            t = "'nul\\0byte'"
+        i8 = "NULL" if null else str(-128 + i % 256)
+        u32 = "NULL" if null else str(4294967295 - i)
+        return f"({i}, {i8}, {', '.join(ints)}, {u32}, {f8}, {c}, {vc}, {t}, {by}, {dt}, {ts})"
+    b = "NULL" if null else str(i % 2)
+    if i == ODD[0]:
+        ints[0] = "'12'"  # text in an integer column
+    if i == ODD[1]:
+        ts = "'2020-01-01T10:00:00'"  # another spelling than the one connectorx parses
+    if i == ODD[2]:
+        dt = "'2020-01-01 10:00:00'"  # a timestamp in a date column
+    if i == ODD[3]:
+        t = "x'6e756c006279'"  # a blob in a text column
+    return f"({i}, {b}, {', '.join(ints)}, {f8}, {vc}, {t}, {by}, {dt}, {ts})"
+
+
+@pytest.fixture(scope="module")
+def dbs(
+    pg_dbs: Callable[[], str], my_dbs: Callable[[], str], tmp_path_factory: pytest.TempPathFactory
+) -> Databases:
+    return Databases(pg_dbs, my_dbs, tmp_path_factory.mktemp("arrow"))
+
+
+def fill(dbs: Databases, engine: str) -> dict[str, Any]:
+    ep = dbs.new(engine)
+    values = [row(engine, i) for i in range(1, ROWS + 1)]
+    inserts = [
+        f"INSERT INTO plain VALUES {', '.join(values[k : k + 500])}" for k in range(0, ROWS, 500)
+    ]
+    run_sql(ep, [DDL[engine], *inserts])
+    return ep
+
+
+def migrate(src: dict[str, Any], dst: dict[str, Any], state: Path) -> Any:
+    cfg = build_config(
+        {
+            "source": src,
+            "target": dst,
+            "migration": {
+                "state_dir": str(state),
+                "chunk_size": 1000,
+                "validate": "count",
+                "nul_bytes": "strip",
+            },
+            "ai": {"provider": "none"},
+        }
+    )
+    return cfg, execute(cfg)
+
+
+@pytest.mark.parametrize("engine", ["postgres", "mysql", "sqlite"])
+def test_columnar_path_lands_what_the_row_path_lands(
+    engine: str, dbs: Databases, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    src = fill(dbs, engine)
+    caplog.set_level(logging.DEBUG, logger="dmt.pipeline")
+    cfg, columnar = migrate(src, dbs.new("postgres"), tmp_path / "a")
+    assert columnar.status == "success"
+    (table,) = columnar.tables
+    assert table.path.startswith("arrow"), table.path
+    assert table.rows == ROWS
+    fallbacks = [r.getMessage() for r in caplog.records if "takes the row path" in r.getMessage()]
+    assert fallbacks, "the odd values should have sent a key range to the row path"
+    assert all("chunk 1 " in m for m in fallbacks), fallbacks
+
+    monkeypatch.setenv("DMT_COLUMNAR", "0")
+    cfg_rows, rows = migrate(src, dbs.new("postgres"), tmp_path / "b")
+    assert rows.status == "success"
+    assert not rows.tables[0].path.startswith("arrow")
+
+    names, kinds, want = read(cfg_rows.target, "plain")
+    got_names, _, got = read(cfg.target, "plain", kinds)
+    assert got_names == names
+    assert len(got) == len(want) == ROWS
+    for w, g in zip(want, got, strict=True):
+        assert g == w, f"id={w[0]}: row path {w!r}, columnar {g!r}"
+    assert columnar.value_conversions == rows.value_conversions
+    if engine != "postgres":  # PostgreSQL keeps its infinities: nothing to convert
+        assert columnar.value_conversions, "the odd values are counted conversions"
+
+
+def test_columnar_path_only_for_kinds_it_carries(dbs: Databases, tmp_path: Path) -> None:
+    src = dbs.new("postgres")
+    run_sql(src, ["CREATE TABLE odd (id integer PRIMARY KEY, n numeric(10,2), ts timestamptz)",
+                  "INSERT INTO odd VALUES (1, 1.5, now())",
+                  "CREATE TABLE textkey (k text PRIMARY KEY, v integer)",
+                  "INSERT INTO textkey VALUES ('a', 1)",
+                  "CREATE TABLE keylast (v text, id bigint PRIMARY KEY)",
+                  "INSERT INTO keylast SELECT md5(i::text), 10 * i FROM generate_series(1, 2500) i",
+                  ])  # fmt: skip
+    cfg, result = migrate(src, dbs.new("postgres"), tmp_path)
+    assert result.status == "success"
+    assert {t.name: t.path for t in result.tables} == {
+        "keylast": "arrow (adbc -> adbc ingest)",
+        "odd": "pg-binary-copy",
+        "textkey": "pg-binary-copy",
+    }
+    _, _, want = read(cfg.source, "keylast")
+    _, _, got = read(cfg.target, "keylast")
+    assert got == want and len(got) == 2500
