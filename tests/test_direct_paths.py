@@ -97,3 +97,35 @@ def test_types_without_a_safe_binary_form_take_the_row_path(
     with psycopg.connect(dbname=dst, **PG) as c:
         got = c.execute("SELECT array_agg(price::numeric ORDER BY id) FROM other").fetchone()
     assert want == got and got is not None and got[0][-1] == Decimal("50012.50")
+
+
+def test_stopping_mid_chunk_leaves_the_connection_usable(
+    dbs: tuple[str, str], tmp_path: Path
+) -> None:
+    # Ctrl-C between two batches: the COPY is cancelled, so the connection answers the next
+    # command (a COPY left running would look like a lost connection: exit 2, not 5)
+    from dmt.dialects.base import get_dialect
+    from dmt.dialects.direct import PgCopyPath
+    from dmt.pipeline.chunks import Chunk
+    from dmt.pipeline.pipeline import TableJob
+    from dmt.run import make_plan
+
+    src, dst = dbs
+    cfg = build_config(
+        {"source": endpoint("postgres", src), "target": endpoint("postgres", dst),
+         "migration": {"state_dir": str(tmp_path / "s"), "include_tables": ["wide"]}},
+        tmp_path,
+    )  # fmt: skip
+    plan = make_plan(cfg)
+    (table,) = plan.tables
+    path = PgCopyPath(plan.source, plan.target)
+    job = TableJob(table.source, table.target, table.source.primary_key)
+    conn = get_dialect(cfg.source, "source").connect()
+    try:
+        batches = list(
+            path.read(conn, job, Chunk("wide", 0, None, None), 100, 1 << 30, lambda: True)
+        )
+        assert [n for _, n, _, _ in batches] == [100]  # the first batch, then nothing
+        assert conn.execute("SELECT count(*) FROM wide").fetchone() == (3000,)
+    finally:
+        conn.close()

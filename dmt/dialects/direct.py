@@ -82,6 +82,7 @@ class PgCopyPath:
         # psycopg merges parameters into a COPY only when there are some: without them the
         # doubled `%` of quoted names must be undone (PostgresDialect.copy_statement)
         statement = sql if params else src.copy_statement(sql)
+        stopped = False
         with conn.cursor() as cur, cur.copy(statement, params or None) as copy:
             stream = iter(copy)
             head = bytes(next(stream, b""))
@@ -105,8 +106,13 @@ class PgCopyPath:
                         append = blocks.append
                         nbytes = counted = 0
                         if stop():
+                            stopped = True
+                            cancel_copy(conn, copy)
                             break
                         started = time.monotonic()
+        if stopped:
+            conn.rollback()
+            return
         conn.commit()
         rows = _rows_only(blocks)
         if rows:
@@ -138,6 +144,20 @@ class PgCopyPath:
         pass  # the pipeline's own connections carry the stream
 
 
+def cancel_copy(conn: Any, copy: Any) -> None:
+    """End a COPY TO that is not read to its end: leaving its block early would leave the
+    connection busy (psycopg does not cancel it; the next command fails as if the connection
+    were lost), and reading the rest could take long."""
+    import psycopg
+
+    getattr(conn, "cancel_safe", conn.cancel)()  # cancel_safe: psycopg 3.2+
+    try:
+        for _ in copy:
+            pass
+    except psycopg.errors.QueryCanceled:
+        pass
+
+
 def _rows_only(blocks: list[bytes]) -> list[bytes]:
     """Drop the stream's trailer (and the empty rest of a header-only first message). A row
     message is never ``b"\\xff\\xff"``: that field count (-1) only ever ends the stream."""
@@ -150,13 +170,18 @@ def _rows_only(blocks: list[bytes]) -> list[bytes]:
 
 def choose(source: Dialect, target: Dialect, plan: TablePlan) -> DataPath | None:
     """The direct path for this table, or None for the exact row path: the columnar path
-    where it carries every column exactly, else PostgreSQL's binary pass-through."""
+    where it carries every column exactly, else PostgreSQL's binary pass-through (to
+    PostgreSQL) or its text COPY into LOAD DATA (to MySQL)."""
     from dmt.dialects import arrow
+    from dmt.dialects.mysql import MySQLDialect
+    from dmt.dialects.pgtext import choose_text
     from dmt.dialects.postgres import PostgresDialect
 
     columnar = arrow.choose(source, target, plan)
     if columnar is not None:
         return columnar
+    if isinstance(source, PostgresDialect) and isinstance(target, MySQLDialect):
+        return choose_text(source, target, plan)
 
     if isinstance(source, PostgresDialect) and isinstance(target, PostgresDialect):
         same = all(

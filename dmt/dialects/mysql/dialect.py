@@ -21,7 +21,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, BinaryIO
 
 from dmt.config import Endpoint
 from dmt.dialects.base import (
@@ -351,7 +351,7 @@ class MySQLDialect(Dialect):
         if not rows:
             return 0
         infile, packet = self._load_settings(conn)
-        try:
+        with self._committed(conn, table):
             if infile:
                 try:
                     n = self._load_data(conn, table, rows)
@@ -365,6 +365,29 @@ class MySQLDialect(Dialect):
                         raise
             else:
                 n = self._insert(conn, table, rows, packet)
+        return n
+
+    def local_infile_usable(self, conn: Any) -> bool:
+        """Whether LOAD DATA LOCAL INFILE works on this (target) connection."""
+        return self._load_settings(conn)[0]
+
+    def load_tsv(
+        self, conn: Any, table: Table, write: Callable[[BinaryIO], None], expected: int
+    ) -> int:
+        """LOAD DATA LOCAL the fields ``write`` puts in a file (tab-separated, backslash
+        escapes, ``\\N`` for NULL, one ``\\n``-terminated line per row) and commit; any warning
+        or an affected-row count other than ``expected`` rolls back and raises TransferError."""
+        with self._committed(conn, table):
+            n = self._load_file(conn, table, write, expected)
+        return n
+
+    @contextlib.contextmanager
+    def _committed(self, conn: Any, table: Table) -> Iterator[None]:
+        """Commit what the block loaded; on failure roll back and raise TransferError."""
+        import pymysql
+
+        try:
+            yield
             conn.commit()
         except pymysql.Error as exc:
             with contextlib.suppress(pymysql.Error):
@@ -374,14 +397,21 @@ class MySQLDialect(Dialect):
             with contextlib.suppress(pymysql.Error):
                 conn.rollback()
             raise
-        return n
 
     def _load_data(self, conn: Any, table: Table, rows: Sequence[Row]) -> int:
+        def write(f: BinaryIO) -> None:
+            for row in rows:
+                f.write(b"\t".join([_field(v) for v in row]) + b"\n")
+
+        return self._load_file(conn, table, write, len(rows))
+
+    def _load_file(
+        self, conn: Any, table: Table, write: Callable[[BinaryIO], None], expected: int
+    ) -> int:
         fd, path = tempfile.mkstemp(prefix="dmt-load-", suffix=".tsv")
         try:
             with os.fdopen(fd, "wb") as f:
-                for row in rows:
-                    f.write(b"\t".join([_field(v) for v in row]) + b"\n")
+                write(f)
             # CHARACTER SET binary: the server takes the bytes as they are, so blobs survive and
             # text is the UTF-8 we wrote (checked against each column's character set)
             sql = (
@@ -392,8 +422,8 @@ class MySQLDialect(Dialect):
             )
             with conn.cursor() as cur:
                 n = self.execute(cur, sql)
-                self._check_warnings(cur, table, n, len(rows))
-            return len(rows)
+                self._check_warnings(cur, table, n, expected)
+            return expected
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(path)
