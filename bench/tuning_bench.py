@@ -311,7 +311,11 @@ class Run:
         return self.rows / self.copy_seconds if self.rows and self.copy_seconds else None
 
 
-def run_dmt(run: Run, cfg: dict[str, Any], wl: Workload, args: argparse.Namespace) -> Run:
+def run_dmt(
+    run: Run, cfg: dict[str, Any], wl: Workload, args: argparse.Namespace,
+    timeout: float | None = None,
+) -> Run:  # fmt: skip
+    timeout = timeout or args.timeout
     tag = f"{run.workload}-{run.start}-{run.arm}"
     path = OUT / "configs" / f"{tag}.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -328,11 +332,11 @@ def run_dmt(run: Run, cfg: dict[str, Any], wl: Workload, args: argparse.Namespac
             start_new_session=True,
         )  # fmt: skip
         try:
-            out, err = proc.communicate(timeout=args.timeout)
+            out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             out, err = proc.communicate()
-            run.error = f"killed after {args.timeout:.0f}s"
+            run.error = f"killed after {timeout:.0f}s"
     run.wall_seconds = time.monotonic() - t0
     (OUT / "logs").mkdir(parents=True, exist_ok=True)
     (OUT / "logs" / f"{tag}.stderr.log").write_text(err)
@@ -448,10 +452,14 @@ def run_workload(
     runs: list[Run] = []
     prepare_data(wl, args.seed)
 
-    def go(kind: str, start: str, arm: str, w: int, c: int, url: str | None = None) -> Run:
+    def go(
+        kind: str, start: str, arm: str, w: int, c: int, url: str | None = None,
+        timeout: float | None = None,
+    ) -> Run:  # fmt: skip
         r = Run(wl.name, kind, start, arm, w, c)
         _log(f"{wl.name}: {kind} {start} {arm} ({w} writers, {c} rows)")
-        run_dmt(r, config(wl, w, c, args, adaptive=kind == "adaptive", ai_url=url), wl, args)
+        cfg = config(wl, w, c, args, adaptive=kind == "adaptive", ai_url=url)
+        run_dmt(r, cfg, wl, args, timeout)
         _log(
             f"  -> {r.copy_seconds and round(r.copy_seconds, 1)} s copy, "
             f"{r.rss_mb and round(r.rss_mb)} MB" + (f", ERROR {r.error}" if r.error else "")
@@ -465,7 +473,13 @@ def run_workload(
         runs += [r for r in reuse[0] if r.workload == wl.name and r.kind == "static"]
         best = reused
     elif wl.grid:
-        grid = [go("static", f"{w}x{c}", "static", w, c) for w in args.writers for c in args.chunks]
+        grid = []
+        # the small-chunk column last, so that --cell-timeout has a fast cell to compare with
+        for c in sorted(args.chunks, key=lambda c: c < 10_000):
+            for w in args.writers:
+                ok = [r.wall_seconds for r in grid if r.ok and r.wall_seconds]
+                cap = args.cell_timeout * min(ok) if args.cell_timeout and ok else None
+                grid.append(go("static", f"{w}x{c}", "static", w, c, timeout=cap))
         ok = [r for r in grid if r.ok]
         if not ok:
             return runs
@@ -628,6 +642,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pressure-mb", type=int, default=2048, help="memory: MB held")
     ap.add_argument("--real-ai", action="store_true", help="add a real-ai arm (DMT_AI_API_KEY)")
     ap.add_argument("--timeout", type=float, default=900.0)
+    ap.add_argument(
+        "--cell-timeout", type=float, default=0.0,
+        help="kill a grid cell after this many times the fastest cell so far (0: never); a "
+        "killed cell is reported as slower than that, and cannot be the best",
+    )  # fmt: skip
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--quick", action="store_true", help="small data and a reduced grid")
     ap.add_argument(
