@@ -292,7 +292,7 @@ class AIMonitor(threading.Thread):
                 "workers": [WRITERS_MIN, WRITERS_MAX],
                 "chunk_size": [CHUNK_MIN, CHUNK_MAX],
                 "max_workers_step": MAX_WRITER_STEP,
-                "chunk_size_step": "at most halve or double",
+                "chunk_size_step": "at most eightfold up or down",
                 "max_chunk_size_for_memory_budget": ctl.max_chunk(writers, m),
                 "memory_budget_mb": ctl.s.max_memory_mb,
             },

@@ -27,6 +27,7 @@ from dmt.monitor.decisions import (
     CHUNK_MAX,
     CHUNK_MIN,
     CONFIDENCES,
+    MAX_CHUNK_GROWTH,
     MAX_WRITER_STEP,
     WRITERS_MAX,
     WRITERS_MIN,
@@ -178,8 +179,11 @@ class Controller:
         (w0, c0), new = self._cfg, (d.writers, d.chunk_size)
         if abs(d.writers - w0) > MAX_WRITER_STEP:
             raise DecisionRejected(f"writers {w0} → {d.writers} moves more than ±{MAX_WRITER_STEP}")
-        if c0 > 0 and not c0 / 2 <= d.chunk_size <= c0 * 2:
-            raise DecisionRejected(f"chunk_size {c0} → {d.chunk_size} is beyond halving/doubling")
+        if c0 > 0 and not c0 / MAX_CHUNK_GROWTH <= d.chunk_size <= c0 * MAX_CHUNK_GROWTH:
+            raise DecisionRejected(
+                f"chunk_size {c0} → {d.chunk_size} changes more than ×{MAX_CHUNK_GROWTH} or "
+                f"÷{MAX_CHUNK_GROWTH}"
+            )
         if not consistent(d.action, self._cfg, new):
             raise DecisionRejected(
                 f"action `{d.action}` contradicts writers {w0} → {d.writers}, "
@@ -395,7 +399,9 @@ class Controller:
         want = on_grid(c * self.s.target_batch_seconds / m.write_latency_p50)
         _, c_cap = self._caps(m.taken_at)
         lo = on_grid(c / 2, "ceil")
-        hi = max(lo, on_grid(min(c * 2, c_cap, self.max_chunk(w, m)), "floor"))
+        # far below the target a step may grow the chunk eightfold, near it only double it
+        step = MAX_CHUNK_GROWTH if want >= MAX_CHUNK_GROWTH * c else 2
+        hi = max(lo, on_grid(min(c * step, c_cap, self.max_chunk(w, m)), "floor"))
         return min(max(want, lo), hi)
 
     def _chunk_step(self, m: MetricsSnapshot, cfg: Cfg) -> tuple[int, str] | None:

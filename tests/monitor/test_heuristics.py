@@ -177,8 +177,8 @@ def primed(writers: int = 4, chunk: int = 50_000, **kw: float) -> Controller:
         Decision("reduce_chunk", 4, 999),
         Decision("scale_up", 4, 500_001),
         Decision("scale_up", 9, 50_000),  # more than +4 writers
-        Decision("scale_up", 4, 150_000),  # more than doubling
-        Decision("reduce_chunk", 4, 20_000),  # more than halving
+        Decision("scale_up", 4, 450_000),  # more than eightfold
+        Decision("reduce_chunk", 4, 6_000),  # more than ÷8
         Decision("scale_up", 2, 50_000),  # contradicts: fewer writers
         Decision("continue", 5, 50_000),  # contradicts: a change
         Decision("reduce_chunk", 4, 60_000),
@@ -310,3 +310,25 @@ def test_larger_chunks_seen_not_to_apply_are_not_tried_again_in_the_table() -> N
     grown = [d for _, d in loop.changes if d.chunk_size > 10_000]
     assert len(grown) == 1 and grown[0].kind == "chunk"
     assert all(c.chunk_size <= 10_000 for c in loop.ctl.candidates())
+
+
+def test_validate_lets_a_chunk_change_eightfold_at_most() -> None:
+    ctl = primed(4, 5_000)
+    assert ctl.validate(Decision("scale_up", 4, 40_000)).chunk_size == 40_000
+    with pytest.raises(DecisionRejected, match="×8"):
+        ctl.validate(Decision("scale_up", 4, 45_000))
+    assert ctl.validate(Decision("reduce_chunk", 4, 1_000)).chunk_size == 1_000
+
+
+def test_tiny_batches_grow_eightfold_per_step() -> None:
+    # batches that take milliseconds against a 1 s target grow 1K -> 8K in one measured step
+    # (three doublings before); near the target the steps are doublings again
+    loop = Loop(SimPipeline(MODEL, 1, 1_000, seed=1))
+    sizes, first = [loop.sim.chunk_size], None
+    for i in range(1, 21):
+        loop.step()
+        if loop.sim.chunk_size != sizes[-1]:
+            sizes.append(loop.sim.chunk_size)
+            first = first or i
+    assert sizes[:2] == [1_000, 8_000] and first is not None and first <= 2, (first, sizes)
+    assert all(b <= 2 * a for a, b in itertools.pairwise(sizes[1:]) if b > a), sizes
