@@ -316,7 +316,9 @@ class Controller:
                 self._finish(p, effect, False)
                 return None
             self._ramp_done()
-            if writers_up or worse:
+            # fewer writers are kept only when not measurably slower: at short intervals the
+            # noise threshold can hide a real loss (a -18 % step was kept at a 24 % threshold)
+            if writers_up or worse or effect < -self.s.min_gain:
                 return self._revert(p, effect, worse, f"writers {p.after[0]} gave {desc}")
             self._finish(p, effect, False)
             return None

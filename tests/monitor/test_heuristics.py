@@ -332,3 +332,15 @@ def test_tiny_batches_grow_eightfold_per_step() -> None:
             first = first or i
     assert sizes[:2] == [1_000, 8_000] and first is not None and first <= 2, (first, sizes)
     assert all(b <= 2 * a for a, b in itertools.pairwise(sizes[1:]) if b > a), sizes
+
+
+def test_a_writer_step_down_that_measured_slower_is_undone() -> None:
+    # 1 writer is 13 % slower than 2, and 10 % noise per interval puts that inside the noise
+    # threshold: the step down must still be undone (seed 12 kept 1 writer before)
+    model = ThroughputModel(sigma=0.7, kappa=0.05, noise=0.10)
+    ends = []
+    for seed in range(1, 21):
+        loop = Loop(SimPipeline(model, 2, 20_000, seed=seed))
+        loop.run(60)
+        ends.append(loop.sim.writers)
+    assert min(ends) >= 2, ends
