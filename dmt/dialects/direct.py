@@ -63,6 +63,7 @@ class PgCopyPath:
     """PostgreSQL binary COPY out of the source, into the target, bytes untouched."""
 
     name = "pg-binary-copy"
+    min_range_rows = 0
 
     def __init__(self, source: PostgresDialect, target: PostgresDialect) -> None:
         self.source = source

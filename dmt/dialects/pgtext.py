@@ -125,6 +125,7 @@ class PgTextPath:
     """PostgreSQL text COPY out of the source, LOAD DATA LOCAL INFILE into MySQL."""
 
     name = "pg-text-load-data"
+    min_range_rows = 0
 
     def __init__(
         self, source: PostgresDialect, target: MySQLDialect, columns: list[Column]

@@ -60,6 +60,9 @@ class DataPath(Protocol):
     """
 
     name: str
+    #: the fewest rows one read should cover: the pipeline merges consecutive planned key
+    #: ranges up to it (0: read ranges as planned)
+    min_range_rows: int
 
     def read(
         self, conn: Any, job: TableJob, chunk: Chunk, max_rows: int, max_bytes: int,
@@ -287,7 +290,7 @@ class Pipeline:
             with lock:
                 if not pending or self.abort.is_set():
                     return None
-                n = self._chunks_per_read(chunk_size)
+                n = self._chunks_per_read(chunk_size, job)
                 if n != width:
                     width = n
                     log.debug(
@@ -310,13 +313,16 @@ class Pipeline:
             t.join()
         self.tracker.reading_done(job)
 
-    def _chunks_per_read(self, planned: int) -> int:
+    def _chunks_per_read(self, planned: int, job: TableJob) -> int:
         """How many planned chunks (``planned`` rows each) one read takes. With ``chunk_size_at:
         chunk`` a chunk_size raised past the plan would otherwise never reach the batches (a
-        batch never spans two ranges), so consecutive chunks are read as one range."""
-        if self.knobs.chunk_size_at != "chunk":
-            return 1
-        return max(1, round(self.knobs.chunk_size / planned))
+        batch never spans two ranges), so consecutive chunks are read as one range; and a data
+        path may ask for ranges of at least ``min_range_rows`` (each connectorx query leaks)."""
+        n = 1
+        if self.knobs.chunk_size_at == "chunk":
+            n = max(1, round(self.knobs.chunk_size / planned))
+        floor = job.direct.min_range_rows if job.direct is not None else 0
+        return max(n, -(-floor // max(1, planned)))
 
     def _reader_thread(
         self, conn: Any, job: TableJob, next_chunk: Callable[[], Chunk | None]
