@@ -63,8 +63,15 @@ class WriterCounter(threading.Thread):
 
 
 def test_ai_decisions_change_the_running_pipeline(
-    pg_source: str, fake_anthropic: FakeAnthropic, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    pg_source: str,
+    fake_anthropic: FakeAnthropic,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # the decision loop needs tables that take seconds each, whatever the machine: the exact
+    # row path (the columnar path and the binary pass-through copy 800k rows in about 1 s)
+    monkeypatch.setenv("DMT_ROW_PATH", "1")
     with psycopg.connect(dbname="postgres", autocommit=True, **PG) as admin:
         target_db = f"{pg_source}_dst"
         admin.execute(f'DROP DATABASE IF EXISTS "{target_db}"')

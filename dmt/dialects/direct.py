@@ -9,6 +9,7 @@ the exact row path. :func:`choose` is the one place that decides.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -178,6 +179,8 @@ def choose(source: Dialect, target: Dialect, plan: TablePlan) -> DataPath | None
     from dmt.dialects.pgtext import choose_text
     from dmt.dialects.postgres import PostgresDialect
 
+    if os.environ.get("DMT_ROW_PATH") == "1":  # troubleshooting: every table on the row path
+        return None
     columnar = arrow.choose(source, target, plan)
     if columnar is not None:
         return columnar
