@@ -48,6 +48,7 @@ log = logging.getLogger("dmt.pipeline")
 GUARD = "__dmt_exact"  # the guard column's name: 1 where every value of the row is plain
 FIRST_ROWS = 4  # the first batch of a table: its rows may be of any width
 COPIES = 2  # a batch's Arrow size times this is what it costs in memory at its peak
+RANGE_BATCHES = 4  # batches one connectorx query streams (see ArrowPath.min_range_rows)
 
 # PostgreSQL target type (normalized, parameters stripped) -> the kind the Arrow batch takes
 _TARGET = {
@@ -168,10 +169,6 @@ class ArrowPath:
         self.source = source
         self.target = target
         self.reader = "adbc" if source.name == "postgres" else "connectorx"
-        # every connectorx query leaks ~43 KB (connectorx 0.4.6, measured): the pipeline reads
-        # consecutive planned key ranges as one, so a 50M-row table costs 250 queries, not one
-        # per 1,000-row range; each range is then streamed in batches (see _tables)
-        self.min_range_rows = 200_000 if self.reader == "connectorx" else 0
         self.name = f"arrow ({self.reader} -> adbc ingest)"
         kinds = [_target_kind(plan.types[t.name]) or "" for t in plan.target.columns]
         names = [t.name for t in plan.target.columns]
@@ -180,14 +177,26 @@ class ArrowPath:
         )
         self._texts = [i for i, k in enumerate(kinds) if k in _TEXT]
         self._row_bytes = 0.0  # the widest average row seen in a batch of this table
+        self._batch_bytes = 0  # the byte budget of one batch, as the last read was given
         self._readers = _Pool(lambda: _adbc_connect(source.endpoint))
         self._writers = _Pool(lambda: _adbc_connect(target.endpoint))
+
+    @property
+    def min_range_rows(self) -> int:
+        """Every connectorx query leaks ~43 KB (connectorx 0.4.6, measured), so the pipeline
+        reads consecutive planned key ranges as one of about RANGE_BATCHES batches, streamed
+        in one query. Not more: connectorx reads a stream ahead of its consumer, so a range is
+        also what one reader may hold (ranges of 200k wide rows took the process to 1 GB)."""
+        if self.reader != "connectorx" or not self._row_bytes:
+            return 0
+        return int(RANGE_BATCHES * self._batch_bytes / self._row_bytes)
 
     # ------------------------------------------------------------------ reading
     def read(
         self, conn: Any, job: TableJob, chunk: Chunk, max_rows: int, max_bytes: int,
         stop: Callable[[], bool],
     ) -> Iterator[tuple[Any, int, int, float]]:  # fmt: skip
+        self._batch_bytes = max_bytes
         last = chunk.lower[0] if chunk.lower is not None else None
         upper = chunk.upper[0] if chunk.upper is not None else None
         while True:

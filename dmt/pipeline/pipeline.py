@@ -60,9 +60,11 @@ class DataPath(Protocol):
     """
 
     name: str
-    #: the fewest rows one read should cover: the pipeline merges consecutive planned key
-    #: ranges up to it (0: read ranges as planned)
-    min_range_rows: int
+
+    @property
+    def min_range_rows(self) -> int:
+        """The fewest rows one read should cover: the pipeline merges consecutive planned
+        key ranges up to it (0: read ranges as planned)."""
 
     def read(
         self, conn: Any, job: TableJob, chunk: Chunk, max_rows: int, max_bytes: int,
