@@ -34,6 +34,7 @@ from urllib.parse import quote
 from dmt.config import Endpoint
 from dmt.dialects.base import Dialect
 from dmt.errors import TransferError, first_line
+from dmt.pipeline.reader import read_rows
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -82,7 +83,6 @@ _CARRIES: dict[str, set[str]] = {
 }
 _TEXT = {"char", "varchar", "text"}
 _PLAIN_PATH = re.compile(r"^[\w./-]+$")
-_PARAMS = re.compile(r"\(\d+(?:,\d+)?\)")
 
 
 def _arrow_type(kind: str) -> pa.DataType:
@@ -220,7 +220,7 @@ class ArrowPath:
                 job.source.name, part.describe(), last, why,
             )  # fmt: skip
             rest = _rest(part, last)
-            yield from self._rows(conn, job, rest, max_rows, max_bytes, stop)
+            yield from read_rows(self.source, conn, job, rest, max_rows, max_bytes, stop)
             if end is None or end == upper or stop():
                 return
             last = end
@@ -303,10 +303,8 @@ class ArrowPath:
             for batch in cx.read_sql(url, sql, return_type="arrow_stream", batch_size=rows):
                 if batch.num_rows:
                     yield pa.Table.from_batches([batch]), None
-        except BaseException as exc:  # a Rust panic derives from BaseException
-            if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
-                raise  # GeneratorExit, KeyboardInterrupt
-            yield None, f"reader failed: {first_line(exc)}"
+        except BaseException as exc:
+            yield None, _reader_failed(exc)
 
     def _fetch(
         self, job: TableJob, last: Any, upper: Any, limit: int
@@ -328,10 +326,8 @@ class ArrowPath:
             import connectorx as cx
 
             return None, cx.read_sql(_cx_url(self.source.endpoint), sql, return_type="arrow")
-        except BaseException as exc:  # connectorx's Rust panics derive from BaseException
-            if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
-                raise
-            return f"reader failed: {first_line(exc)}", None
+        except BaseException as exc:
+            return _reader_failed(exc), None
 
     def _select(self, job: TableJob, last: Any, upper: Any, limit: int | None) -> str:
         src = self.source
@@ -365,19 +361,6 @@ class ArrowPath:
                 return "a NUL character in text"
         return None
 
-    def _rows(
-        self, conn: Any, job: TableJob, chunk: Chunk, max_rows: int, max_bytes: int,
-        stop: Callable[[], bool],
-    ) -> Iterator[tuple[Any, int, int, float]]:  # fmt: skip
-        from dmt.pipeline.reader import read_chunk
-
-        for rows, nbytes, secs in read_chunk(
-            self.source, conn, job.source, job.key, chunk, max_rows, max_bytes, stop
-        ):
-            if job.convert is not None:
-                rows = job.convert(rows)
-            yield rows, len(rows), nbytes, secs
-
     # ------------------------------------------------------------------ writing
     def write(self, conn: Any, job: TableJob, payload: Any) -> int:
         if isinstance(payload, list):  # a row-path fallback batch
@@ -399,6 +382,14 @@ class ArrowPath:
     def close(self) -> None:
         self._readers.close()
         self._writers.close()
+
+
+def _reader_failed(exc: BaseException) -> str:
+    """Why a read failed, for the row path to take over; anything but a driver error or
+    connectorx's Rust panic (a ``BaseException``) — GeneratorExit, Ctrl-C — goes on up."""
+    if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
+        raise exc
+    return f"reader failed: {first_line(exc)}"
 
 
 def _rest(chunk: Chunk, last: Any) -> Chunk:
@@ -477,9 +468,9 @@ def _guard(src: Dialect, columns: tuple[Column, ...] | list[Column]) -> str | No
 
 
 def _target_kind(pg_type: str) -> str | None:
-    from dmt.dialects.direct import normalize
+    from dmt.dialects.direct import base_type
 
-    return _TARGET.get(_PARAMS.sub("", normalize(pg_type)).strip())
+    return _TARGET.get(base_type(pg_type))
 
 
 def choose(source: Dialect, target: Dialect, plan: TablePlan) -> ArrowPath | None:

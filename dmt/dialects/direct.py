@@ -55,9 +55,13 @@ def normalize(pg_type: str) -> str:
     return t
 
 
+def base_type(pg_type: str) -> str:
+    """The type without its parameters, in :func:`normalize`'s spelling: ``numeric``."""
+    return _PARAMS.sub("", normalize(pg_type)).strip()
+
+
 def _binary_safe(formatted: str) -> bool:
-    base = _PARAMS.sub("", normalize(formatted).removesuffix("[]")).strip()
-    return base in _BINARY_SAFE
+    return base_type(normalize(formatted).removesuffix("[]")) in _BINARY_SAFE
 
 
 class PgCopyPath:

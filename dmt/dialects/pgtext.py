@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from dmt.dialects.base import Dialect
-from dmt.dialects.direct import cancel_copy, normalize
+from dmt.dialects.direct import base_type, cancel_copy
+from dmt.pipeline.reader import read_rows
 
 if TYPE_CHECKING:
     from dmt.dialects.mysql import MySQLDialect
@@ -57,7 +58,6 @@ _PARSED_AS = {
     "float64": ("float", "double", "real"),
     "timestamp": ("datetime", "timestamp"),
 }
-_PARAMS = re.compile(r"\(\d+(?:,\d+)?\)")
 #: a `\f` or `\v` escape, or an escaped backslash before an f or v (a false alarm, rare)
 _FF_OR_VT = re.compile(rb"\\[fv]")
 #: rows joined into one piece of a batch (and the granularity of the byte budget)
@@ -82,7 +82,7 @@ def choose_text(source: Dialect, target: Dialect, plan: TablePlan) -> DataPath |
 
 def _unsafe(col: Column, target_sql: str) -> bool:
     t = col.type
-    base = _PARAMS.sub("", normalize(t.source)).strip()
+    base = base_type(t.source)
     if t.kind not in _SAFE.get(base, ()) or not t.builtin or t.note:
         return True  # domains, enums, arrays, and anything carried as its text form
     wanted = _PARSED_AS.get(t.kind)
@@ -147,7 +147,7 @@ class PgTextPath:
         why = self._row_path_reason(conn, job, chunk)
         if why is not None:
             log.debug("table `%s` %s: row path (%s)", job.source.name, chunk.describe(), why)
-            yield from self._rows(conn, job, chunk, max_rows, max_bytes, stop)
+            yield from read_rows(self.source, conn, job, chunk, max_rows, max_bytes, stop)
             return
         src = self.source
         sql = f"COPY ({self._select_sql(job, chunk)}) TO STDOUT"
@@ -235,21 +235,6 @@ class PgTextPath:
         assert sql.startswith(head), sql  # select_sql's own shape
         mine = ", ".join(self._exprs.get(c.name) or src.select_expr(c) for c in job.source.columns)
         return f"SELECT {mine} FROM {sql[len(head) :]}"
-
-    def _rows(
-        self, conn: Any, job: TableJob, chunk: Chunk, max_rows: int, max_bytes: int,
-        stop: Callable[[], bool],
-    ) -> Iterator[tuple[list[Any], int, int, float]]:  # fmt: skip
-        """The exact row path for one chunk, as ``Pipeline._batches`` runs it."""
-        from dmt.pipeline.reader import read_chunk
-
-        for rows, nbytes, secs in read_chunk(
-            self.source, conn, job.source, job.key, chunk,
-            max_rows=max_rows, max_bytes=max_bytes, stop=stop,
-        ):  # fmt: skip
-            if job.convert is not None:
-                rows = job.convert(rows)
-            yield rows, len(rows), nbytes, secs
 
     def _infile_usable(self) -> bool:
         with self._lock:

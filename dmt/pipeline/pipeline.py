@@ -32,7 +32,7 @@ from dmt.errors import (
 )
 from dmt.pipeline.batchqueue import Batch, BatchQueue
 from dmt.pipeline.chunks import Chunk, plan_chunks, take_adjacent
-from dmt.pipeline.reader import read_chunk
+from dmt.pipeline.reader import read_rows
 from dmt.pipeline.stats import PipelineCounters
 from dmt.pipeline.tracker import ChunkTracker, TableResult
 from dmt.pipeline.updates import ConfigUpdate, UpdateSlot
@@ -382,13 +382,9 @@ class Pipeline:
                 conn, job, chunk, k.chunk_size, k.batch_bytes(), self.abort.is_set
             )
             return
-        for rows, nbytes, secs in read_chunk(
-            self.source, conn, job.source, job.key, chunk,
-            max_rows=k.chunk_size, max_bytes=k.batch_bytes(), stop=self.abort.is_set,
-        ):  # fmt: skip
-            if job.convert is not None:
-                rows = job.convert(rows)
-            yield rows, len(rows), nbytes, secs
+        yield from read_rows(
+            self.source, conn, job, chunk, k.chunk_size, k.batch_bytes(), self.abort.is_set
+        )
 
     # ------------------------------------------------------------------ writers
     def _writer_connect(self) -> Any:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dmt.dialects.base import Converter, Dialect, Row
 from dmt.pipeline.chunks import Chunk
 from dmt.schema.model import Table
+
+if TYPE_CHECKING:
+    from dmt.pipeline.pipeline import TableJob
 
 #: rows fetched from the driver at first, while the row width is still unknown
 FIRST_FETCH = 16
@@ -85,3 +88,18 @@ def read_chunk(
             fetch_n = int(max(1, min(2 * fetch_n, MAX_FETCH, room, max_bytes / 4 / peak)))
         if rows:
             yield rows, nbytes, time.monotonic() - started
+
+
+def read_rows(
+    dialect: Dialect, conn: Any, job: TableJob, chunk: Chunk, max_rows: int, max_bytes: int,
+    stop: Callable[[], bool],
+) -> Iterator[tuple[list[Row], int, int, float]]:  # fmt: skip
+    """The exact row path for one chunk: :func:`read_chunk` batches converted by the job,
+    as ``(rows, row count, bytes, read_seconds)`` — the pipeline's own reads and every data
+    path's fallback."""
+    for rows, nbytes, secs in read_chunk(
+        dialect, conn, job.source, job.key, chunk, max_rows, max_bytes, stop
+    ):
+        if job.convert is not None:
+            rows = job.convert(rows)
+        yield rows, len(rows), nbytes, secs
