@@ -129,3 +129,25 @@ def test_stopping_mid_chunk_leaves_the_connection_usable(
         assert conn.execute("SELECT count(*) FROM wide").fetchone() == (3000,)
     finally:
         conn.close()
+
+
+def test_copy_out_reads_every_row_and_reports_server_errors(dbs: tuple[str, str]) -> None:
+    # the libpq-level COPY reader: every row message once, in runs of `step`; an error the
+    # server raises mid-stream arrives as psycopg's exception, and the connection recovers
+    from dmt.dialects.direct import copy_out
+
+    src, _ = dbs
+    with psycopg.connect(dbname=src, **PG) as conn:
+        sql = "COPY (SELECT g, %s FROM generate_series(1, 1000) g) TO STDOUT"
+        runs = list(copy_out(conn, sql, ["x%y"], step=300))
+        assert [len(r) for r in runs] == [300, 300, 300, 100]
+        lines = [bytes(m) for r in runs for m in r]
+        assert lines[0] == b"1\tx%y\n" and lines[-1] == b"1000\tx%y\n"
+        bad = "COPY (SELECT 10 / (500 - g) FROM generate_series(1, 100000) g) TO STDOUT"
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            list(copy_out(conn, bad, []))
+        conn.rollback()
+        with pytest.raises(psycopg.errors.UndefinedTable):
+            list(copy_out(conn, "COPY missing_table TO STDOUT", []))
+        conn.rollback()
+        assert conn.execute("SELECT count(*) FROM wide").fetchone() == (3000,)

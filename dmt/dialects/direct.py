@@ -9,11 +9,14 @@ the exact row path. :func:`choose` is the one place that decides.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import select
 import time
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Generator, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from dmt.dialects.base import Dialect
 from dmt.errors import TransferError
@@ -26,6 +29,9 @@ if TYPE_CHECKING:
 
 BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8  # signature, flags, extension length
 BINARY_TRAILER = b"\xff\xff"
+PIECE_ROWS = 256  # row messages joined into one piece of a batch
+
+log = logging.getLogger("dmt.pipeline")
 
 # PostgreSQL types whose binary form is the same on both sides of the mapping (format_type
 # spellings, parameters stripped); arrays of them too. Anything else takes the row path.
@@ -64,6 +70,17 @@ def _binary_safe(formatted: str) -> bool:
     return base_type(normalize(formatted).removesuffix("[]")) in _BINARY_SAFE
 
 
+@dataclass(frozen=True)
+class CopyBatch:
+    """One batch of a COPY stream: whole rows, as runs of them joined into pieces."""
+
+    pieces: list[bytes]
+    rows: int
+
+    def write_to(self, f: BinaryIO) -> None:
+        f.writelines(self.pieces)
+
+
 class PgCopyPath:
     """PostgreSQL binary COPY out of the source, into the target, bytes untouched."""
 
@@ -77,55 +94,19 @@ class PgCopyPath:
     def read(
         self, conn: Any, job: TableJob, chunk: Chunk, max_rows: int, max_bytes: int,
         stop: Callable[[], bool],
-    ) -> Iterator[tuple[list[bytes], int, int, float]]:  # fmt: skip
+    ) -> Iterator[tuple[CopyBatch, int, int, float]]:  # fmt: skip
         src = self.source
         select = src.select_sql(
             job.source, job.key, chunk.lower is not None, chunk.upper is not None
         )
         sql = f"COPY ({select}) TO STDOUT (FORMAT binary)"
-        started = time.monotonic()
-        params = chunk.params()
-        # psycopg merges parameters into a COPY only when there are some: without them the
-        # doubled `%` of quoted names must be undone (PostgresDialect.copy_statement)
-        statement = sql if params else src.copy_statement(sql)
-        stopped = False
-        with conn.cursor() as cur, cur.copy(statement, params or None) as copy:
-            stream = iter(copy)
-            head = bytes(next(stream, b""))
-            if not head.startswith(BINARY_HEADER):
-                raise TransferError("unexpected binary COPY header", job.source.name)
-            blocks: list[bytes] = [head[len(BINARY_HEADER) :]]
-            append = blocks.append
-            nbytes = counted = 0
-            # the hot loop: one libpq message per row; the sizes of the rows added since the
-            # last look are summed every 256 rows (a running total, never the whole batch)
-            for block in stream:
-                append(bytes(block))
-                n = len(blocks)
-                if n & 255 == 0 or n >= max_rows:
-                    nbytes += sum(map(len, blocks[counted:])) + 33 * (n - counted)
-                    counted = n
-                    if n >= max_rows or nbytes >= max_bytes:
-                        rows = _rows_only(blocks)
-                        yield rows, len(rows), nbytes, time.monotonic() - started
-                        blocks = []
-                        append = blocks.append
-                        nbytes = counted = 0
-                        if stop():
-                            stopped = True
-                            cancel_copy(conn, copy)
-                            break
-                        started = time.monotonic()
-        if stopped:
-            conn.rollback()
-            return
-        conn.commit()
-        rows = _rows_only(blocks)
-        if rows:
-            nbytes = sum(map(len, rows)) + 33 * len(rows)
-            yield rows, len(rows), nbytes, time.monotonic() - started
+        stream = _binary_rows(copy_out(conn, sql, chunk.params()), job)
+        for pieces, rows, nbytes, secs in copy_batches(
+            conn, stream, b"".join, max_rows, max_bytes, stop
+        ):
+            yield CopyBatch(pieces, rows), rows, nbytes, secs
 
-    def write(self, conn: Any, job: TableJob, payload: list[bytes]) -> int:
+    def write(self, conn: Any, job: TableJob, payload: CopyBatch) -> int:
         import psycopg
 
         tgt = self.target
@@ -134,9 +115,8 @@ class PgCopyPath:
         try:
             with conn.cursor() as cur, cur.copy(tgt.copy_statement(sql)) as copy:
                 copy.write(BINARY_HEADER)
-                # slices, not one join: a batch is never held twice in memory while written
-                for i in range(0, len(payload), 1024):
-                    copy.write(b"".join(payload[i : i + 1024]))
+                for piece in payload.pieces:
+                    copy.write(piece)
                 copy.write(BINARY_TRAILER)
             conn.commit()
         except psycopg.Error as exc:
@@ -144,34 +124,160 @@ class PgCopyPath:
             raise TransferError(
                 f"binary COPY failed: {tgt.translate_error(exc)}", job.target.name
             ) from exc
-        return len(payload)
+        return payload.rows
 
     def close(self) -> None:
         pass  # the pipeline's own connections carry the stream
 
 
-def cancel_copy(conn: Any, copy: Any) -> None:
-    """End a COPY TO that is not read to its end: leaving its block early would leave the
-    connection busy (psycopg does not cancel it; the next command fails as if the connection
-    were lost), and reading the rest could take long."""
+def copy_out(
+    conn: Any, sql: str, params: Sequence[Any], step: int = PIECE_ROWS
+) -> Generator[list[Any], None, None]:
+    """The messages of ``COPY … TO STDOUT`` — one per row (the first with a binary COPY's
+    header, the last its trailer) — in lists of ``step``, read from libpq directly.
+
+    psycopg's ``Copy`` iteration runs Python generators for every row (~1 µs a row, the
+    largest share of a PostgreSQL -> PostgreSQL copy's client CPU); this loop only calls
+    libpq. Closing the generator before the end cancels the COPY, which leaving it unread
+    would not: the connection would stay busy and the next command fail as if it were lost.
+    """
+    import psycopg
+    from psycopg import pq
+
+    pgconn = conn.pgconn
+    # COPY takes no bind parameters: psycopg merges them client-side, as cursor.copy does
+    query = psycopg.ClientCursor(conn).mogrify(sql, params) if params else sql.replace("%%", "%")
+    pgconn.send_query(query.encode(conn.info.encoding))
+    res = _next_result(pgconn)
+    if res is None or res.status != pq.ExecStatus.COPY_OUT:
+        _results(pgconn)
+        raise _error(conn, res)
+    get = pgconn.get_copy_data
+    done = False
+    try:
+        messages: list[Any] = []
+        append = messages.append
+        while True:
+            n, data = get(1)
+            if n > 0:
+                append(data)
+                if len(messages) >= step:
+                    yield messages
+                    messages = []
+                    append = messages.append
+            elif n == 0:
+                _wait_readable(pgconn)
+            elif n == -1:
+                break
+            else:
+                raise psycopg.OperationalError(pgconn.get_error_message().decode(errors="replace"))
+        done = True
+        for res in _results(pgconn):
+            if res.status != pq.ExecStatus.COMMAND_OK:
+                raise _error(conn, res)
+        if messages:
+            yield messages
+    finally:
+        if not done:
+            _cancel(conn)
+
+
+def copy_batches(
+    conn: Any, stream: Generator[list[Any], None, None], piece: Callable[[list[Any]], bytes],
+    max_rows: int, max_bytes: int, stop: Callable[[], bool],
+) -> Iterator[tuple[list[bytes], int, int, float]]:  # fmt: skip
+    """:func:`copy_out`'s row messages as batches of ``piece``-joined runs, each within
+    ``max_rows`` and (but for one run) ``max_bytes``; the transaction is committed at the
+    end, or rolled back and the COPY cancelled when ``stop`` says so."""
+    started = time.monotonic()
+    pieces: list[bytes] = []
+    rows = nbytes = 0
+    try:
+        for messages in stream:
+            i = 0
+            while i < len(messages):
+                run = messages[i : i + max_rows - rows]
+                i += len(run)
+                block = piece(run)
+                pieces.append(block)
+                rows += len(run)
+                nbytes += len(block)
+                if rows >= max_rows or nbytes >= max_bytes:
+                    yield pieces, rows, nbytes, time.monotonic() - started
+                    pieces, rows, nbytes = [], 0, 0
+                    if stop():
+                        stream.close()  # a COPY left unread is cancelled, not read to its end
+                        conn.rollback()
+                        return
+                    started = time.monotonic()
+    finally:
+        stream.close()
+    conn.commit()
+    if rows:
+        yield pieces, rows, nbytes, time.monotonic() - started
+
+
+def _binary_rows(
+    stream: Generator[list[Any], None, None], job: TableJob
+) -> Generator[list[Any], None, None]:
+    """A binary COPY's messages without its header and trailer: row messages only."""
+    try:
+        first = True
+        for messages in stream:
+            if first:  # the first message carries the header, and maybe the first row
+                head = bytes(messages[0])
+                if not head.startswith(BINARY_HEADER):
+                    raise TransferError("unexpected binary COPY header", job.source.name)
+                messages[0] = head[len(BINARY_HEADER) :]
+                if not messages[0]:
+                    del messages[0]
+                first = False
+            # a row's field count is never -1: only the trailer is these two bytes
+            if messages and messages[-1] == BINARY_TRAILER:
+                messages.pop()
+            yield messages
+    finally:
+        stream.close()
+
+
+def _wait_readable(pgconn: Any) -> None:
+    select.select([pgconn.socket], [], [], 1.0)  # releases the GIL
+    pgconn.consume_input()
+
+
+def _next_result(pgconn: Any) -> Any:
+    while pgconn.is_busy():
+        _wait_readable(pgconn)
+    return pgconn.get_result()
+
+
+def _results(pgconn: Any) -> list[Any]:
+    """Every result left of the current query (libpq wants them read)."""
+    out = []
+    while (res := _next_result(pgconn)) is not None:
+        out.append(res)
+    return out
+
+
+def _error(conn: Any, res: Any) -> Exception:
     import psycopg
 
-    getattr(conn, "cancel_safe", conn.cancel)()  # cancel_safe: psycopg 3.2+
+    if res is None:
+        return psycopg.OperationalError(conn.pgconn.get_error_message().decode(errors="replace"))
+    return psycopg.errors.error_from_result(res, encoding=conn.info.encoding)
+
+
+def _cancel(conn: Any) -> None:
+    """End a COPY TO that is not read to its end; whatever it yields now is dropped."""
+    pgconn = conn.pgconn
     try:
-        for _ in copy:
-            pass
-    except psycopg.errors.QueryCanceled:
-        pass
-
-
-def _rows_only(blocks: list[bytes]) -> list[bytes]:
-    """Drop the stream's trailer (and the empty rest of a header-only first message). A row
-    message is never ``b"\\xff\\xff"``: that field count (-1) only ever ends the stream."""
-    while blocks and blocks[-1] in (BINARY_TRAILER, b""):
-        blocks.pop()
-    if blocks and blocks[0] in (BINARY_TRAILER, b""):
-        blocks.pop(0)
-    return blocks
+        getattr(conn, "cancel_safe", conn.cancel)()  # cancel_safe: psycopg 3.2+
+        while (n := pgconn.get_copy_data(1)[0]) >= 0:
+            if n == 0:
+                _wait_readable(pgconn)
+        _results(pgconn)
+    except Exception as exc:  # a broken connection: the caller's rollback or close says so
+        log.debug("cancelling a COPY: %s", exc)
 
 
 def choose(source: Dialect, target: Dialect, plan: TablePlan) -> DataPath | None:

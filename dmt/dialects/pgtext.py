@@ -23,13 +23,11 @@ from __future__ import annotations
 import logging
 import re
 import threading
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
 from dmt.dialects.base import Dialect
-from dmt.dialects.direct import base_type, cancel_copy
+from dmt.dialects.direct import CopyBatch, base_type, copy_batches, copy_out
 from dmt.pipeline.reader import read_rows
 
 if TYPE_CHECKING:
@@ -60,8 +58,6 @@ _PARSED_AS = {
 }
 #: a `\f` or `\v` escape, or an escaped backslash before an f or v (a false alarm, rare)
 _FF_OR_VT = re.compile(rb"\\[fv]")
-#: rows joined into one piece of a batch (and the granularity of the byte budget)
-PIECE_ROWS = 256
 
 
 def choose_text(source: Dialect, target: Dialect, plan: TablePlan) -> DataPath | None:
@@ -110,15 +106,8 @@ def mysql_escapes(data: bytes) -> bytes:
     )
 
 
-@dataclass(frozen=True)
-class TsvBatch:
-    """One batch of rows in LOAD DATA's form, as pieces of whole lines."""
-
-    pieces: list[bytes]
-    rows: int
-
-    def write_to(self, f: BinaryIO) -> None:
-        f.writelines(self.pieces)
+def _tsv(messages: list[Any]) -> bytes:
+    return mysql_escapes(b"".join(messages))
 
 
 class PgTextPath:
@@ -142,56 +131,18 @@ class PgTextPath:
     def read(
         self, conn: Any, job: TableJob, chunk: Chunk, max_rows: int, max_bytes: int,
         stop: Callable[[], bool],
-    ) -> Iterator[tuple[TsvBatch | list[Any], int, int, float]]:  # fmt: skip
-        started = time.monotonic()
+    ) -> Iterator[tuple[CopyBatch | list[Any], int, int, float]]:  # fmt: skip
         why = self._row_path_reason(conn, job, chunk)
         if why is not None:
             log.debug("table `%s` %s: row path (%s)", job.source.name, chunk.describe(), why)
             yield from read_rows(self.source, conn, job, chunk, max_rows, max_bytes, stop)
             return
-        src = self.source
         sql = f"COPY ({self._select_sql(job, chunk)}) TO STDOUT"
-        params = chunk.params()
-        # psycopg merges parameters into a COPY only when there are some: without them the
-        # doubled `%` of quoted names must be undone (PostgresDialect.copy_statement)
-        statement = sql if params else src.copy_statement(sql)
-        pieces: list[bytes] = []
-        tail: list[Any] = []  # the driver's row buffers, joined every PIECE_ROWS rows
-        append = tail.append
-        rows = nbytes = 0
-        step = min(PIECE_ROWS, max_rows)
-        stopped = False
-        with conn.cursor() as cur, cur.copy(statement, params or None) as copy:
-            for block in copy:  # one message per row, `\n` included
-                append(block)
-                if len(tail) < step:
-                    continue
-                piece = mysql_escapes(b"".join(tail))
-                tail.clear()
-                pieces.append(piece)
-                rows += step
-                nbytes += len(piece)
-                if rows >= max_rows or nbytes >= max_bytes:
-                    yield TsvBatch(pieces, rows), rows, nbytes, time.monotonic() - started
-                    pieces, rows, nbytes = [], 0, 0
-                    if stop():
-                        stopped = True
-                        break
-                    started = time.monotonic()
-                step = min(PIECE_ROWS, max_rows - rows)
-            if stopped:
-                cancel_copy(conn, copy)
-        if stopped:
-            conn.rollback()
-            return
-        conn.commit()
-        if tail:
-            piece = mysql_escapes(b"".join(tail))
-            pieces.append(piece)
-            rows += len(tail)
-            nbytes += len(piece)
-        if rows:
-            yield TsvBatch(pieces, rows), rows, nbytes, time.monotonic() - started
+        stream = copy_out(conn, sql, chunk.params())  # one message per row, `\n` included
+        for pieces, rows, nbytes, secs in copy_batches(
+            conn, stream, _tsv, max_rows, max_bytes, stop
+        ):
+            yield CopyBatch(pieces, rows), rows, nbytes, secs
 
     def _row_path_reason(self, conn: Any, job: TableJob, chunk: Chunk) -> str | None:
         """Why this chunk must take the exact row path, or None. When it need not, the
@@ -247,7 +198,7 @@ class PgTextPath:
             return self._infile
 
     # ------------------------------------------------------------------ writing
-    def write(self, conn: Any, job: TableJob, payload: TsvBatch | list[Any]) -> int:
+    def write(self, conn: Any, job: TableJob, payload: CopyBatch | list[Any]) -> int:
         if isinstance(payload, list):  # a chunk that took the row path
             return self.target.write_rows(conn, job.target, payload)
         return self.target.load_tsv(conn, job.target, payload.write_to, payload.rows)
