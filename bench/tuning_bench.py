@@ -13,9 +13,10 @@ For every workload:
    cell is the *best static* configuration; it is run ``--noise-repeat`` more times to measure
    the run-to-run noise (coefficient of variation of the copy time);
 2. **adaptive**: ``ai_adjust: true`` with a short interval from the *bad* (1 writer, 1K rows),
-   *default* (4 writers, 50K rows) and *best* static start, once per arm: ``fallback`` (rules
-   only, ``ai.provider: none``) and ``fake-ai`` (the real AI path against the fake Messages API
-   of ``tests/support/fake_anthropic.py``, answering with the controller's first candidate);
+   *default* (dmt's: the CPU count in writers, 2-4, and 50K rows) and *best* static start,
+   once per arm: ``fallback`` (rules only, ``ai.provider: none``) and ``fake-ai`` (the real AI
+   path against the fake Messages API of ``tests/support/fake_anthropic.py``, answering with
+   the controller's first candidate);
 3. per run: copy time, regret (time ÷ best static time − 1), changes, reversals, time until
    throughput first stays within 10 % of the best static rate, peak RSS; the time series of
    every adaptive run is drawn to ``bench/out/tuning/<workload>-<start>-<arm>.svg``.
@@ -50,9 +51,11 @@ from datagen import create_sql, mariadb, psql
 REPO = datagen.BENCH_DIR.parent
 sys.path.insert(0, str(REPO))
 
+from dmt.config import default_writers  # noqa: E402  (the repository, not an installed dmt)
+
 OUT = datagen.OUT_DIR / "tuning"
 SRC_DB, DST_DB = "dmt_tune_src", "dmt_tune_dst"
-BAD, DEFAULT = (1, 1_000), (4, 50_000)
+BAD, DEFAULT = (1, 1_000), (default_writers(), 50_000)  # dmt's defaults
 WORKLOADS = ("narrow", "wide", "indexed", "throttled", "memory")
 
 

@@ -281,9 +281,10 @@ def _cancel(conn: Any) -> None:
 
 
 def choose(source: Dialect, target: Dialect, plan: TablePlan) -> DataPath | None:
-    """The direct path for this table, or None for the exact row path: the columnar path
-    where it carries every column exactly, else PostgreSQL's binary pass-through (to
-    PostgreSQL) or its text COPY into LOAD DATA (to MySQL)."""
+    """The direct path for this table, or None for the exact row path: PostgreSQL's binary
+    pass-through (to PostgreSQL) where every type is the same on both sides, else the
+    columnar path where it carries every column exactly, else PostgreSQL's text COPY into
+    LOAD DATA (to MySQL)."""
     from dmt.dialects import arrow
     from dmt.dialects.mysql import MySQLDialect
     from dmt.dialects.pgtext import choose_text
@@ -291,18 +292,17 @@ def choose(source: Dialect, target: Dialect, plan: TablePlan) -> DataPath | None
 
     if os.environ.get("DMT_ROW_PATH") == "1":  # troubleshooting: every table on the row path
         return None
-    columnar = arrow.choose(source, target, plan)
-    if columnar is not None:
-        return columnar
-    if isinstance(source, PostgresDialect) and isinstance(target, MySQLDialect):
-        return choose_text(source, target, plan)
-
     if isinstance(source, PostgresDialect) and isinstance(target, PostgresDialect):
         same = all(
             _binary_safe(col.type.source)
             and normalize(plan.types[tcol.name]) == normalize(col.type.source)
             for col, tcol in zip(plan.source.columns, plan.target.columns, strict=True)
         )
-        if same:
+        if same:  # no decoding at all, and none of the columnar libraries to load (0.3 s)
             return PgCopyPath(source, target)
+    columnar = arrow.choose(source, target, plan)
+    if columnar is not None:
+        return columnar
+    if isinstance(source, PostgresDialect) and isinstance(target, MySQLDialect):
+        return choose_text(source, target, plan)
     return None
