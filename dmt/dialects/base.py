@@ -315,14 +315,20 @@ class Dialect:
         return out
 
     def key_stats(self, conn: Any, table: Table, col: str) -> tuple[Any, Any, int]:
-        """(MIN, MAX, COUNT) of one key column."""
+        """MIN and MAX of one key column, and the row count: the engine's estimate from the
+        reflected schema where it has one (an exact COUNT(*) scans the whole table: 0.1-0.2 s
+        of a 2M-row copy), else COUNT(*). The count only sizes the key ranges: a wrong estimate
+        makes ranges hold more or fewer rows, never loses one (a range with more rows than
+        chunk_size is still read in batches of chunk_size)."""
         q = self.quote(col)
+        exact = table.row_estimate <= 0
+        count = ", COUNT(*)" if exact else ""
         cur = conn.cursor()
-        self.execute(cur, f"SELECT MIN({q}), MAX({q}), COUNT(*) FROM {self.qualified(table.name)}")
-        lo, hi, n = cur.fetchone()
+        self.execute(cur, f"SELECT MIN({q}), MAX({q}){count} FROM {self.qualified(table.name)}")
+        lo, hi, *n = cur.fetchone()
         cur.close()
         conn.commit()
-        return lo, hi, int(n)
+        return lo, hi, int(n[0]) if exact else table.row_estimate
 
     def count_rows(self, conn: Any, table: str) -> int:
         cur = conn.cursor()

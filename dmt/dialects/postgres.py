@@ -27,6 +27,50 @@ WHERE n.nspname = %s AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attnum
 """
 
+# tables (ordinary, partitioned), views and materialized views of one schema
+_RELATIONS_SQL = """
+SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = %s AND c.relkind IN ('r', 'p', 'v', 'm') AND c.relpersistence <> 't'
+"""
+# primary key, unique, foreign key and check constraints of one table, columns in key order
+_CONSTRAINTS_SQL = """
+SELECT con.conname, con.contype,
+       ARRAY(SELECT a.attname FROM unnest(con.conkey) WITH ORDINALITY k(num, pos)
+             JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.num
+             ORDER BY k.pos),
+       ref.relname,
+       ARRAY(SELECT a.attname FROM unnest(con.confkey) WITH ORDINALITY k(num, pos)
+             JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.num
+             ORDER BY k.pos),
+       con.confdeltype, con.confupdtype,
+       CASE WHEN con.contype = 'c' THEN pg_get_constraintdef(con.oid, true) END
+FROM pg_constraint con
+JOIN pg_class c ON c.oid = con.conrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_class ref ON ref.oid = con.confrelid
+WHERE n.nspname = %s AND c.relname = %s AND con.contype IN ('p', 'u', 'f', 'c')
+ORDER BY con.conname
+"""
+# indexes other than the primary key's and those behind a constraint; an expression's place
+# in the column list is NULL
+_INDEXES_SQL = """
+SELECT i.relname, ix.indisunique, ix.indpred IS NOT NULL,
+       ARRAY(SELECT a.attname FROM unnest(ix.indkey) WITH ORDINALITY k(num, pos)
+             LEFT JOIN pg_attribute a ON a.attrelid = ix.indrelid AND a.attnum = k.num
+             WHERE k.pos <= ix.indnkeyatts ORDER BY k.pos)
+FROM pg_index ix
+JOIN pg_class i ON i.oid = ix.indexrelid
+JOIN pg_class c ON c.oid = ix.indrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = %s AND c.relname = %s AND NOT ix.indisprimary
+  AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = ix.indexrelid
+                  AND con.conrelid = ix.indrelid AND con.contype IN ('p', 'u', 'x'))
+ORDER BY i.relname
+"""
+# pg_constraint.confdeltype / confupdtype -> the action as DDL spells it (NO ACTION: none)
+_FK_ACTIONS = {"r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
+_CHECK = re.compile(r"^CHECK *\((.+)\)( NO INHERIT)?( NOT VALID)?$", re.DOTALL)
+
 _SIMPLE = {
     "smallint": "int16",
     "integer": "int32",
@@ -156,6 +200,34 @@ def _then(first: Converter, second: Converter) -> Converter:
 _TEXT_KINDS = ("char", "varchar", "text", "enum", "set", "json", "interval")
 
 
+def _check_text(definition: str) -> str:
+    """The condition of ``pg_get_constraintdef``'s ``CHECK ((a > 0)) NOT VALID``: ``a > 0``."""
+    m = _CHECK.match(definition)
+    text = m.group(1) if m else definition
+    return _strip_parens(text)
+
+
+def _strip_parens(text: str) -> str:
+    """``text`` without one pair of parentheses around all of it (quotes honoured)."""
+    t = text.strip()
+    if not (t.startswith("(") and t.endswith(")")):
+        return text
+    depth, quote = 0, ""
+    for i, ch in enumerate(t):
+        if quote:
+            if ch == quote:
+                quote = ""  # a doubled quote closes and reopens: same result
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                return t[1:-1] if i == len(t) - 1 else text
+    return text
+
+
 class PostgresDialect(Dialect):
     """PostgreSQL 12+ through psycopg 3."""
 
@@ -209,37 +281,31 @@ class PostgresDialect(Dialect):
         return out
 
     def reflect(self, conn: Any, select: Callable[[str], bool]) -> Schema:
-        from sqlalchemy import create_engine, inspect
-
         schema_name = self.endpoint.schema
-        engine = create_engine("postgresql+psycopg://", creator=lambda: self.connect())
-        try:
-            insp = inspect(engine)
-            schema = Schema(tables=[])
-            schema.views = sorted(insp.get_view_names(schema=schema_name))
-            schema.views += sorted(insp.get_materialized_view_names(schema=schema_name))
-            for name in sorted(insp.get_table_names(schema=schema_name)):
-                if select(name):
-                    schema.tables.append(self._reflect_table(conn, insp, name))
-            with conn.cursor() as cur:
-                cur.execute(
-                    "SELECT DISTINCT event_object_table || '.' || trigger_name "
-                    "FROM information_schema.triggers WHERE trigger_schema = %s",
-                    (schema_name,),
-                )
-                schema.triggers = sorted(r[0] for r in cur.fetchall())
-                cur.execute(
-                    "SELECT routine_name FROM information_schema.routines "
-                    "WHERE routine_schema = %s",
-                    (schema_name,),
-                )
-                schema.routines = sorted({r[0] for r in cur.fetchall()})
-            conn.commit()
-            return schema
-        finally:
-            engine.dispose()
+        schema = Schema(tables=[])
+        with conn.cursor() as cur:
+            cur.execute(_RELATIONS_SQL, (schema_name,))
+            relations = cur.fetchall()
+            schema.views = sorted(n for n, kind in relations if kind == "v")
+            schema.views += sorted(n for n, kind in relations if kind == "m")
+            cur.execute(
+                "SELECT DISTINCT event_object_table || '.' || trigger_name "
+                "FROM information_schema.triggers WHERE trigger_schema = %s",
+                (schema_name,),
+            )
+            schema.triggers = sorted(r[0] for r in cur.fetchall())
+            cur.execute(
+                "SELECT routine_name FROM information_schema.routines WHERE routine_schema = %s",
+                (schema_name,),
+            )
+            schema.routines = sorted({r[0] for r in cur.fetchall()})
+        conn.commit()
+        for name in sorted(n for n, kind in relations if kind in ("r", "p")):
+            if select(name):
+                schema.tables.append(self._reflect_table(conn, name))
+        return schema
 
-    def _reflect_table(self, conn: Any, insp: Any, name: str) -> Table:
+    def _reflect_table(self, conn: Any, name: str) -> Table:
         schema_name = self.endpoint.schema
         columns = []
         notes: list[str] = []
@@ -283,6 +349,10 @@ class PostgresDialect(Dialect):
                         native_default=native,
                     )
                 )
+            cur.execute(_CONSTRAINTS_SQL, (schema_name, name))
+            constraints = cur.fetchall()
+            cur.execute(_INDEXES_SQL, (schema_name, name))
+            indexes = cur.fetchall()
             cur.execute(
                 "SELECT c.reltuples::bigint FROM pg_class c JOIN pg_namespace n "
                 "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s",
@@ -290,44 +360,31 @@ class PostgresDialect(Dialect):
             )
             est = cur.fetchone()
         conn.commit()
-        pk = insp.get_pk_constraint(name, schema=schema_name)
-        table = Table(
-            name=name,
-            columns=columns,
-            primary_key=tuple(pk.get("constrained_columns") or ()),
-            engine="postgres",
-            notes=notes,
-        )
+        table = Table(name=name, columns=columns, engine="postgres", notes=notes)
         table.row_estimate = max(0, int(est[0])) if est else 0
-        for u in insp.get_unique_constraints(name, schema=schema_name):
-            table.uniques.append(Index(u["name"], tuple(u["column_names"]), unique=True))
-        unique_names = {u.name for u in table.uniques}
-        for ix in insp.get_indexes(name, schema=schema_name):
-            cols = ix.get("column_names") or []
-            if ix["name"] in unique_names:
-                continue
-            if (
-                not cols
-                or any(c is None for c in cols)
-                or ix.get("dialect_options", {}).get("postgresql_where")
-            ):
-                notes.append(f"index `{ix['name']}` (on expressions or partial) is not copied")
-                continue
-            table.indexes.append(Index(ix["name"], tuple(cols), unique=bool(ix.get("unique"))))
-        for fk in insp.get_foreign_keys(name, schema=schema_name):
-            opts = fk.get("options") or {}
-            table.foreign_keys.append(
-                ForeignKey(
-                    name=fk.get("name"),
-                    columns=tuple(fk["constrained_columns"]),
-                    ref_table=fk["referred_table"],
-                    ref_columns=tuple(fk["referred_columns"]),
-                    on_delete=opts.get("ondelete"),
-                    on_update=opts.get("onupdate"),
+        for cname, kind, cols, ref_table, ref_cols, on_delete, on_update, text in constraints:
+            if kind == "p":
+                table.primary_key = tuple(cols)
+            elif kind == "u":
+                table.uniques.append(Index(cname, tuple(cols), unique=True))
+            elif kind == "f":
+                table.foreign_keys.append(
+                    ForeignKey(
+                        name=cname,
+                        columns=tuple(cols),
+                        ref_table=ref_table,
+                        ref_columns=tuple(ref_cols),
+                        on_delete=_FK_ACTIONS.get(on_delete),
+                        on_update=_FK_ACTIONS.get(on_update),
+                    )
                 )
-            )
-        for ck in insp.get_check_constraints(name, schema=schema_name):
-            table.checks.append(Check(ck.get("name"), ck["sqltext"], "postgres"))
+            elif kind == "c":
+                table.checks.append(Check(cname, _check_text(text), "postgres"))
+        for iname, unique, partial, cols in indexes:
+            if partial or not cols or any(c is None for c in cols):
+                notes.append(f"index `{iname}` (on expressions or partial) is not copied")
+                continue
+            table.indexes.append(Index(iname, tuple(cols), unique=unique))
         return table
 
     def render_type(self, ctype: ColumnType, where: str) -> TypeChoice:
