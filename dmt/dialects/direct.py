@@ -2,9 +2,11 @@
 
 PostgreSQL -> PostgreSQL streams ``COPY (SELECT … ORDER BY key) TO STDOUT (FORMAT binary)``
 into ``COPY … FROM STDIN (FORMAT binary)``: the server's own encoding goes through untouched,
-a batch being a run of row messages with the binary header and trailer put back on write. It
+a batch being runs of row messages with the binary header and trailer put back on write. It
 is chosen only when every column's type round-trips 1:1 in binary form; any other table takes
-the exact row path. :func:`choose` is the one place that decides.
+the columnar path (``arrow.py``) or the exact row path. :func:`choose` is the one place that
+decides. :func:`copy_out` and :func:`copy_batches` read a COPY for this path and the text
+path (``pgtext.py``) alike.
 """
 
 from __future__ import annotations
@@ -146,7 +148,11 @@ def copy_out(
 
     pgconn = conn.pgconn
     # COPY takes no bind parameters: psycopg merges them client-side, as cursor.copy does
-    query = psycopg.ClientCursor(conn).mogrify(sql, params) if params else sql.replace("%%", "%")
+    if params:
+        with psycopg.ClientCursor(conn) as cur:
+            query = cur.mogrify(sql, params)
+    else:
+        query = sql.replace("%%", "%")
     pgconn.send_query(query.encode(conn.info.encoding))
     res = _next_result(pgconn)
     if res is None or res.status != pq.ExecStatus.COPY_OUT:
