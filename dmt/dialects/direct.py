@@ -98,10 +98,10 @@ class PgCopyPath:
         stop: Callable[[], bool],
     ) -> Iterator[tuple[CopyBatch, int, int, float]]:  # fmt: skip
         src = self.source
-        select = src.select_sql(
+        query = src.select_sql(
             job.source, job.key, chunk.lower is not None, chunk.upper is not None
         )
-        sql = f"COPY ({select}) TO STDOUT (FORMAT binary)"
+        sql = f"COPY ({query}) TO STDOUT (FORMAT binary)"
         stream = _binary_rows(copy_out(conn, sql, chunk.params()), job)
         for pieces, rows, nbytes, secs in copy_batches(
             conn, stream, b"".join, max_rows, max_bytes, stop

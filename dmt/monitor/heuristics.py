@@ -317,8 +317,11 @@ class Controller:
                 return None
             self._ramp_done()
             # fewer writers are kept only when not measurably slower: at short intervals the
-            # noise threshold can hide a real loss (a -18 % step was kept at a 24 % threshold)
-            if writers_up or worse or effect < -self.s.min_gain:
+            # noise threshold can hide a real loss (a -18 % step was kept at a 24 % threshold);
+            # more writers are kept, and the ramp stops, when they measured better though not
+            # beyond the noise (1 -> 2 writers: +19 % at a 27 % threshold was undone, and the
+            # run stayed 13 % slower than with 2)
+            if worse or effect < (self.s.min_gain if writers_up else -self.s.min_gain):
                 return self._revert(p, effect, worse, f"writers {p.after[0]} gave {desc}")
             self._finish(p, effect, False)
             return None
@@ -337,8 +340,8 @@ class Controller:
             # sizing stops at the first step that does not pay: a step toward the batch-time
             # target that is within the noise is kept; a smaller-chunk trial is undone
             self.phase = "writers"
-            if self._chunk_halving and not worse:
-                return self._revert(p, effect, False, f"smaller chunks {p.after} gave {desc}")
+            if self._chunk_halving and effect < self.s.min_gain:  # kept when it measured better
+                return self._revert(p, effect, worse, f"smaller chunks {p.after} gave {desc}")
         if worse:
             return self._revert(p, effect, True, f"{p.kind} change {p.after} hurt: {desc}")
         self._finish(p, effect, False)
