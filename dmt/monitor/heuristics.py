@@ -7,7 +7,10 @@ no threads, no sleeping; time is the snapshots' ``taken_at``.
 
     chunk  ──▶  writers (ramp)  ──▶  hold ──(probe every probe_every)──▶ hold
       size toward a     double while a step     one change per steady_gap at most;
-      ~1 s batch        beats the noise         a probe that does not pay is reverted
+      ~1 s batch        beats the noise; a      a probe that does not pay is reverted
+                        step that measured
+                        faster inside it is
+                        kept, the ramp stops
 
 Safety (memory pressure, memory budget, errors, CPU saturation) preempts the search. Every change
 is measured: the first interval after it is discarded (mixed), the next ``samples_per_step`` are
