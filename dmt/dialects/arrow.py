@@ -293,8 +293,8 @@ class ArrowPath:
         self, job: TableJob, last: Any, upper: Any, max_rows: int, max_bytes: int
     ) -> Iterator[tuple[pa.Table | None, str | None]]:
         """``(last, upper]`` in queries of RANGE_BATCHES batches, each streamed. A query is
-        capped (LIMIT) because connectorx reads its result ahead of the consumer: one query
-        over a whole planned chunk of wide rows held 70 MB per reader beyond the budget."""
+        capped (LIMIT) because connectorx reads its result ahead of the consumer: uncapped, a
+        query holds up to its whole key range (200k-row ranges of wide rows: 1 GB)."""
         import connectorx as cx
         import pyarrow as pa
 
