@@ -169,3 +169,27 @@ def test_ai_start_line(fake_anthropic: FakeAnthropic, caplog: pytest.LogCaptureF
     rig.monitor.start()
     rig.monitor.stop()
     assert "AI-driven parameter adjustment enabled (interval: 30s)" in caplog.text
+
+
+@pytest.mark.parametrize(("interval", "target"), [(2.0, 0.2), (30.0, 1.0)])
+def test_chunks_are_sized_for_batches_an_interval_can_count(interval: float, target: float) -> None:
+    # rows are counted when a batch commits: at a 2 s interval, 1 s batches would make each
+    # interval's throughput a count of two or three batches, so the rules aim at 0.2 s there
+    sim = SimPipeline(QUIET, 1, 1_000)
+    slot = UpdateSlot()
+    monitor = build_monitor(
+        sim.snapshot,
+        slot,
+        dataclasses.replace(migration(interval), write_ahead_writers=1, chunk_size=1_000),
+        ai_config("http://127.0.0.1:9", provider="none"),
+        clock=sim.clock,
+        host=sim.host,
+    )
+    while sim.writers == 1 and sim.now < 60 * interval:  # the chunk phase, before the ramp
+        sim.advance(interval)
+        monitor.tick()
+        sim.apply(slot.take())
+    monitor.stop()
+    sized = [c for _, w, c in sim.history if w == 1][-1]
+    seconds = sim.model.batch_seconds(1, sized)
+    assert target / 2 <= seconds <= target * 1.5, (sim.history, seconds)
