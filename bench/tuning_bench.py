@@ -70,6 +70,7 @@ class Workload:
     indexed: bool = False  # target pre-created with secondary indexes and a foreign key
     grid: bool = True  # run the static grid (disturbed workloads reuse their base's best)
     base: str | None = None  # the workload whose best static configuration this one reuses
+    src_db: str = SRC_DB  # a workload of another size keeps its own copy of the table
 
     @property
     def describe(self) -> str:
@@ -88,7 +89,9 @@ def workloads(args: argparse.Namespace) -> dict[str, Workload]:
     return {
         "narrow": Workload("narrow", "pg", "votes", args.narrow_rows),
         "wide": Workload("wide", "my", "posts", args.wide_rows),
-        "indexed": Workload("indexed", "pg", "votes", args.narrow_rows, indexed=True),
+        "indexed": Workload(
+            "indexed", "pg", "votes", args.indexed_rows, indexed=True, src_db=SRC_DB + "_indexed"
+        ),
         "throttled": Workload(
             "throttled", "pg", "votes", args.narrow_rows, "throttled", grid=False, base="narrow"
         ),
@@ -102,32 +105,32 @@ def _log(msg: str) -> None:
     print(f"[tuning {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def _count(engine: str, table: str) -> int | None:
-    return datagen.count_rows(engine, SRC_DB, table)
+def _count(engine: str, db: str, table: str) -> int | None:
+    return datagen.count_rows(engine, db, table)
 
 
 def prepare_data(wl: Workload, seed: int) -> None:
     """``dmt_tune_src`` holds ``votes`` (PostgreSQL) and ``posts`` (MariaDB) of the sizes asked;
     regenerated only when the row count differs."""
     if wl.src == "pg":
-        datagen.ensure_database("pg", SRC_DB)
-        if _count("pg", wl.table) == wl.rows:
+        datagen.ensure_database("pg", wl.src_db)
+        if _count("pg", wl.src_db, wl.table) == wl.rows:
             return
         _log(f"generating PostgreSQL {wl.table}: {wl.rows:,} rows")
         n_posts = max(1, wl.rows // 10)
         datagen.run(
             psql(
-                SRC_DB,
+                wl.src_db,
                 f"DROP TABLE IF EXISTS {wl.table}",
                 create_sql("pg", wl.table),
                 "SET synchronous_commit = off",
                 datagen.votes_sql(wl.rows, n_posts, seed),
             )
         )
-        datagen.run(psql(SRC_DB, f"VACUUM (FREEZE, ANALYZE) {wl.table}"))
+        datagen.run(psql(wl.src_db, f"VACUUM (FREEZE, ANALYZE) {wl.table}"))
         return
     # MariaDB posts: copies of the scale-1 benchmark posts with shifted ids (fast, same server)
-    if _count("my", "posts") == wl.rows:
+    if _count("my", SRC_DB, "posts") == wl.rows:
         return
     status = datagen.ensure_data(1.0, seed, ("pg", "my"))
     if status.get("my") != "ok":
@@ -203,7 +206,7 @@ def config(
     if args.max_memory_mb:
         migration["max_memory_mb"] = args.max_memory_mb
     cfg: dict[str, Any] = {
-        "source": endpoint(wl.src, SRC_DB),
+        "source": endpoint(wl.src, wl.src_db),
         "target": endpoint("pg", DST_DB),
         "migration": migration,
         "ai": {"provider": "none"},
@@ -634,6 +637,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--starts", type=words, default=["bad", "default", "best"])
     ap.add_argument("--arms", type=words, default=["fallback", "fake-ai"])
     ap.add_argument("--narrow-rows", type=int, default=20_000_000)
+    # every row of the indexed target pays a foreign-key check and two more index inserts:
+    # about ten times slower than narrow (2M rows: 21 s through one psql COPY)
+    ap.add_argument("--indexed-rows", type=int, default=5_000_000)
     ap.add_argument("--wide-rows", type=int, default=1_200_000)
     ap.add_argument("--noise-repeat", type=int, default=2, help="extra runs of the best cell")
     ap.add_argument("--interval", type=float, default=2.0, help="ai_adjust_interval, seconds")
@@ -664,7 +670,7 @@ def main(argv: list[str] | None = None) -> int:
         print(report(runs, bests, interval))
         return 0
     if args.quick:
-        args.narrow_rows, args.wide_rows = 3_000_000, 200_000
+        args.narrow_rows, args.wide_rows, args.indexed_rows = 3_000_000, 200_000, 300_000
         args.writers, args.chunks = [1, 2, 4, 8], [1_000, 10_000, 50_000]
         args.noise_repeat, args.interval = 1, 1.0
         args.disturb_at, args.disturb_for = 4.0, 6.0
