@@ -84,6 +84,7 @@ class _Pending:
     at: float
     decision_id: int | None
     samples: list[float] = field(default_factory=list)
+    batch_rows: float = 0.0  # rows per written batch before the change
 
 
 class Controller:
@@ -333,7 +334,18 @@ class Controller:
         if p.kind == "chunk" and self.phase == "chunk" and not gained:
             grew = p.after[1] > p.before[1]
             assert self._last is not None
-            if grew and self.batches_capped(self._last) and not self._chunk_halving:
+            capped = grew and self.batches_capped(self._last) and not self._chunk_halving
+            if capped and self.rows_per_batch(self._last) >= 1.25 * p.batch_rows > 0:
+                # the batches grew, as far as the byte budget or the key ranges let them: a
+                # step like any other, kept unless it measured worse (wide rows: 1K-row batches
+                # grown to 3K were undone for being +6 % inside the noise, back to 1K)
+                self._no_growth_table = self._last.current_table
+                self.phase = "writers"
+                if worse:
+                    return self._revert(p, effect, True, f"chunk {p.after[1]} hurt: {desc}")
+                self._finish(p, effect, False)
+                return None
+            if capped:
                 # the batches did not follow the larger chunk_size (the byte budget or sparse
                 # key ranges cap them): undo it and measure smaller chunks instead
                 self._chunk_halving = True
@@ -389,6 +401,10 @@ class Controller:
         if self.batches_capped(m):
             return True
         return m.current_table is not None and m.current_table == self._no_growth_table
+
+    @staticmethod
+    def rows_per_batch(m: MetricsSnapshot) -> float:
+        return m.rows_in_interval / m.batches_in_interval if m.batches_in_interval else 0.0
 
     @staticmethod
     def batches_capped(m: MetricsSnapshot) -> bool:
@@ -536,7 +552,10 @@ class Controller:
             same = rules is not None and (rules.writers, rules.chunk_size) == new
             kind = rules.kind if same and rules is not None and rules.kind != "hold" else "ai"
         baseline = self._baseline(self._cfg)
-        self._pending = _Pending(self._cfg, new, kind, baseline, self._last.taken_at, decision_id)
+        self._pending = _Pending(
+            self._cfg, new, kind, baseline, self._last.taken_at, decision_id,
+            batch_rows=self.rows_per_batch(self._last),
+        )  # fmt: skip
         self._last_change_at = self._last.taken_at
         if kind == "chunk":
             self._chunk_moved = True

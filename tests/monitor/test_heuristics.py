@@ -299,6 +299,20 @@ def test_noisy_throughput_on_a_busy_cpu_is_no_reason_to_back_off() -> None:
     assert len(backoffs) <= 1, [d.reasoning for d in backoffs]
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_batches_that_grew_to_their_cap_are_kept_inside_the_noise(seed: int) -> None:
+    """Wide rows: a larger chunk_size grows 1,000-row batches only to 3,000 (the byte budget
+    caps them), a +6 % gain inside the noise threshold. The batches did grow, so the step is
+    kept like any other; undoing it put the run back at 1,000-row batches for good."""
+    model = dataclasses.replace(MODEL, batch_overhead=0.003, noise=0.03)
+    sim = SimPipeline(model, 1, 1_000, seed=seed, range_rows=3_000)
+    loop = Loop(sim)
+    loop.run(30)
+    assert [d.kind for _, d in loop.changes[:2]] == ["chunk", "ramp"]
+    assert sim.batch_rows == 3_000
+    assert all(d.chunk_size > 1_000 for _, d in loop.changes)
+
+
 def test_larger_chunks_seen_not_to_apply_are_not_tried_again_in_the_table() -> None:
     """Once a larger chunk_size was measured not to change the batches of this table, neither
     the chunk phase nor the steady-state batch-time rule nor the AI's candidates grow it again
