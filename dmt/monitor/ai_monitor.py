@@ -365,8 +365,8 @@ def build_monitor(
             max_memory_mb=migration.max_memory_mb,
             # rows are counted when a batch commits: an interval must hold many commits per
             # writer, or its throughput is a count of whole batches (at a 2 s interval, 1 s
-            # batches made a +20 % second writer measure -6 %); 1 s from a 10 s interval up
-            target_batch_seconds=min(1.0, n / 10),
+            # batches made a +20 % second writer measure -6 %); 1 s from a 20 s interval up
+            target_batch_seconds=min(1.0, n / 20),
             steady_gap=4 * n,
             probe_every=20 * n,
             effect_timeout=20 * n,

@@ -14,8 +14,10 @@ no threads, no sleeping; time is the snapshots' ``taken_at``.
 
 Safety (memory pressure, memory budget, errors, CPU saturation) preempts the search. Every change
 is measured: the first interval after it is discarded (mixed), the next ``samples_per_step`` are
-compared with the samples before it, and a change that made throughput worse beyond the measured
-noise is reverted. One knob moves at a time so effects can be attributed.
+compared with the samples before it (one, when it is already worse beyond the noise), and a
+change that made throughput worse beyond the measured noise is reverted. One knob moves at a
+time so effects can be attributed. Batches within 2× of the target duration are left alone: a
+trial costs throughput, and near the target the landscape is flat.
 """
 
 from __future__ import annotations
@@ -238,12 +240,21 @@ class Controller:
         if p is not None:
             gap_ok = self.phase != "hold" or p.kind in ("revert", "safety", "external")
             gap_ok = gap_ok or now - p.at >= self.s.steady_gap
-            if len(p.samples) < self.s.samples_per_step or not gap_ok:
+            measured = len(p.samples) >= self.s.samples_per_step or self._clearly_worse(p)
+            if not (measured and gap_ok):
                 return self._hold(cfg, "measuring the effect of the last change")
             verdict = self._evaluate(p, cfg)
             if verdict is not None:
                 return verdict
         return self._search(m, cfg)
+
+    def _clearly_worse(self, p: _Pending) -> bool:
+        """A trial whose first clean interval is already worse beyond the noise is judged
+        at once: every further interval of a bad setting is throughput lost."""
+        if not p.samples or not p.baseline or p.kind in ("revert", "safety", "external"):
+            return False
+        effect = statistics.fmean(p.samples) / statistics.fmean(p.baseline) - 1
+        return effect < -self._threshold(len(p.samples), len(p.baseline))
 
     def _hold(self, cfg: Cfg, reason: str, confidence: str = "medium") -> Decision:
         return Decision("continue", cfg[0], cfg[1], confidence, reason)
@@ -428,6 +439,10 @@ class Controller:
         hi = max(lo, on_grid(min(c * step, c_cap, self.max_chunk(w, m)), "floor"))
         return min(max(want, lo), hi)
 
+    def _on_target(self, m: MetricsSnapshot) -> bool:
+        goal = self.s.target_batch_seconds
+        return goal / 2 <= m.write_latency_p50 <= goal * 2
+
     def _chunk_step(self, m: MetricsSnapshot, cfg: Cfg) -> tuple[int, str] | None:
         """The next chunk-size trial: toward the batch-time target while that pays; when
         batches cannot grow (key ranges planned at the table start cap them), halving instead,
@@ -439,8 +454,8 @@ class Controller:
             new = on_grid(c / 2, "ceil")
             return (new, f"measuring {new}-row chunks (smaller paid so far)") if new < c else None
         target = self._chunk_target(m, cfg)
-        if target is None or abs(target - c) < 0.25 * c:
-            return None
+        if target is None or abs(target - c) < 0.25 * c or self._on_target(m):
+            return None  # a trial costs throughput: batches within 2x of the target stay
         if target > c and self.growth_blocked(m):
             if self._chunk_moved or c <= CHUNK_MIN:
                 return None
@@ -483,8 +498,7 @@ class Controller:
         if since < self.s.steady_gap:
             return self._hold(cfg, f"holding {w} writers / {c} rows (cooldown)")
         target = self._chunk_target(m, cfg)
-        goal = self.s.target_batch_seconds
-        drifted = not goal / 2 <= m.write_latency_p50 <= goal * 2
+        drifted = not self._on_target(m)
         if target is not None and target > c and self.growth_blocked(m):
             target = None
         if target is not None and target != c and drifted:

@@ -91,6 +91,15 @@ def test_reverts_a_change_that_hurt_and_records_it() -> None:
     assert hurt.reverted and hurt.effect_percent is not None and hurt.effect_percent < -20
 
 
+def test_a_trial_clearly_worse_in_its_first_clean_interval_is_undone_at_once() -> None:
+    quiet = dataclasses.replace(MODEL, noise=0.01)
+    loop = Loop(SimPipeline(quiet, 6, 10_000))
+    loop.step()
+    loop.step(override=Decision("scale_down", 2, 10_000, "high", "fewer", source="ai", kind="ai"))
+    assert loop.step().kind != "revert"  # the mixed interval, discarded
+    assert loop.step().kind == "revert"  # one clean interval at -50 % is enough
+
+
 def test_memory_budget_is_respected_under_wide_rows() -> None:
     budget_mb = 64.0
     sim = SimPipeline(MODEL, 16, 500_000, avg_row_bytes=1_000)
