@@ -162,6 +162,13 @@ class Controller:
         slots = max(m.queue_capacity, 1) + writers
         return int(self.s.max_memory_mb * MB // (m.avg_row_bytes * slots))
 
+    def _held_rows(self, m: MetricsSnapshot, chunk: int) -> float:
+        """Rows one batch holds at ``chunk``: fewer when the batches are capped below it (the
+        pipeline's byte budget per batch holds wide rows to a few thousand whatever chunk_size
+        says; halving a 50K chunk_size to fit them only cut the key ranges, 8-15 % slower)."""
+        rows = self.rows_per_batch(m)
+        return min(chunk, rows) if rows > 0 and self.batches_capped(m) else chunk
+
     def _caps(self, now: float) -> tuple[int, int]:
         w_cap, c_cap = WRITERS_MAX, CHUNK_MAX
         if self._writer_cap and now < self._writer_cap[1]:
@@ -197,7 +204,7 @@ class Controller:
             )
         limit = self.max_chunk(d.writers)
         grows = d.writers > w0 or d.chunk_size > c0
-        if d.chunk_size > limit and grows:
+        if self._held_rows(self._last, d.chunk_size) > limit and grows:
             raise DecisionRejected(
                 f"chunk_size {d.chunk_size} × {d.writers} writers exceeds the memory budget "
                 f"of {self.s.max_memory_mb:g} MB (max chunk {limit})"
@@ -285,7 +292,7 @@ class Controller:
             if w > WRITERS_MIN:
                 return self._back_off(cfg, now, why)
         limit = self.max_chunk(w, m)
-        if c > limit and c > CHUNK_MIN:
+        if self._held_rows(m, c) > limit and c > CHUNK_MIN:
             new_c = max(on_grid(c / 2, "ceil"), min(c, on_grid(limit, "floor")))
             why = f"chunk_size {c} exceeds the {self.s.max_memory_mb:g} MB budget (max {limit})"
             return self._change(cfg, (w, new_c), "safety", why, mandatory=True)
@@ -393,7 +400,7 @@ class Controller:
         if direction > 0:
             step = max(1, w // 4) if small else w
             new = min(w + min(step, MAX_WRITER_STEP), w_cap, WRITERS_MAX)
-            while new > w and m.chunk_size > self.max_chunk(new, m):
+            while new > w and self._held_rows(m, m.chunk_size) > self.max_chunk(new, m):
                 new -= 1
             return max(new, w)
         step = max(1, w // 4) if small else max(1, w // 2)
@@ -436,12 +443,18 @@ class Controller:
         lo = on_grid(c / 2, "ceil")
         # far below the target a step may grow the chunk eightfold, near it only double it
         step = MAX_CHUNK_GROWTH if want >= MAX_CHUNK_GROWTH * c else 2
-        hi = max(lo, on_grid(min(c * step, c_cap, self.max_chunk(w, m)), "floor"))
+        mem = CHUNK_MAX if self.batches_capped(m) else self.max_chunk(w, m)  # see _held_rows
+        hi = max(lo, on_grid(min(c * step, c_cap, mem), "floor"))
         return min(max(want, lo), hi)
 
     def _on_target(self, m: MetricsSnapshot) -> bool:
         goal = self.s.target_batch_seconds
         return goal / 2 <= m.write_latency_p50 <= goal * 2
+
+    def _shrinks(self, m: MetricsSnapshot, chunk: int) -> bool:
+        """Whether a smaller ``chunk`` would make the batches smaller: not while they are
+        capped below it (it would only shorten the key ranges read, which costs)."""
+        return not self.batches_capped(m) or chunk < self.rows_per_batch(m)
 
     def _chunk_step(self, m: MetricsSnapshot, cfg: Cfg) -> tuple[int, str] | None:
         """The next chunk-size trial: toward the batch-time target while that pays; when
@@ -452,12 +465,14 @@ class Controller:
             return None
         if self._chunk_halving:
             new = on_grid(c / 2, "ceil")
-            return (new, f"measuring {new}-row chunks (smaller paid so far)") if new < c else None
+            if new < c and self._shrinks(m, new):
+                return new, f"measuring {new}-row chunks (smaller paid so far)"
+            return None
         target = self._chunk_target(m, cfg)
         if target is None or abs(target - c) < 0.25 * c or self._on_target(m):
             return None  # a trial costs throughput: batches within 2x of the target stay
         if target > c and self.growth_blocked(m):
-            if self._chunk_moved or c <= CHUNK_MIN:
+            if self._chunk_moved or c <= CHUNK_MIN or not self._shrinks(m, on_grid(c / 2, "ceil")):
                 return None
             # the batch-time rule wants larger chunks, which cannot apply to this table's key
             # ranges: measure the other direction instead of assuming
@@ -500,6 +515,8 @@ class Controller:
         target = self._chunk_target(m, cfg)
         drifted = not self._on_target(m)
         if target is not None and target > c and self.growth_blocked(m):
+            target = None
+        if target is not None and target < c and not self._shrinks(m, target):
             target = None
         if target is not None and target != c and drifted:
             why = f"batches drifted to {m.write_latency_p50:.2f}s; resizing chunks"

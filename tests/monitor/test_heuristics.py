@@ -117,6 +117,18 @@ def test_memory_budget_is_respected_under_wide_rows() -> None:
     assert loop.throughput() >= 0.9 * best
 
 
+def test_batches_capped_below_the_budget_are_not_a_reason_to_cut_chunk_size() -> None:
+    """Wide rows: the pipeline's byte budget holds every batch to 2,500 rows, far inside the
+    memory budget, whatever chunk_size says. chunk_size 50,000 × 3 KB would exceed it, but no
+    batch is that large: cutting chunk_size would only shorten the key ranges."""
+    sim = SimPipeline(MODEL, 2, 50_000, avg_row_bytes=3_000, range_rows=2_500)
+    loop = Loop(sim, max_memory_mb=128)
+    assert loop.ctl.max_chunk(2, loop.collector.collect()) < 50_000
+    loop.run(20)
+    assert not [d for _, d in loop.changes if d.kind == "safety"]
+    assert sim.chunk_size >= 50_000 and sim.writers > 2
+
+
 def test_memory_pressure_reduces_chunks_and_keeps_them_down() -> None:
     def memory(sim: SimPipeline) -> float:
         return 90.0 if sim.chunk_size > 8_000 else 60.0
