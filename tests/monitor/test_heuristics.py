@@ -129,6 +129,18 @@ def test_batches_capped_below_the_budget_are_not_a_reason_to_cut_chunk_size() ->
     assert sim.chunk_size >= 50_000 and sim.writers > 2
 
 
+def test_long_batches_of_a_slow_target_are_not_shrunk() -> None:
+    """Foreign keys and indexes on the target: a 50K-row batch takes 4 s, and larger batches
+    are cheaper per row, more writers do not help. Four times the 1 s target is no reason
+    to cut them."""
+    slow = dataclasses.replace(MODEL, base_rate=25_000, big_batch=1e12, sigma=0.9)
+    sim = SimPipeline(slow, 2, 50_000)
+    assert 3 < slow.batch_seconds(2, 50_000) < 5
+    loop = Loop(sim)
+    loop.run(40)
+    assert all(d.chunk_size >= 50_000 for _, d in loop.changes)
+
+
 def test_memory_pressure_reduces_chunks_and_keeps_them_down() -> None:
     def memory(sim: SimPipeline) -> float:
         return 90.0 if sim.chunk_size > 8_000 else 60.0
