@@ -197,6 +197,7 @@ def config(
         "state_dir": str(OUT / "state"),
         "write_ahead_writers": writers,
         "chunk_size": chunk,
+        "parallel_readers": args.readers,  # not a knob the controller turns: fixed per run
         "ai_adjust": adaptive,
         "ai_adjust_interval": args.interval,
         "chunk_size_at": args.chunk_size_at,
@@ -636,6 +637,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--chunks", type=ints, default=[1_000, 10_000, 50_000, 200_000])
     ap.add_argument("--starts", type=words, default=["bad", "default", "best"])
     ap.add_argument("--arms", type=words, default=["fallback", "fake-ai"])
+    ap.add_argument("--readers", type=int, default=2, help="migration.parallel_readers")
     ap.add_argument("--narrow-rows", type=int, default=20_000_000)
     # every row of the indexed target pays a foreign-key check and two more index inserts:
     # about ten times slower than narrow (2M rows: 21 s through one psql COPY)

@@ -38,9 +38,10 @@ def test_defaults(tmp_path: Path) -> None:
     )  # fmt: skip
     assert c.target.path == str(tmp_path / "out.db")
     m = c.migration
-    assert (m.workers, m.chunk_size, m.parallel_readers) == (4, 50_000, 2)
+    assert (m.workers, m.chunk_size) == (4, 50_000)
     assert (m.read_ahead_buffers, m.target_mode) == (8, "drop_recreate")
     assert m.write_ahead_writers == max(2, min(4, os.cpu_count() or 2))
+    assert m.parallel_readers == m.write_ahead_writers // 2
     assert m.ai_adjust is False and m.ai_adjust_interval == 30.0
     assert 64 <= m.max_memory_mb <= 256
     assert m.state_dir == Path("~/.dmt").expanduser()
