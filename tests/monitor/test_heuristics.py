@@ -100,6 +100,16 @@ def test_a_trial_clearly_worse_in_its_first_clean_interval_is_undone_at_once() -
     assert loop.step().kind == "revert"  # one clean interval at -50 % is enough
 
 
+@pytest.mark.parametrize("seed", [1, 2, 4])
+def test_a_writer_step_kept_inside_the_noise_is_not_tried_back(seed: int) -> None:
+    """1 -> 2 writers measured +11 % where the noise threshold is larger: kept, and the ramp
+    stops. Trying 1 writer next would only measure again where the step came from."""
+    model = dataclasses.replace(MODEL, sigma=0.81, noise=0.06)
+    loop = Loop(SimPipeline(model, 1, 28_000, seed=seed))
+    loop.run(15)
+    assert [(d.kind, d.writers) for _, d in loop.changes] == [("ramp", 2)]
+
+
 def test_memory_budget_is_respected_under_wide_rows() -> None:
     budget_mb = 64.0
     sim = SimPipeline(MODEL, 16, 500_000, avg_row_bytes=1_000)
