@@ -481,7 +481,7 @@ class Controller:
             return None
         target = self._chunk_target(m, cfg)
         if target is None or abs(target - c) < 0.25 * c or self._on_target(m):
-            return None  # a trial costs throughput: batches within 2x of the target stay
+            return None  # a trial costs throughput: batches near the target stay (_on_target)
         if target > c and self.growth_blocked(m):
             if self._chunk_moved or c <= CHUNK_MIN or not self._shrinks(m, on_grid(c / 2, "ceil")):
                 return None
