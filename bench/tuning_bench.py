@@ -105,16 +105,12 @@ def _log(msg: str) -> None:
     print(f"[tuning {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def _count(engine: str, db: str, table: str) -> int | None:
-    return datagen.count_rows(engine, db, table)
-
-
 def prepare_data(wl: Workload, seed: int) -> None:
     """``dmt_tune_src`` holds ``votes`` (PostgreSQL) and ``posts`` (MariaDB) of the sizes asked;
     regenerated only when the row count differs."""
     if wl.src == "pg":
         datagen.ensure_database("pg", wl.src_db)
-        if _count("pg", wl.src_db, wl.table) == wl.rows:
+        if datagen.count_rows("pg", wl.src_db, wl.table) == wl.rows:
             return
         _log(f"generating PostgreSQL {wl.table}: {wl.rows:,} rows")
         n_posts = max(1, wl.rows // 10)
@@ -130,7 +126,7 @@ def prepare_data(wl: Workload, seed: int) -> None:
         datagen.run(psql(wl.src_db, f"VACUUM (FREEZE, ANALYZE) {wl.table}"))
         return
     # MariaDB posts: copies of the scale-1 benchmark posts with shifted ids (fast, same server)
-    if _count("my", SRC_DB, "posts") == wl.rows:
+    if datagen.count_rows("my", SRC_DB, "posts") == wl.rows:
         return
     status = datagen.ensure_data(1.0, seed, ("pg", "my"))
     if status.get("my") != "ok":

@@ -198,9 +198,7 @@ class AIMonitor(threading.Thread):
                 "writers": m.target_writers or m.active_writers,
                 "active_writers": m.active_writers,
                 "chunk_size": m.chunk_size,
-                "rows_per_batch": round(m.rows_in_interval / m.batches_in_interval, 1)
-                if m.batches_in_interval
-                else None,
+                "rows_per_batch": round(m.rows_per_batch, 1) if m.batches_in_interval else None,
                 "write_latency_p50": round(m.write_latency_p50, 4),
                 "rss_mb": round(m.process_rss_mb, 1),
                 "memory_percent": round(m.system_memory_percent, 1),

@@ -168,7 +168,7 @@ class Controller:
         """Rows one batch holds at ``chunk``: fewer when the batches are capped below it (the
         pipeline's byte budget per batch holds wide rows to a few thousand whatever chunk_size
         says; halving a 50K chunk_size to fit them only cut the key ranges, 8-15 % slower)."""
-        rows = self.rows_per_batch(m)
+        rows = m.rows_per_batch
         return min(chunk, rows) if rows > 0 and self.batches_capped(m) else chunk
 
     def _caps(self, now: float) -> tuple[int, int]:
@@ -360,7 +360,7 @@ class Controller:
             grew = p.after[1] > p.before[1]
             assert self._last is not None
             capped = grew and self.batches_capped(self._last) and not self._chunk_halving
-            if capped and self.rows_per_batch(self._last) >= 1.25 * p.batch_rows > 0:
+            if capped and self._last.rows_per_batch >= 1.25 * p.batch_rows > 0:
                 # the batches grew, as far as the byte budget or the key ranges let them: a
                 # step like any other, kept unless it measured worse (wide rows: 1K-row batches
                 # grown to 3K were undone for being +6 % inside the noise, back to 1K)
@@ -428,10 +428,6 @@ class Controller:
         return m.current_table is not None and m.current_table == self._no_growth_table
 
     @staticmethod
-    def rows_per_batch(m: MetricsSnapshot) -> float:
-        return m.rows_in_interval / m.batches_in_interval if m.batches_in_interval else 0.0
-
-    @staticmethod
     def batches_capped(m: MetricsSnapshot) -> bool:
         """Whether batches stay well below chunk_size, so a larger chunk_size changes nothing:
         the memory budget caps each batch in bytes, or the rows are sparse in their key
@@ -439,7 +435,7 @@ class Controller:
         batches can grow; with ``table`` the change waits for the next table anyway.)"""
         if m.batches_in_interval < 2:
             return False
-        return m.rows_in_interval / m.batches_in_interval < 0.6 * m.chunk_size
+        return m.rows_per_batch < 0.6 * m.chunk_size
 
     def _chunk_target(self, m: MetricsSnapshot, cfg: Cfg) -> int | None:
         w, c = cfg
@@ -465,7 +461,7 @@ class Controller:
     def _shrinks(self, m: MetricsSnapshot, chunk: int) -> bool:
         """Whether a smaller ``chunk`` would make the batches smaller: not while they are
         capped below it (it would only shorten the key ranges read, which costs)."""
-        return not self.batches_capped(m) or chunk < self.rows_per_batch(m)
+        return not self.batches_capped(m) or chunk < m.rows_per_batch
 
     def _chunk_step(self, m: MetricsSnapshot, cfg: Cfg) -> tuple[int, str] | None:
         """The next chunk-size trial: toward the batch-time target while that pays; when
@@ -596,7 +592,7 @@ class Controller:
         baseline = self._baseline(self._cfg)
         self._pending = _Pending(
             self._cfg, new, kind, baseline, self._last.taken_at, decision_id,
-            batch_rows=self.rows_per_batch(self._last),
+            batch_rows=self._last.rows_per_batch,
         )  # fmt: skip
         self._last_change_at = self._last.taken_at
         if kind == "chunk":

@@ -119,6 +119,12 @@ class MetricsSnapshot:
     latency_trend_percent: float  # write p95 vs the mean of the earlier samples
     cpu_saturated: bool
 
+    @property
+    def rows_per_batch(self) -> float:
+        """Rows per batch written in the interval (0 when none was)."""
+        n = self.batches_in_interval
+        return self.rows_in_interval / n if n else 0.0
+
     def to_dict(self) -> dict[str, object]:
         """Plain values, rounded for a compact prompt and readable JSON."""
         return {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self).items()}
