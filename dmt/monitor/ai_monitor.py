@@ -361,10 +361,9 @@ def build_monitor(
     controller = Controller(
         ControllerSettings(
             max_memory_mb=migration.max_memory_mb,
-            # rows are counted when a batch commits: an interval must hold many commits per
-            # writer, or its throughput is a count of whole batches (at a 2 s interval, 1 s
-            # batches made a +20 % second writer measure -6 %); 1 s from a 20 s interval up
-            target_batch_seconds=min(1.0, n / 20),
+            # an interval should see several commits per writer (its rate is measured over
+            # them, see metrics_collector._commit_rate); 1 s from a 4 s interval up
+            target_batch_seconds=min(1.0, n / 4),
             steady_gap=4 * n,
             probe_every=20 * n,
             effect_timeout=20 * n,

@@ -444,10 +444,10 @@ class Controller:
         want = on_grid(c * self.s.target_batch_seconds / m.write_latency_p50)
         _, c_cap = self._caps(m.taken_at)
         lo = on_grid(c / 2, "ceil")
-        # far below the target a step may grow the chunk eightfold, near it only double it
-        step = MAX_CHUNK_GROWTH if want >= MAX_CHUNK_GROWTH * c else 2
+        # straight to the estimate, at most eightfold: a bad start's 1K chunks reach a 0.5 s
+        # batch in two steps (doubling near the target took five, a quarter of a 40 s run)
         mem = CHUNK_MAX if self.batches_capped(m) else self.max_chunk(w, m)  # see _held_rows
-        hi = max(lo, on_grid(min(c * step, c_cap, mem), "floor"))
+        hi = max(lo, on_grid(min(c * MAX_CHUNK_GROWTH, c_cap, mem), "floor"))
         return min(max(want, lo), hi)
 
     def _on_target(self, m: MetricsSnapshot) -> bool:

@@ -1,7 +1,8 @@
 """Turn cumulative pipeline counters and host readings into per-interval metrics and trends.
 
 The collector differences two successive :class:`~dmt.pipeline.stats.PipelineSnapshot` values,
-so every rate is *instantaneous* over the last interval, not an average since the start. A
+so every rate is *instantaneous* over the last interval, not an average since the start (rows
+per second over the commits of the interval, see :func:`_commit_rate`). A
 rolling window of recent metrics gives the trends the controller and the AI look at.
 """
 
@@ -150,6 +151,19 @@ def _slope(ys: Sequence[float]) -> float:
     return num / den
 
 
+def _commit_rate(s: PipelineSnapshot, p: PipelineSnapshot | None, rows: int, dt: float) -> float:
+    """Rows per second between the last commits of the previous interval and of this one.
+
+    Rows are counted when a batch commits, so dividing an interval's rows by its length counts
+    whole batches: at 0.7 s batches a 2 s interval held 2 to 7 commits, its rate moved in steps
+    of 25 %, and the controller's noise threshold reached 126 %. The rows committed after the
+    previous interval's last commit, over the time until this interval's last commit, measure
+    whole batches over exactly the time they took. Before any commit, the interval itself."""
+    if p is not None and p.last_commit_at > 0 and s.last_commit_at > p.last_commit_at:
+        return rows / (s.last_commit_at - p.last_commit_at)
+    return rows / dt
+
+
 def _change(current: float, reference: float) -> float:
     return (current - reference) / reference * 100 if reference > 0 else 0.0
 
@@ -213,7 +227,7 @@ class MetricsCollector:
         recent = d_batches if d_batches > 0 else len(s.write_latencies)
         write_lat = s.write_latencies[-recent:] if recent else ()
         read_lat = s.read_latencies[-recent:] if recent else ()
-        rps = d_rows / dt
+        rps = _commit_rate(s, p, d_rows, dt)
         elapsed = max(now - self._started, 1e-9)
         remaining = max(s.rows_expected - s.rows_total, 0)
         earlier = list(self._window)[-(self._size - 1) :]

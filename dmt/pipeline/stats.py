@@ -39,6 +39,7 @@ class PipelineSnapshot:
     avg_row_bytes: float
     rows_expected: int
     max_batch_bytes: int = 0  # the largest batch written so far, as its data path counts it
+    last_commit_at: float = 0.0  # clock at the most recent batch commit (0 before the first)
 
 
 @dataclass
@@ -69,6 +70,7 @@ class PipelineCounters:
     avg_row_bytes: float = 0.0
     rows_expected: int = 0
     max_batch_bytes: int = 0
+    last_commit_at: float = 0.0
     _read_lat: deque[float] = field(default_factory=lambda: deque(maxlen=256), repr=False)
     _write_lat: deque[float] = field(default_factory=lambda: deque(maxlen=256), repr=False)
 
@@ -85,6 +87,7 @@ class PipelineCounters:
             self.max_batch_bytes = max(self.max_batch_bytes, nbytes)
             self.write_seconds += seconds
             self._write_lat.append(seconds)
+            self.last_commit_at = self.clock()
 
     def record_wait(self, seconds: float) -> None:
         with self._lock:
@@ -128,4 +131,5 @@ class PipelineCounters:
                 avg_row_bytes=self.avg_row_bytes,
                 rows_expected=self.rows_expected,
                 max_batch_bytes=self.max_batch_bytes,
+                last_commit_at=self.last_commit_at,
             )

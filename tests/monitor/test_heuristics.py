@@ -322,7 +322,8 @@ def test_smaller_chunks_are_measured_when_larger_ones_cannot_apply(seed: int) ->
     loop = Loop(sim)
     assert model.batch_seconds(2, 50_000) < 0.5  # the batch-time rule alone would grow chunks
     loop.run(40)
-    assert [d.chunk_size for _, d in loop.changes[:3]] == [100_000, 50_000, 25_000]
+    sizes = [d.chunk_size for _, d in loop.changes[:3]]
+    assert sizes[0] > 50_000 and sizes[1:] == [50_000, 25_000], sizes
     assert sim.batch_rows <= 13_000
     # one knob at a time: chunks were sized at 2 writers, where 7,000 rows beat 4,000; the
     # joint optimum (8+ writers × 4,000) is a few percent away
@@ -379,7 +380,8 @@ def test_validate_lets_a_chunk_change_eightfold_at_most() -> None:
 
 def test_tiny_batches_grow_eightfold_per_step() -> None:
     # batches that take milliseconds against a 1 s target grow 1K -> 8K in one measured step
-    # (three doublings before); near the target the steps are doublings again
+    # (three doublings before), then straight to the size estimated for the target (doublings
+    # there took five steps)
     loop = Loop(SimPipeline(MODEL, 1, 1_000, seed=1))
     sizes, first = [loop.sim.chunk_size], None
     for i in range(1, 21):
@@ -388,7 +390,7 @@ def test_tiny_batches_grow_eightfold_per_step() -> None:
             sizes.append(loop.sim.chunk_size)
             first = first or i
     assert sizes[:2] == [1_000, 8_000] and first is not None and first <= 2, (first, sizes)
-    assert all(b <= 2 * a for a, b in itertools.pairwise(sizes[1:]) if b > a), sizes
+    assert 0.75 <= loop.sim.model.batch_seconds(1, sizes[2]) <= 1.25, sizes
 
 
 def test_a_writer_step_down_that_measured_slower_is_undone() -> None:

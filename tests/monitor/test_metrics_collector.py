@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from dmt.monitor.metrics_collector import HostSample, MetricsCollector, PsutilSampler, percentile
-from dmt.pipeline.stats import PipelineSnapshot
+from dmt.pipeline.stats import PipelineCounters, PipelineSnapshot
 
 from .sim import FakeClock
 
@@ -89,6 +89,33 @@ def test_interval_rates_and_breakdown_come_from_the_difference_of_two_snapshots(
     assert m.progress_percent == pytest.approx(15)
     assert m.eta_seconds == pytest.approx(850_000 / 5_000)
     assert m.avg_rows_per_sec == pytest.approx(150_000 / 20)
+
+
+def test_rate_counts_whole_batches_over_the_time_between_commits() -> None:
+    # one writer commits 50K rows every 0.7 s; the monitor looks every 2 s, so an interval holds
+    # two or three commits: counted per interval the rate jumps between 50K and 75K rows/s
+    clock = FakeClock(0.0)
+    counters = PipelineCounters(clock=clock)
+    col = MetricsCollector(counters.snapshot, clock=clock, host=lambda: host())
+    commits = iter(round(0.7 * k, 6) for k in range(1, 100))
+    due = next(commits)
+    rates, per_interval = [], []
+    for _ in range(8):
+        end = clock.now + 2.0
+        while due <= end:
+            clock.now = due
+            counters.record_write(50_000, 1_000_000, 0.7)
+            due = next(commits)
+        clock.now = end
+        m = col.collect()
+        rates.append(m.rows_per_sec)
+        per_interval.append(m.rows_in_interval / m.interval_seconds)
+    assert min(per_interval[1:]) <= 50_000 and max(per_interval[1:]) >= 75_000
+    for rate in rates[1:]:
+        assert rate == pytest.approx(50_000 / 0.7)
+    # an interval without a commit moved no rows
+    clock.advance(2.0)
+    assert col.collect().rows_per_sec == 0
 
 
 def test_trends_use_the_rolling_window() -> None:
