@@ -442,12 +442,15 @@ def signals_to(abort: threading.Event) -> Iterator[None]:
         yield
         return
 
+    received = threading.Event()
+
     def handler(signum: int, frame: Any) -> None:
         if abort.is_set():
             # no logging here: the interrupted code may hold the handler's lock
             os.write(2, b"dmt: second signal: exiting at once; `dmt resume` continues the run\n")
             os._exit(Cancelled.exit_code)
         abort.set()
+        received.set()
         log.warning("stopping: finishing batches in flight (press Ctrl-C again to exit at once)")
 
     old_int = signal.signal(signal.SIGINT, handler)
@@ -455,8 +458,11 @@ def signals_to(abort: threading.Event) -> Iterator[None]:
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, old_int)
-        signal.signal(signal.SIGTERM, old_term)
+        if not received.is_set():
+            signal.signal(signal.SIGINT, old_int)
+            signal.signal(signal.SIGTERM, old_term)
+        # else: the handler stays for the rest of the stop, so a second signal while the run
+        # winds down (a slow machine took over a second) still exits at once with code 5
 
 
 __all__ = ["DmtError", "Plan", "execute", "make_plan", "signals_to"]

@@ -20,6 +20,9 @@ from tests.support.fake_anthropic import FakeAnthropic, Reply, Request, context_
 KEY = "sk-ant-e2e-secret-0123456789"
 
 
+ROWS = 200_000  # per big table: seconds each on the row path, enough intervals for the AI
+
+
 @pytest.fixture(scope="module")
 def pg_source(pg_db: str) -> str:
     with psycopg.connect(dbname=pg_db, autocommit=True, **PG) as conn:
@@ -27,7 +30,7 @@ def pg_source(pg_db: str) -> str:
             "".join(
                 f"CREATE TABLE big{i} (id bigint PRIMARY KEY, a int NOT NULL, b text, c timestamp);"
                 f"INSERT INTO big{i} SELECT g, g % 1000, md5(g::text), timestamp '2020-01-01' + "
-                "g * interval '1 second' FROM generate_series(1, 800000) g;"
+                f"g * interval '1 second' FROM generate_series(1, {ROWS}) g;"
                 for i in (1, 2, 3, 4)
             )
             + "CREATE TABLE small (id int PRIMARY KEY, v text);"
@@ -130,7 +133,7 @@ def test_ai_decisions_change_the_running_pipeline(
         order = ["big1", "big2", "big3", "big4", "small"]
         assert order.index(chunk[0]["table"]) > order.index(writers[0]["table"])
         text = caplog.text
-        rows = {"big1": 800_000, "big2": 800_000, "big3": 800_000, "big4": 800_000, "small": 30_000}
+        rows = {"big1": ROWS, "big2": ROWS, "big3": ROWS, "big4": ROWS, "small": 30_000}
         size = 4000
         for name in order:
             for a in chunk:

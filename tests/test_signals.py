@@ -82,8 +82,10 @@ def test_second_signal_exits_at_once(source: Path, tmp_path: Path, pg_db: str) -
     try:
         proc = dmt("run", "-c", str(cfg_path), "--verbosity", "info", log=log)
         wait_for(tmp_path / "state", Moment("phase", "copy"), proc.pid)
-        locker.execute("LOCK TABLE ints IN ACCESS EXCLUSIVE MODE")  # held until rollback
-        time.sleep(0.5)  # a writer is now waiting on the lock with a batch in hand
+        # every table, so whichever one a writer is on it waits with its batch in hand (on a
+        # slow machine `ints` alone was sometimes already written); held until rollback
+        locker.execute("LOCK TABLE ints, pairs, texts, nokey IN ACCESS EXCLUSIVE MODE")
+        _wait_for_lock_waiter(pg_db)  # a writer now waits on the lock with a batch in hand
         os.kill(proc.pid, signal.SIGTERM)
         _wait_for_text(log, "finishing batches in flight")
         time.sleep(1.0)
@@ -101,6 +103,21 @@ def test_second_signal_exits_at_once(source: Path, tmp_path: Path, pg_db: str) -
     r = run_cli("resume", "-c", str(cfg_path))
     assert r.returncode == 0, r.stderr
     _assert_copied(raw, tmp_path)
+
+
+def _wait_for_lock_waiter(db: str, timeout: float = 60) -> None:
+    """Until a session of ``db`` waits on a lock (a sleep was not enough on a slow machine:
+    the signal came before any writer held a batch, and the stop finished at once)."""
+    import psycopg
+
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(dbname=db, autocommit=True, **PG) as conn:
+        sql = (
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'"
+        )
+        while (conn.execute(sql, (db,)).fetchone() or (0,))[0] == 0:
+            assert time.monotonic() < deadline, "no writer ever waited on the lock"
+            time.sleep(0.02)
 
 
 def _wait_for_text(log: Path, text: str, timeout: float = 30) -> None:
