@@ -38,6 +38,11 @@ class State:
     post_load: int = 0
 
 
+# how often the state store is read while waiting for a moment: each read opens SQLite, and at
+# 3 ms the polling took CPU from the run it watches on a slow 2-core machine
+POLL_SECONDS = 0.01
+
+
 def read_state(state_dir: Path) -> State:
     path = state_dir / "state.db"
     if not path.exists():
@@ -113,7 +118,7 @@ def wait_for(state_dir: Path, moment: Moment, pid: int, timeout: float = 120) ->
             if moment.delay_ms:
                 time.sleep(moment.delay_ms / 1000)
             return now
-        time.sleep(0.003)
+        time.sleep(POLL_SECONDS)
     raise AssertionError(f"{moment.label} not reached in {timeout}s")
 
 
@@ -136,7 +141,7 @@ def stop_at(
                 raise AssertionError(f"{moment.label} not reached in {timeout}s")
             if moment.reached(read_state(state_dir), base, proc.pid):
                 break
-            time.sleep(0.003)
+            time.sleep(POLL_SECONDS)
         if moment.delay_ms:
             time.sleep(moment.delay_ms / 1000)
         if proc.poll() is not None:
