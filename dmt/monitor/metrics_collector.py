@@ -2,8 +2,8 @@
 
 The collector differences two successive :class:`~dmt.pipeline.stats.PipelineSnapshot` values,
 so every rate is *instantaneous* over the last interval, not an average since the start (rows
-per second over the commits of the interval, see :func:`_commit_rate`). A
-rolling window of recent metrics gives the trends the controller and the AI look at.
+per second over the interval's commits, see :func:`_commit_rate`). A rolling window of recent
+metrics gives the trends the controller and the AI look at.
 """
 
 from __future__ import annotations
