@@ -488,6 +488,8 @@ def main(argv: list[str] | None = None) -> int:
             except RuntimeError as exc:
                 data[engine] = f"failed: {exc}"
     sizes = datagen.sizes_for(args.scale)
+    bytecode = datagen.compile_bytecode()
+    print(f"bytecode: {bytecode}", file=sys.stderr, flush=True)
 
     results: list[Result] = []
     print(HEADER, flush=True)
@@ -511,7 +513,7 @@ def main(argv: list[str] | None = None) -> int:
         "scale": args.scale,
         "seed": args.seed,
         "repeat": args.repeat,
-        "environment": environment(),
+        "environment": {**environment(), "bytecode": bytecode},
         "measures": (
             "wall-clock seconds from process start to exit; dmt with default settings "
             "(validate: none); rows/s = rows / median seconds; ratio = dmt / reference"

@@ -691,6 +691,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         ap.error(f"unknown workload(s): {', '.join(sorted(unknown))}")
     OUT.mkdir(parents=True, exist_ok=True)
+    _log(f"bytecode: {datagen.compile_bytecode()}")
     all_wl = workloads(args)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     out_json = OUT / f"tuning-{stamp}.json"

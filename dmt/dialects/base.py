@@ -319,12 +319,14 @@ class Dialect:
         reflected schema where it has one (an exact COUNT(*) scans the whole table: 0.1-0.2 s
         of a 2M-row copy), else COUNT(*). The count only sizes the key ranges: a wrong estimate
         makes ranges hold more or fewer rows, never loses one (a range with more rows than
-        chunk_size is still read in batches of chunk_size)."""
-        q = self.quote(col)
+        chunk_size is still read in batches of chunk_size). Each aggregate is its own subquery:
+        SQLite answers a lone MIN or MAX from the index end but scans the whole table for
+        ``SELECT MIN(k), MAX(k)`` (0.43 s against 0.05 s on a 2M-row table)."""
+        q, t = self.quote(col), self.qualified(table.name)
         exact = table.row_estimate <= 0
-        count = ", COUNT(*)" if exact else ""
+        count = f", (SELECT COUNT(*) FROM {t})" if exact else ""
         cur = conn.cursor()
-        self.execute(cur, f"SELECT MIN({q}), MAX({q}){count} FROM {self.qualified(table.name)}")
+        self.execute(cur, f"SELECT (SELECT MIN({q}) FROM {t}), (SELECT MAX({q}) FROM {t}){count}")
         lo, hi, *n = cur.fetchone()
         cur.close()
         conn.commit()
