@@ -508,13 +508,15 @@ def run_workload(
         best = min(ok, key=lambda r: r.copy_seconds or 1e9)
     bests[wl.name] = best
     starts = {"bad": BAD, "default": DEFAULT, "best": (best.writers, best.chunk)}
-    for start in args.starts:
+    for i, start in enumerate(args.starts):
         w, c = starts[start]
         ref = None
         if args.interleave:  # the machine drifts: measure the best cell beside the arms
             bw, bc = best.writers, best.chunk
             ref = go("static", f"{bw}x{bc}", "reference", bw, bc)
-        for arm in args.arms:
+        # the arms take turns at running first after the reference: on a machine that drifts
+        # the second run is further from it
+        for arm in args.arms if i % 2 == 0 else args.arms[::-1]:
             if arm == "fake-ai":
                 with fake_ai() as url:
                     r = go("adaptive", start, arm, w, c, url)
