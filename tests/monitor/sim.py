@@ -64,6 +64,7 @@ class SimPipeline:
         cpu_percent: Callable[[SimPipeline], float] = lambda sim: 20.0 + 4.0 * sim.writers,
         range_rows: int | None = None,
         tables_total: int = 1,
+        writer_bound: bool = False,
     ) -> None:
         self.model = model
         self.writers: int = writers
@@ -81,6 +82,11 @@ class SimPipeline:
         # (the pipeline's `chunk_size_at: chunk` on one big table)
         self.range_rows = range_rows
         self.tables_total = tables_total
+        # writer-bound: the read-ahead queue stays full; writers added empty it over the next
+        # two intervals, its rows committed on top of the rate the model gives
+        self.writer_bound = writer_bound
+        self.depth = queue_capacity if writer_bound else queue_capacity // 2
+        self.draining: list[int] = []  # batches the next intervals take from the queue
 
     @property
     def batch_rows(self) -> int:
@@ -97,6 +103,10 @@ class SimPipeline:
         c = self.batch_rows
         rps = m.throughput(self.writers, c) * (1 + self.rng.gauss(0, m.noise))
         rows = int(rps * dt)
+        if self.draining:
+            drained = self.draining.pop(0)
+            rows += drained * c
+            self.depth -= drained
         batches = max(1, rows // c)
         self.rows += rows
         self.bytes += int(rows * self.avg_row_bytes)
@@ -111,6 +121,10 @@ class SimPipeline:
     def apply(self, update: ConfigUpdate | None) -> None:
         if update is None:
             return
+        if self.writer_bound and (update.writers or 0) > self.writers:
+            self.draining = [self.depth - self.depth // 2, self.depth // 2]
+        elif self.writer_bound and (update.writers or self.writers) < self.writers:
+            self.draining, self.depth = [], self.queue_capacity  # refilled: nothing counted
         self.writers = update.writers or self.writers
         self.chunk_size = update.chunk_size or self.chunk_size
         self.history.append((self.now, self.writers, self.chunk_size))
@@ -129,7 +143,7 @@ class SimPipeline:
             active_writers=self.writers,
             target_writers=self.writers,
             active_readers=2,
-            queue_depth=self.queue_capacity // 2,
+            queue_depth=self.depth,
             queue_capacity=self.queue_capacity,
             batches_in_flight=self.writers,
             chunk_size=self.chunk_size,

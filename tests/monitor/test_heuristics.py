@@ -419,3 +419,17 @@ def test_a_writer_step_up_that_measured_faster_is_kept_inside_the_noise() -> Non
             loop.step()
             held += loop.sim.writers >= 2
     assert held / (20 * 30) >= 0.8, held
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_queue_emptied_by_added_writers_is_not_taken_for_their_gain(seed: int) -> None:
+    # writer-bound at 2 writers (the optimum; 4 are 15 % slower): the full read-ahead queue
+    # (32 batches, 1.6M rows) empties into the first two intervals after a step up, +27 %
+    # in the first clean one. Counted as throughput, that backlog made the step look like a
+    # gain and 4 writers were kept; net of it, the step measures its real -15 % and is undone
+    model = ThroughputModel(base_rate=100_000, sigma=0.6, kappa=0.15, noise=0.01)
+    loop = Loop(SimPipeline(model, 2, 50_000, seed=seed, queue_capacity=32, writer_bound=True))
+    loop.run(10)
+    tried = [d.writers for _, d in loop.changes if d.kind in ("ramp", "probe")]
+    assert 4 in tried or 3 in tried, loop.changes  # a step up was measured
+    assert loop.sim.writers == 2, [(d.kind, d.writers, d.reasoning) for _, d in loop.changes]
