@@ -158,9 +158,16 @@ def _commit_rate(s: PipelineSnapshot, p: PipelineSnapshot | None, rows: int, dt:
     whole batches: at 0.7 s batches a 2 s interval held 2 to 7 commits, its rate moved in steps
     of 25 %, and the controller's noise threshold reached 126 %. The rows committed after the
     previous interval's last commit, over the time until this interval's last commit, measure
-    whole batches over exactly the time they took. Before any commit, the interval itself."""
-    if p is not None and p.last_commit_at > 0 and s.last_commit_at > p.last_commit_at:
-        return rows / (s.last_commit_at - p.last_commit_at)
+    whole batches over exactly the time they took. Before any commit, the interval itself.
+
+    Commits closer together than half the interval are no span to time: batches longer than
+    the interval, written by several writers, finish in clusters (3 s batches of 4 writers
+    committed three times within 0.1 s: 690K rows/s for a load moving 65K, and the spike then
+    read as a 48 % fall that backed writers off). Then the interval itself again."""
+    if p is not None and p.last_commit_at > 0:
+        span = s.last_commit_at - p.last_commit_at
+        if span >= dt / 2:
+            return rows / span
     return rows / dt
 
 

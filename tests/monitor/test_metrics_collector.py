@@ -118,6 +118,23 @@ def test_rate_counts_whole_batches_over_the_time_between_commits() -> None:
     assert col.collect().rows_per_sec == 0
 
 
+def test_commits_clustered_in_a_moment_are_timed_over_the_interval() -> None:
+    # four writers with 3 s batches: three commits within 0.25 s of the previous interval's
+    # last one, then none; timed between the last commits that is 600K rows/s for 75K moved
+    clock = FakeClock(0.0)
+    counters = PipelineCounters(clock=clock)
+    col = MetricsCollector(counters.snapshot, clock=clock, host=lambda: host())
+    rates = []
+    for commits, end in (((1.0, 1.9), 2.0), ((3.0, 3.8), 4.0), ((4.01, 4.03, 4.05), 6.0)):
+        for at in commits:
+            clock.now = at
+            counters.record_write(50_000, 1_000_000, 3.0)
+        clock.now = end
+        rates.append(col.collect().rows_per_sec)
+    assert rates[1] == pytest.approx(100_000 / 1.9)  # commits spread out: timed between them
+    assert rates[2] == pytest.approx(150_000 / 2.0)
+
+
 def test_trends_use_the_rolling_window() -> None:
     clock = FakeClock()
     rows = [0]
