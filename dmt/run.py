@@ -269,6 +269,10 @@ class Migration:
             store.set_phase(run_id, "copy")
         else:
             _step(3, "target tables exist (resuming)")
+        if m.ai_adjust and cfg.ai.provider == "claude":
+            from dmt.monitor.ai_adjuster import preload_sdk
+
+            preload_sdk()  # start-up, not copy time: it once sat inside the copy's clock
         copy_started = time.monotonic()
         _step(4, f"copying {len(plan.tables)} table(s)")
         self._copy_with_retries(store, run_id, plan, resume)

@@ -9,6 +9,7 @@ failures and tries once more after ``breaker_reset``. A configuration problem (n
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -93,6 +94,15 @@ def price_for(model: str) -> tuple[float, float] | None:
     return None
 
 
+def preload_sdk() -> None:
+    """Import the anthropic SDK if it can be. ``import anthropic`` costs 1.4-2.5 s of CPU under
+    the GIL: in the middle of a copy it stalls every pipeline thread, and before the copy's
+    clock it is start-up (the tuning benchmark's fake-AI arm paid 2.3-3.5 s of every copy for
+    it, 4-7 % of a 50 s run). :meth:`AIAdjuster.warm_up` reports a failure."""
+    with contextlib.suppress(ImportError):
+        import anthropic  # noqa: F401
+
+
 class AIAdjuster:
     """One Claude decision per call, with cache, throttle, circuit breaker and cost totals."""
 
@@ -154,9 +164,8 @@ class AIAdjuster:
         }
 
     def warm_up(self) -> None:
-        """Import the SDK now: ``import anthropic`` costs ~1.4 s of CPU under the GIL, which
-        in the middle of a copy stalls every pipeline thread (the benchmark's fake-AI arm paid
-        it as +2 s on a 23 s copy). Called before the pipeline starts."""
+        """Import the SDK now (see :func:`preload_sdk`): a run calls it before the pipeline
+        starts; it disables the AI when the SDK cannot be imported."""
         if not self.enabled:
             return
         try:

@@ -354,7 +354,6 @@ def build_monitor(
     host: Callable[[], HostSample] | None = None,
 ) -> AIMonitor:
     """Wire collector, controller and (when configured) the AI adjuster from the config."""
-    collector = MetricsCollector(sample, clock=clock, host=host)
     # the controller's clocks are counted in intervals (4 = two minutes at the default 30 s),
     # so a short interval in a test or a benchmark keeps the same behaviour, only faster
     n = migration.ai_adjust_interval
@@ -375,6 +374,8 @@ def build_monitor(
     if adjuster is not None:
         with contextlib.suppress(AIDisabled):  # disabled_reason is set; AIMonitor logs it
             adjuster.warm_up()
+    # after the warm-up: the collector's first interval starts with the pipeline
+    collector = MetricsCollector(sample, clock=clock, host=host)
     return AIMonitor(
         collector, controller, slot, interval=migration.ai_adjust_interval, adjuster=adjuster
     )
