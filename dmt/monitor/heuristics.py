@@ -14,9 +14,9 @@ no threads, no sleeping; time is the snapshots' ``taken_at``.
 
 Safety (memory pressure, memory budget, errors, CPU saturation) preempts the search. Every change
 is measured: the first interval after it is discarded (mixed), the next ``samples_per_step`` are
-compared with the samples before it (each net of the rows the read-ahead queue gave up, see
-:func:`sustained_rate`) (one, when it is already worse beyond the noise), and a
-change that made throughput worse beyond the measured noise is reverted. One knob moves at a
+compared with the samples before it (one, when it is already worse beyond the noise), each net
+of the rows the read-ahead queue gave up (:func:`sustained_rate`), and a change that made
+throughput worse beyond the measured noise is reverted. One knob moves at a
 time so effects can be attributed. Batches from half to eight times the target duration are
 left alone: a trial costs throughput, and the best chunk sizes measured had 0.1-0.7 s batches.
 """
