@@ -436,8 +436,9 @@ def _zero_date(q: str) -> str:
     return f"(YEAR({q}) = 0 OR MONTH({q}) = 0 OR DAYOFMONTH({q}) = 0)"
 
 
+_INT_KINDS = ("int8", "int16", "int32", "int64")
+# the storage class a SQLite value of these kinds must have (integers and booleans: see _guard)
 _SQLITE_CLASS = {
-    **dict.fromkeys(("int8", "int16", "int32", "int64", "boolean"), "'integer'"),
     "float64": "'real'",
     **dict.fromkeys(_TEXT, "'text'"),
     **dict.fromkeys(("binary", "varbinary", "blob"), "'blob'"),
@@ -458,7 +459,7 @@ def _guard(src: Dialect, columns: tuple[Column, ...] | list[Column]) -> str | No
     terms: list[str] = []
     for col in columns:
         q, kind = src.quote(col.name), col.type.kind
-        if src.name == "sqlite" and kind in ("int8", "int16", "int32", "int64"):
+        if src.name == "sqlite" and kind in _INT_KINDS:
             continue
         if src.name == "mysql" and kind in ("date", "timestamp"):
             terms.append(f"NOT {_zero_date(q)}")
@@ -500,7 +501,7 @@ def choose(source: Dialect, target: Dialect, plan: TablePlan) -> ArrowPath | Non
     if len(key) != 1:
         return None
     by_name = {c.name: c for c in plan.source.columns}
-    if by_name[key[0]].type.kind not in ("int8", "int16", "int32", "int64"):
+    if by_name[key[0]].type.kind not in _INT_KINDS:
         return None
     if source.name == "sqlite" and not _PLAIN_PATH.match(
         os.path.abspath(source.endpoint.path or "")

@@ -9,7 +9,6 @@ failures and tries once more after ``breaker_reset``. A configuration problem (n
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import logging
@@ -94,13 +93,16 @@ def price_for(model: str) -> tuple[float, float] | None:
     return None
 
 
-def preload_sdk() -> None:
-    """Import the anthropic SDK if it can be. ``import anthropic`` costs 1.4-2.5 s of CPU under
-    the GIL: in the middle of a copy it stalls every pipeline thread, and before the copy's
-    clock it is start-up (the tuning benchmark's fake-AI arm paid 2.3-3.5 s of every copy for
-    it, 4-7 % of a 50 s run). :meth:`AIAdjuster.warm_up` reports a failure."""
-    with contextlib.suppress(ImportError):
+def preload_sdk() -> ImportError | None:
+    """Import the anthropic SDK if it can be; the ImportError when it cannot. ``import
+    anthropic`` costs 1.4-2.5 s of CPU under the GIL: in the middle of a copy it stalls every
+    pipeline thread, and before the copy's clock it is start-up (the tuning benchmark's fake-AI
+    arm paid 2.3-3.5 s of every copy for it, 4-7 % of a 50 s run)."""
+    try:
         import anthropic  # noqa: F401
+    except ImportError as exc:
+        return exc
+    return None
 
 
 class AIAdjuster:
@@ -168,10 +170,9 @@ class AIAdjuster:
         starts; it disables the AI when the SDK cannot be imported."""
         if not self.enabled:
             return
-        try:
-            import anthropic  # noqa: F401
-        except ImportError as exc:
-            raise self._disable(f"the anthropic SDK cannot be imported ({exc})") from None
+        failed = preload_sdk()
+        if failed is not None:
+            raise self._disable(f"the anthropic SDK cannot be imported ({failed})") from None
 
     def close(self) -> None:
         if self._client is not None:
