@@ -20,7 +20,7 @@ from tests.support.fake_anthropic import FakeAnthropic, Reply, Request, context_
 KEY = "sk-ant-e2e-secret-0123456789"
 
 
-ROWS = 200_000  # per big table: seconds each on the row path, enough intervals for the AI
+ROWS = 600_000  # per big table: seconds each on the row path, enough intervals for the AI
 
 
 @pytest.fixture(scope="module")

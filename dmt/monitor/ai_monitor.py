@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
-from dmt.config import AIConfig, MigrationConfig
+from dmt.config import AIConfig, MigrationConfig, default_writers
 from dmt.monitor.ai_adjuster import AIAdjuster, AIAdjustmentError, AIDisabled
 from dmt.monitor.heuristics import (
     CHUNK_MAX,
@@ -354,22 +354,13 @@ def build_monitor(
     host: Callable[[], HostSample] | None = None,
 ) -> AIMonitor:
     """Wire collector, controller and (when configured) the AI adjuster from the config."""
-    # the controller's clocks are counted in intervals (4 = two minutes at the default 30 s),
-    # so a short interval in a test or a benchmark keeps the same behaviour, only faster
-    n = migration.ai_adjust_interval
-    controller = Controller(
-        ControllerSettings(
-            max_memory_mb=migration.max_memory_mb,
-            # an interval should see several commits per writer (its rate is measured over
-            # them, see metrics_collector._commit_rate); 1 s from a 4 s interval up
-            target_batch_seconds=min(1.0, n / 4),
-            steady_gap=4 * n,
-            probe_every=20 * n,
-            effect_timeout=20 * n,
-            ceiling_seconds=20 * n,
-            chunk_size_at=migration.chunk_size_at,
-        )
+    settings = ControllerSettings.for_interval(
+        migration.ai_adjust_interval,
+        migration.max_memory_mb,
+        migration.chunk_size_at,
+        default_writers(),
     )
+    controller = Controller(settings)
     adjuster = AIAdjuster(ai, clock=clock) if ai.provider == "claude" else None
     if adjuster is not None:
         with contextlib.suppress(AIDisabled):  # disabled_reason is set; AIMonitor logs it

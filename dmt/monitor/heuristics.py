@@ -10,15 +10,19 @@ no threads, no sleeping; time is the snapshots' ``taken_at``.
       ~1 s batch        beats the noise; a      a probe that does not pay is reverted
                         step that measured
                         faster inside it is
-                        kept, the ramp stops
+                        kept, the ramp stops;
+                        down only from above
+                        the default writers
 
 Safety (memory pressure, memory budget, errors, CPU saturation) preempts the search. Every change
-is measured: the first interval after it is discarded (mixed), the next ``samples_per_step`` are
-compared with the samples before it (one, when it is already worse beyond the noise), each net
-of the rows the read-ahead queue gave up (:func:`sustained_rate`), and a change that made
-throughput worse beyond the measured noise is reverted. One knob moves at a
-time so effects can be attributed. Batches from half to eight times the target duration are
-left alone: a trial costs throughput, and the best chunk sizes measured had 0.1-0.7 s batches.
+is measured: intervals with batches started before it are discarded (mixed), the next
+``samples_per_step`` are compared with the samples before it (one, when it is already worse
+beyond the noise), each net of the rows the read-ahead queue gave up (:func:`sustained_rate`),
+and a change that made throughput worse beyond the measured noise is reverted. A baseline is two
+intervals that agree; an isolated stall or spike at unchanged settings counts for neither the
+baseline nor the noise. One knob moves at a time so effects can be attributed. Batches from half
+to eight times the target duration are left alone: a trial costs throughput, and the best chunk
+sizes measured had 0.1-0.7 s batches. No trial starts within ``end_quiet`` of the expected end.
 """
 
 from __future__ import annotations
@@ -49,6 +53,9 @@ from dmt.monitor.metrics_collector import MB, MetricsSnapshot
 __all__ = ["Controller", "ControllerSettings", "Decision", "DecisionRejected", "Effect"]
 
 LONG_BATCHES = 8  # batches up to this many times the target duration are not shrunk
+OUTLIER = 0.6  # an interval below this share of its settings' median, or above its inverse,
+# is an outlier...
+OUTLIERS_IN_ROW = 2  # ...unless more follow: then throughput has moved, not stalled
 
 
 @dataclass(frozen=True)
@@ -62,6 +69,9 @@ class ControllerSettings:
     default_noise: float = 0.05  # assumed until enough repeated samples exist
     steady_gap: float = 120.0  # at most one non-safety change per this many seconds in hold
     probe_every: float = 600.0
+    # no trial (ramp, probe, chunk step) starts when the copy is expected to end sooner than
+    # this: it takes three or four intervals to measure and undo, and needs time to pay back
+    end_quiet: float = 300.0
     effect_timeout: float = 600.0  # give up waiting for a change the pipeline has not applied
     memory_high_percent: float = 85.0
     ceiling_seconds: float = 600.0  # how long a safety back-off caps the knob it lowered
@@ -69,6 +79,39 @@ class ControllerSettings:
     # build_monitor): at "table" a change made during the last table never takes effect, so
     # none is proposed then; "chunk" (the default here) assumes every change applies
     chunk_size_at: str = "chunk"
+    # dmt's default writer count on this machine (config.default_writers): fewer writers
+    # than the start are tried only from above it (see Controller._ramp_done)
+    usual_writers: int = 4
+
+    @classmethod
+    def for_interval(
+        cls,
+        interval: float,
+        max_memory_mb: float,
+        chunk_size_at: str = "chunk",
+        usual_writers: int = 4,
+    ) -> ControllerSettings:
+        """The settings for a monitor interval of ``interval`` seconds: the clocks are counted
+        in intervals (4 = two minutes at the default 30 s), so a short interval in a test or a
+        benchmark keeps the same behaviour, only faster."""
+        n = interval
+        return cls(
+            max_memory_mb=max_memory_mb,
+            # an interval should see several commits per writer (its rate is measured over
+            # them, see metrics_collector._commit_rate); 1 s from a 4 s interval up
+            target_batch_seconds=min(1.0, n / 4),
+            steady_gap=4 * n,
+            probe_every=20 * n,
+            end_quiet=10 * n,
+            effect_timeout=20 * n,
+            ceiling_seconds=20 * n,
+            chunk_size_at=chunk_size_at,
+            usual_writers=usual_writers,
+        )
+
+
+def _typical(rate: float, median: float) -> bool:
+    return OUTLIER * median <= rate <= median / OUTLIER
 
 
 def sustained_rate(m: MetricsSnapshot, prev: MetricsSnapshot | None) -> float:
@@ -129,12 +172,17 @@ class Controller:
         self._chunk_halving = False  # the chunk phase measures smaller chunks
         self._chunk_moved = False  # a chunk step was made in the chunk phase
         self._no_growth_table: str | None = None  # where larger chunks were seen not to apply
+        self._outliers: list[float] = []  # consecutive outliers at the current settings
 
     # ------------------------------------------------------------------ measurement
     def noise(self) -> float:
         """Pooled coefficient of variation of throughput at unchanged settings."""
         ss, dof = 0.0, 0
-        for xs in self._samples.values():
+        for kept in self._samples.values():
+            xs = list(kept)
+            if len(xs) >= 3:  # a trial's first sample is not checked by _outlier: trim here
+                mid = statistics.median(xs)
+                xs = [x for x in xs if _typical(x, mid)]
             if len(xs) >= 2 and statistics.fmean(xs) > 0:
                 mean = statistics.fmean(xs)
                 ss += sum((x / mean - 1) ** 2 for x in xs)
@@ -149,17 +197,55 @@ class Controller:
         prev, self._cfg = self._cfg, cfg
         rate, self._last = sustained_rate(m, self._last), m
         if prev is not None and cfg != prev and self._pending is None:
-            # changed by someone else: measure it like our own
-            self._pending = _Pending(prev, cfg, "external", self._baseline(prev), m.taken_at, None)
-            self._last_change_at = m.taken_at
-        if cfg == prev and rate > 0:  # the first interval after a change is mixed
+            # changed by someone else, during the interval: measure it like our own
+            at = m.taken_at - m.interval_seconds
+            self._pending = _Pending(prev, cfg, "external", self._baseline(prev), at, None)
+            self._last_change_at = at
+        if cfg != prev:
+            self._outliers = []
+        if cfg == prev and rate > 0 and self._clean(m) and not self._outlier(cfg, rate):
             self._samples.setdefault(cfg, deque(maxlen=6)).append(rate)
             if self._pending is not None and cfg == self._pending.after:
                 self._pending.samples.append(rate)
         return cfg
 
+    def _clean(self, m: MetricsSnapshot) -> bool:
+        """Whether every batch committed in the interval started after the last change. The
+        interval in which a change appears is mixed; with batches longer than the interval the
+        next ones are too (indexed batches took 3 s at 4 writers: a writer added 2 s earlier
+        had committed nothing, and its trial measured -54 % for that alone)."""
+        started = m.taken_at - m.interval_seconds
+        return started - m.write_latency_p50 >= self._last_change_at
+
+    def _outlier(self, cfg: Cfg, rate: float) -> bool:
+        """Whether ``rate`` is an isolated stall or spike at unchanged settings, kept out of the
+        baseline and the noise: wide loads had intervals at half throughput (checkpoints), and
+        one lifted the noise estimate to 29 %, under which a 12 % slower step stood. A run of
+        them is a shift of the level (a concurrent load on the target): the settings' samples
+        restart from it."""
+        xs = self._samples.get(cfg)
+        if xs is None or len(xs) < 2 or _typical(rate, statistics.median(xs)):
+            self._outliers = []
+            return False
+        self._outliers.append(rate)
+        if len(self._outliers) <= OUTLIERS_IN_ROW:
+            return True
+        xs.clear()
+        xs.extend(self._outliers[:-1])  # the caller appends this one
+        self._outliers = []
+        return False
+
     def _baseline(self, cfg: Cfg) -> list[float]:
-        return list(self._samples.get(cfg, ()))[-3:]
+        """The last samples at ``cfg`` that agree with each other: two inside the outlier band
+        of each other, or those of the last three near their median; none until then (one
+        sample can be a stall: a trial measured against it reads as a gain)."""
+        xs = list(self._samples.get(cfg, ()))[-3:]
+        if len(xs) == 2 and _typical(xs[0], xs[1]):
+            return xs
+        if len(xs) == 3:
+            mid = statistics.median(xs)
+            return [x for x in xs if _typical(x, mid)]
+        return []
 
     def pop_effects(self) -> list[Effect]:
         effects, self._effects = self._effects, []
@@ -232,7 +318,7 @@ class Controller:
     def ready(self) -> bool:
         """Whether a new, non-mandatory change may be made now (nothing is being measured and
         the steady-state cooldown has passed)."""
-        if self._pending is not None or self._cfg not in self._samples:
+        if self._pending is not None or self._cfg is None or not self._baseline(self._cfg):
             return False
         assert self._last is not None
         return self.phase != "hold" or self._last.taken_at - self._last_change_at >= (
@@ -259,7 +345,7 @@ class Controller:
             return safety
         if p is not None and not p.samples:
             return self._hold(cfg, "settling after the last change")
-        if p is None and cfg not in self._samples:
+        if p is None and not self._baseline(cfg):
             return self._hold(cfg, "measuring a baseline for the current settings")
         if p is not None:
             gap_ok = self.phase != "hold" or p.kind in ("revert", "safety", "external")
@@ -357,13 +443,14 @@ class Controller:
                 self._dir_gained = True
                 self._finish(p, effect, False)
                 return None
-            # fewer writers are kept only when not measurably slower: at short intervals the
-            # noise threshold can hide a real loss (a -18 % step was kept at a 24 % threshold);
+            # fewer writers are kept only when they measured no slower: at short intervals the
+            # noise threshold can hide a real loss (a -18 % step was kept at a 24 % threshold,
+            # and a -13 % one measured -2 % in one of seven simulated runs at 10 % noise);
             # more writers are kept, and the ramp stops, when they measured better though not
             # beyond the noise (1 -> 2 writers: +19 % at a 27 % threshold was undone, and the
             # run stayed 13 % slower than with 2)
-            if worse or effect < (self.s.min_gain if writers_up else -self.s.min_gain):
-                self._ramp_done()
+            if worse or effect < (self.s.min_gain if writers_up else 0.0):
+                self._ramp_done(p.before[0])
                 return self._revert(p, effect, worse, f"writers {p.after[0]} gave {desc}")
             # kept: the other way leads back to where the step came from, measured no better
             self.phase = "hold"
@@ -410,9 +497,12 @@ class Controller:
             p.after, p.before, "revert", why, source=source, confidence="high", mandatory=True
         )
 
-    def _ramp_done(self) -> None:
-        """The current ramp direction stopped paying: try the other way once, else hold."""
-        if not self._dir_gained and not self._tried_reverse:
+    def _ramp_done(self, w: int) -> None:
+        """The ramp direction stopped paying at ``w`` writers: hold, or try fewer writers
+        once. That trial only pays from an over-provisioned start: on every load of the
+        tuning benchmark fewer writers than the default were the worst setting (1 writer
+        7-42 % slower than 2), so from the default or below it was pure cost."""
+        if not self._dir_gained and not self._tried_reverse and w > self.s.usual_writers:
             self.direction, self._tried_reverse = -self.direction, True
         else:
             self.phase = "hold"
@@ -510,6 +600,9 @@ class Controller:
 
     def _search(self, m: MetricsSnapshot, cfg: Cfg) -> Decision:
         w, c = cfg
+        if m.eta_seconds is not None and m.eta_seconds < self.s.end_quiet:
+            why = f"the copy should end in {m.eta_seconds:.0f}s: too soon for a trial to pay back"
+            return self._hold(cfg, why)
         if self.phase == "chunk":
             step = self._chunk_step(m, cfg)
             if step is not None:
@@ -525,7 +618,7 @@ class Controller:
                     return self._change(cfg, (new_w, c), "ramp", why)
                 if self._dir_gained or self._tried_reverse:
                     break
-                self._ramp_done()
+                self._ramp_done(w)
             self.phase = "hold"
         return self._steady(m, cfg)
 

@@ -65,6 +65,9 @@ class SimPipeline:
         range_rows: int | None = None,
         tables_total: int = 1,
         writer_bound: bool = False,
+        rows_expected: int = 10**12,
+        disturb: Callable[[float], float] = lambda now: 1.0,
+        writer_start_lag: bool = False,
     ) -> None:
         self.model = model
         self.writers: int = writers
@@ -87,6 +90,12 @@ class SimPipeline:
         self.writer_bound = writer_bound
         self.depth = queue_capacity if writer_bound else queue_capacity // 2
         self.draining: list[int] = []  # batches the next intervals take from the queue
+        self.rows_expected = rows_expected
+        # a factor on throughput at time ``now`` (a stall, a concurrent load)
+        self.disturb = disturb
+        # an added writer commits nothing until its first batch is written
+        self.writer_start_lag = writer_start_lag
+        self.lag: tuple[float, float] = (0.0, 1.0)  # (until, share of throughput before it)
 
     @property
     def batch_rows(self) -> int:
@@ -102,7 +111,10 @@ class SimPipeline:
         m = self.model
         c = self.batch_rows
         rps = m.throughput(self.writers, c) * (1 + self.rng.gauss(0, m.noise))
-        rows = int(rps * dt)
+        rps *= self.disturb(self.now)
+        until, share = self.lag
+        lagged = min(max(until - self.now, 0.0), dt)
+        rows = int(rps * (dt - lagged + lagged * share))
         if self.draining:
             drained = self.draining.pop(0)
             rows += drained * c
@@ -125,7 +137,11 @@ class SimPipeline:
             self.draining = [self.depth - self.depth // 2, self.depth // 2]
         elif self.writer_bound and (update.writers or self.writers) < self.writers:
             self.draining, self.depth = [], self.queue_capacity  # refilled: nothing counted
-        self.writers = update.writers or self.writers
+        new_w = update.writers or self.writers
+        if self.writer_start_lag and new_w > self.writers:
+            lag = self.model.batch_seconds(new_w, self.batch_rows)
+            self.lag = (self.now + lag, self.writers / new_w)
+        self.writers = new_w
         self.chunk_size = update.chunk_size or self.chunk_size
         self.history.append((self.now, self.writers, self.chunk_size))
 
@@ -154,7 +170,7 @@ class SimPipeline:
             current_table="big",
             column_count=12,
             avg_row_bytes=self.avg_row_bytes,
-            rows_expected=10**12,
+            rows_expected=self.rows_expected,
         )
 
     def host(self) -> HostSample:

@@ -54,7 +54,8 @@ def test_good_ai_answer_is_applied_through_the_slot(
     caplog.set_level(logging.INFO, "dmt.monitor")
     fake_anthropic.script(tool_answer("scale_up", 8, 10_000, "high", "queue is full"))
     rig = Rig(fake_anthropic)
-    rig.step()  # baseline interval: nothing is asked yet
+    rig.step()  # baseline intervals: nothing is asked yet
+    rig.step()
     assert fake_anthropic.calls == 0
     rig.sim.advance(30)
     rig.monitor.tick()

@@ -25,17 +25,21 @@ class Loop:
     """The controller closed over a simulated pipeline, one interval per ``step``."""
 
     def __init__(
-        self, sim: SimPipeline, max_memory_mb: float = 1024, chunk_size_at: str = "chunk"
+        self,
+        sim: SimPipeline,
+        max_memory_mb: float = 1024,
+        chunk_size_at: str = "chunk",
+        interval: float = INTERVAL,
     ) -> None:
-        self.sim = sim
+        self.sim, self.interval = sim, interval
         self.collector = MetricsCollector(sim.snapshot, clock=sim.clock, host=sim.host)
-        settings = ControllerSettings(max_memory_mb=max_memory_mb, chunk_size_at=chunk_size_at)
+        settings = ControllerSettings.for_interval(interval, max_memory_mb, chunk_size_at)
         self.ctl = Controller(settings)
         self.changes: list[tuple[float, Decision]] = []
         self.tick = 0
 
     def step(self, override: Decision | None = None) -> Decision:
-        self.sim.advance(INTERVAL)
+        self.sim.advance(self.interval)
         self.tick += 1
         d = self.ctl.decide(self.collector.collect())
         if override is not None and not d.mandatory:
@@ -76,7 +80,7 @@ def test_converges_near_the_optimum_from_bad_starts_and_then_holds(
 def test_reverts_a_change_that_hurt_and_records_it() -> None:
     quiet = dataclasses.replace(MODEL, noise=0.01)
     loop = Loop(SimPipeline(quiet, 6, 10_000))
-    loop.step()  # a baseline interval
+    loop.run(2)  # a baseline: two intervals that agree
     bad = Decision("scale_down", 2, 10_000, "high", "fewer writers", source="ai", kind="ai")
     loop.step(override=bad)
     assert loop.sim.writers == 2
@@ -87,14 +91,14 @@ def test_reverts_a_change_that_hurt_and_records_it() -> None:
             reverts.append(d)
     assert [(d.source, d.action, d.writers) for d in reverts] == [("rollback", "scale_up", 6)]
     effects = {e.decision_id: e for e in loop.ctl.pop_effects()}
-    hurt = effects[2]
+    hurt = effects[3]
     assert hurt.reverted and hurt.effect_percent is not None and hurt.effect_percent < -20
 
 
 def test_a_trial_clearly_worse_in_its_first_clean_interval_is_undone_at_once() -> None:
     quiet = dataclasses.replace(MODEL, noise=0.01)
     loop = Loop(SimPipeline(quiet, 6, 10_000))
-    loop.step()
+    loop.run(2)
     loop.step(override=Decision("scale_down", 2, 10_000, "high", "fewer", source="ai", kind="ai"))
     assert loop.step().kind != "revert"  # the mixed interval, discarded
     assert loop.step().kind == "revert"  # one clean interval at -50 % is enough
@@ -102,9 +106,10 @@ def test_a_trial_clearly_worse_in_its_first_clean_interval_is_undone_at_once() -
 
 @pytest.mark.parametrize("seed", [1, 2, 4])
 def test_a_writer_step_kept_inside_the_noise_is_not_tried_back(seed: int) -> None:
-    """1 -> 2 writers measured +11 % where the noise threshold is larger: kept, and the ramp
-    stops. Trying 1 writer next would only measure again where the step came from."""
-    model = dataclasses.replace(MODEL, sigma=0.81, noise=0.06)
+    """1 -> 2 writers measured +6 % where the noise threshold is larger (10 % until enough
+    samples): kept, and the ramp stops. Trying 1 writer next would only measure again where the
+    step came from."""
+    model = dataclasses.replace(MODEL, sigma=0.85, noise=0.005)
     loop = Loop(SimPipeline(model, 1, 28_000, seed=seed))
     loop.run(15)
     assert [(d.kind, d.writers) for _, d in loop.changes] == [("ramp", 2)]
@@ -381,7 +386,7 @@ def test_validate_lets_a_chunk_change_eightfold_at_most() -> None:
 def test_tiny_batches_grow_eightfold_per_step() -> None:
     # batches that take milliseconds against a 1 s target grow 1K -> 8K in one measured step
     # (three doublings before), then straight to the size estimated for the target (doublings
-    # there took five steps)
+    # there took five steps); the first step after a baseline of two intervals
     loop = Loop(SimPipeline(MODEL, 1, 1_000, seed=1))
     sizes, first = [loop.sim.chunk_size], None
     for i in range(1, 21):
@@ -389,7 +394,7 @@ def test_tiny_batches_grow_eightfold_per_step() -> None:
         if loop.sim.chunk_size != sizes[-1]:
             sizes.append(loop.sim.chunk_size)
             first = first or i
-    assert sizes[:2] == [1_000, 8_000] and first is not None and first <= 2, (first, sizes)
+    assert sizes[:2] == [1_000, 8_000] and first is not None and first <= 3, (first, sizes)
     assert 0.75 <= loop.sim.model.batch_seconds(1, sizes[2]) <= 1.25, sizes
 
 
@@ -429,7 +434,91 @@ def test_a_queue_emptied_by_added_writers_is_not_taken_for_their_gain(seed: int)
     # gain and 4 writers were kept; net of it, the step measures its real -15 % and is undone
     model = ThroughputModel(base_rate=100_000, sigma=0.6, kappa=0.15, noise=0.01)
     loop = Loop(SimPipeline(model, 2, 50_000, seed=seed, queue_capacity=32, writer_bound=True))
-    loop.run(10)
+    loop.run(14)
     tried = [d.writers for _, d in loop.changes if d.kind in ("ramp", "probe")]
     assert 4 in tried or 3 in tried, loop.changes  # a step up was measured
     assert loop.sim.writers == 2, [(d.kind, d.writers, d.reasoning) for _, d in loop.changes]
+
+
+def test_a_writer_is_measured_only_once_it_has_committed() -> None:
+    """Batches of 5 s at 4 writers and a 2 s interval: an added writer commits nothing in the
+    first two intervals after the step, so they read as a loss (-35 % here, -54 % in the tuning
+    benchmark's indexed load) where 4 writers are 31 % faster than 2. Only intervals whose
+    batches all started after the change count."""
+    model = ThroughputModel(base_rate=10_000, sigma=0.3, kappa=0.01, noise=0.02)
+    sim = SimPipeline(model, 2, 25_000, writer_start_lag=True)
+    assert 2 * 2 < model.batch_seconds(4, 25_000) < 3 * 2
+    loop = Loop(sim, interval=2.0)
+    loop.run(20)
+    ramps = [(d.kind, d.writers) for _, d in loop.changes]
+    assert ("ramp", 4) in ramps and loop.sim.writers >= 4, ramps
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_an_isolated_stall_is_not_taken_for_noise_or_an_effect(seed: int) -> None:
+    """One interval in seven at 40 % throughput at unchanged settings (checkpoints of a wide
+    load): in the baseline it lifted the noise estimate to 29 % and a 12 % slower step down
+    stood. 1 writer is 12 % slower than 2 here, 4 are 6 % slower."""
+    model = ThroughputModel(sigma=0.6, kappa=0.08, noise=0.02)
+    best = model.throughput(2, 50_000)
+    assert model.throughput(1, 50_000) < 0.9 * best and model.throughput(4, 50_000) < 0.95 * best
+    stalls = {7 * k + seed for k in range(20)}
+    sim = SimPipeline(
+        model, 2, 50_000, seed=seed, disturb=lambda t: 0.4 if t // 30 in stalls else 1.0
+    )
+    loop = Loop(sim)
+    loop.run(40)
+    assert loop.ctl.noise() < 0.1
+    assert loop.sim.writers == 2, [(d.kind, d.writers, d.reasoning) for _, d in loop.changes]
+
+
+def test_no_trial_starts_when_the_copy_is_about_to_end() -> None:
+    """A trial takes three or four intervals to measure and undo: with less than ten
+    intervals of copy left it cannot pay back, so none starts (the tuning benchmark's best
+    starts lost 1-3 % to probes in their last seconds)."""
+    rate = MODEL.throughput(1, 1_000)
+    sim = SimPipeline(MODEL, 1, 1_000, rows_expected=int(rate * 30 * 12))
+    loop = Loop(sim)
+    loop.run(14)
+    assert loop.sim.rows >= sim.rows_expected
+    late = [t for t, d in loop.changes if t > 2 * 30]
+    assert not late, [(t, d.kind, d.reasoning) for t, d in loop.changes]
+    assert loop.ctl.proposal is not None and "too soon" in loop.ctl.proposal.reasoning
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_from_the_default_a_first_step_up_that_does_not_pay_ends_the_ramp(seed: int) -> None:
+    """2 writers are the best (the default on 2-4 cores): 4 are 6 % slower, 1 is 13 % slower.
+    Trying fewer writers after the step up failed only cost throughput on every load of the
+    tuning benchmark; it is left to the rare down probe."""
+    model = ThroughputModel(sigma=0.6, kappa=0.08, noise=0.03)
+    loop = Loop(SimPipeline(model, 2, 50_000, seed=seed), interval=2.0)
+    loop.run(19)  # until the first probe is due
+    assert [(d.kind, d.writers) for _, d in loop.changes] == [("ramp", 4), ("revert", 2)]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_an_over_provisioned_start_is_ramped_down(seed: int) -> None:
+    """8 writers where 2 are best (8 are 26 % slower): a step up fails, then fewer writers
+    are tried, halving while that pays."""
+    model = ThroughputModel(sigma=0.6, kappa=0.08, noise=0.03)
+    loop = Loop(SimPipeline(model, 8, 50_000, seed=seed))
+    loop.run(25)
+    assert loop.sim.writers in (2, 3), [(d.kind, d.writers) for _, d in loop.changes]
+    assert loop.throughput() >= 0.9 * model.optimum()
+
+
+def test_a_lasting_shift_at_unchanged_settings_becomes_the_baseline() -> None:
+    """A concurrent load halves throughput from the 9th interval on. Three low intervals in a
+    row are a new level, not a stall: a change made then is measured against it (against the
+    level before, a step that changes nothing read as -50 % and was undone)."""
+    model = ThroughputModel(sigma=0.4, kappa=0.1, noise=0.02)  # 3 writers as fast as 2
+    assert abs(model.throughput(3, 18_000) / model.throughput(2, 18_000) - 1) < 0.02
+    sim = SimPipeline(model, 2, 18_000, disturb=lambda t: 0.5 if t >= 8 * 30 else 1.0)
+    loop = Loop(sim)
+    loop.run(11)  # the third interval of the new level is the last
+    assert [(d.kind, d.writers) for _, d in loop.changes] == [("ramp", 4), ("revert", 2)]
+    ai = Decision("scale_up", 3, 18_000, "medium", "more writers", source="ai", kind="ai")
+    loop.step(override=ai)
+    loop.run(4)
+    assert [(d.kind, d.writers) for _, d in loop.changes[2:]] == [("ai", 3)]
