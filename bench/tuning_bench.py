@@ -676,6 +676,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.report:
         runs, bests, interval = load(args.report)
+        OUT.mkdir(parents=True, exist_ok=True)
         for r in runs:
             plot_run(r)
         print(report(runs, bests, interval))
