@@ -127,6 +127,11 @@ def _agreeing(xs: list[float]) -> list[float]:
     return []
 
 
+def _relative(samples: list[float], baseline: list[float]) -> float:
+    """How much ``samples`` differ from ``baseline`` on average (0.1 = 10 % more)."""
+    return statistics.fmean(samples) / statistics.fmean(baseline) - 1
+
+
 def sustained_rate(m: MetricsSnapshot, prev: MetricsSnapshot | None) -> float:
     """The interval's throughput less the rows the read-ahead queue gave up during it: what
     the settings sustain. Added writers first empty a full queue (8 batches by default, 1-2 s
@@ -372,7 +377,7 @@ class Controller:
             return False
         if p.after[0] == p.before[0]:
             return False  # a chunk change reaches the batches over several intervals
-        effect = statistics.fmean(p.samples) / statistics.fmean(p.baseline) - 1
+        effect = _relative(p.samples, p.baseline)
         return effect < -2 * self._threshold(len(p.samples), len(p.baseline))
 
     def _hold(self, cfg: Cfg, reason: str, confidence: str = "medium") -> Decision:
@@ -440,11 +445,11 @@ class Controller:
         if not p.baseline or p.kind in ("revert", "safety"):
             effect = None
             if p.baseline:
-                effect = statistics.fmean(p.samples) / statistics.fmean(p.baseline) - 1
+                effect = _relative(p.samples, p.baseline)
             self._finish(p, effect, False)
             return None
         samples = _agreeing(p.samples) or p.samples  # clearly worse: judged on one sample
-        effect = statistics.fmean(samples) / statistics.fmean(p.baseline) - 1
+        effect = _relative(samples, p.baseline)
         thr = self._threshold(len(samples), len(p.baseline))
         worse, gained = effect < -thr, effect > thr
         desc = f"{effect * 100:+.1f}% (noise threshold {thr * 100:.1f}%)"
@@ -649,7 +654,7 @@ class Controller:
             step = self._chunk_step(m, cfg)
             if step is not None:
                 return self._change(cfg, (w, step[0]), "chunk", step[1])
-            self.phase = "writers"
+            self.phase, self._chunk_larger = "writers", False
         if self.phase == "writers":
             if self.direction == 0:
                 self.direction = 1 if self._writer_step(w, 1, False, m) > w else -1
@@ -730,7 +735,7 @@ class Controller:
             p = self._pending
             eff = None
             if p.samples and p.baseline:
-                eff = statistics.fmean(p.samples) / statistics.fmean(p.baseline) - 1
+                eff = _relative(p.samples, p.baseline)
             self._finish(p, eff, False)
         kind = d.kind
         if d.source in ("ai", "cache"):

@@ -36,7 +36,7 @@ class Loop:
         settings = ControllerSettings.for_interval(interval, max_memory_mb, chunk_size_at)
         self.ctl = Controller(settings)
         self.changes: list[tuple[float, Decision]] = []
-        self.first = Decision("continue", sim.writers, sim.chunk_size, "high", "the start")
+        self.start_writers = sim.writers
         self.tick = 0
 
     def step(self, override: Decision | None = None) -> Decision:
@@ -61,11 +61,12 @@ class Loop:
 
     def writer_moves(self) -> list[tuple[str, int]]:
         """(kind, writers) of every change of the writer count."""
-        return [
-            (d.kind, d.writers)
-            for (_, a), (_, d) in itertools.pairwise([(0.0, self.first), *self.changes])
-            if d.writers != a.writers
-        ]
+        moves, writers = [], self.start_writers
+        for _, d in self.changes:
+            if d.writers != writers:
+                moves.append((d.kind, d.writers))
+                writers = d.writers
+        return moves
 
     def settle(self) -> None:
         """Step until no change is being measured."""
