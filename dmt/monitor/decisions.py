@@ -30,7 +30,7 @@ class Decision:
     confidence: str = "medium"
     reasoning: str = ""
     source: str = "fallback"  # ai | cache | fallback | rollback
-    kind: str = "hold"  # hold | chunk | ramp | probe | safety | revert | ai
+    kind: str = "hold"  # hold | chunk | ramp | probe | safety | revert | confirm | ai
     mandatory: bool = False
 
     def to_dict(self) -> dict[str, object]:

@@ -5,14 +5,14 @@ no threads, no sleeping; time is the snapshots' ``taken_at``.
 
 ::
 
-    chunk  ──▶  writers (ramp)  ──▶  hold ──(probe every probe_every)──▶ hold
-      size toward a     double while a step     one change per steady_gap at most;
-      ~1 s batch, then  beats the noise; a      a probe that does not pay is reverted
-      double while      step that measured
-      that pays         faster inside it is
-                        kept, the ramp stops;
-                        down only from above
-                        the default writers
+    (up to the  ─▶  chunk  ──▶  writers (ramp)  ──▶  hold ──(probe every probe_every)──▶ hold
+     usual writer    size toward a     double while a step     one change per steady_gap at
+     count, from     ~1 s batch, then  beats the noise; a      most; a probe that does not
+     below it)       up to 4x larger   step that measured      pay is reverted
+                     while that pays   faster inside it is
+                     (after the ramp   kept, the ramp stops;
+                     when not before)  down only from above
+                                       the default writers
 
 Safety (memory pressure, memory budget, errors, CPU saturation) preempts the search. Every change
 is measured: intervals with batches started before it are discarded (mixed), the next
@@ -20,9 +20,13 @@ is measured: intervals with batches started before it are discarded (mixed), the
 beyond the noise), each net of the rows the read-ahead queue gave up (:func:`sustained_rate`),
 and a change that made throughput worse beyond the measured noise is reverted. A baseline is two
 intervals that agree; an isolated stall or spike at unchanged settings counts for neither the
-baseline nor the noise. One knob moves at a time so effects can be attributed. Batches near the
-target duration get one doubling trial, kept while it pays (a fixed cost per batch can make
-longer batches faster); past eight times the target they are left alone. No trial starts within
+baseline nor the noise, which is measured between successive intervals. One knob moves at a
+time so effects can be attributed. Batches near the target duration get a trial of chunks up to
+four times larger, kept while it pays (a fixed cost per batch can make longer batches faster);
+past eight times the target they are left alone. Steps away from a bad start are judged on one
+interval when plainly faster. A trial undone is judged again against the settings on both
+sides of it (A-B-A) and made again when it beat their mean: on a load that slows as it goes,
+every trial reads worse than it is against the samples from before it. No trial starts within
 ``end_quiet`` of the expected end.
 """
 
@@ -54,9 +58,30 @@ from dmt.monitor.metrics_collector import MB, MetricsSnapshot
 __all__ = ["Controller", "ControllerSettings", "Decision", "DecisionRejected", "Effect"]
 
 LONG_BATCHES = 8  # batches up to this many times the target duration are not shrunk
+# a trial undone is judged again against both sides of it (Controller._aba) only when they are
+# within this factor of each other: a drift, not a change of conditions
+DRIFT = 1.25
+LARGER_STEP = 4  # growth of one trial of chunks past the target duration (Controller._larger)
 OUTLIER = 0.6  # an interval below this share of its settings' median, or above its inverse,
 # is an outlier...
 OUTLIERS_IN_ROW = 2  # ...unless more follow: then throughput has moved, not stalled
+# changes measured but never undone by a verdict (an external one is judged like a trial)
+_UNJUDGED = ("revert", "safety", "confirm", "external")
+# what a trial's verdict changes, restored when a trial undone is found to have paid after all
+_SEARCH_STATE = (
+    "phase",
+    "direction",
+    "_dir_gained",
+    "_tried_reverse",
+    "_chunk_halving",
+    "_chunk_moved",
+    "_chunk_larger",
+    "_larger_tried",
+    "_writers_tuned",
+    "_larger_only",
+    "_started",
+    "_no_growth_table",
+)
 
 
 @dataclass(frozen=True)
@@ -164,6 +189,9 @@ class _Pending:
     decision_id: int | None
     samples: list[float] = field(default_factory=list)
     batch_rows: float = 0.0  # rows per written batch before the change
+    batch_seconds: float = 0.0  # their write latency (p50)
+    state: dict[str, object] | None = None  # the search's state when the verdict was made
+    trial: _Pending | None = None  # of a revert: the trial it undid (see Controller._aba)
 
 
 class Controller:
@@ -191,20 +219,29 @@ class Controller:
         self._chunk_moved = False  # a chunk step was made in the chunk phase
         self._chunk_larger = False  # the chunk phase measures chunks past the target
         self._no_growth_table: str | None = None  # where larger chunks were seen not to apply
+        self._larger_tried = False  # a trial of chunks past the batch-time target was made
+        self._started = False  # the search has made its first proposal
+        self._quick: Cfg | None = None  # settings a step was judged plainly better to
+        self._writers_tuned = False  # the writer ramp has ended
+        self._larger_only = False  # the chunk phase, after the ramp, tries only larger chunks
+        self._undone: _Pending | None = None  # the trial the last revert undid
+        # a trial found to have paid after all (_aba): its settings, and the search's state
+        # to restore when they are applied again
+        self._confirm: tuple[Cfg, dict[str, object]] | None = None
         self._outliers: list[float] = []  # consecutive outliers at the current settings
         self._cpu_dips = 0  # consecutive intervals of falling throughput on a saturated CPU
+        self._diffs: deque[float] = deque(maxlen=20)  # see noise()
+        self._run_last: float | None = None  # the last sample, if the run of samples goes on
 
     # ------------------------------------------------------------------ measurement
     def noise(self) -> float:
-        """Pooled coefficient of variation of throughput at unchanged settings."""
-        ss, dof = 0.0, 0
-        for kept in self._samples.values():
-            xs = _agreeing(list(kept))  # a trial's first samples are not checked by _outlier
-            if len(xs) >= 2 and statistics.fmean(xs) > 0:
-                mean = statistics.fmean(xs)
-                ss += sum((x / mean - 1) ** 2 for x in xs)
-                dof += len(xs) - 1
-        return math.sqrt(ss / dof) if dof >= 3 else self.s.default_noise
+        """Coefficient of variation of throughput from one interval to the next at unchanged
+        settings (successive differences: var(d) = 2 var(x)). Not the spread of all samples
+        of a setting: those from before and after a trial are minutes apart, and a load that
+        slows as it goes (3 % per interval) read as 9 % noise, under which a 10 % gain hid."""
+        if len(self._diffs) < 3:
+            return self.s.default_noise
+        return math.sqrt(statistics.fmean(d * d for d in self._diffs) / 2)
 
     def _threshold(self, n_a: int, n_b: int) -> float:
         return max(self.s.min_gain, 2 * self.noise() * math.sqrt(1 / n_a + 1 / n_b))
@@ -224,6 +261,11 @@ class Controller:
             self._samples.setdefault(cfg, deque(maxlen=6)).append(rate)
             if self._pending is not None and cfg == self._pending.after:
                 self._pending.samples.append(rate)
+            last, self._run_last = self._run_last, rate
+            if last is not None and _typical(rate, last):  # a trial's first samples can stall
+                self._diffs.append(2 * (rate - last) / (rate + last))
+        else:
+            self._run_last = None
         return cfg
 
     def _clean(self, m: MetricsSnapshot) -> bool:
@@ -254,8 +296,13 @@ class Controller:
 
     def _baseline(self, cfg: Cfg) -> list[float]:
         """Of the last three samples at ``cfg``, those that agree (:func:`_agreeing`); none
-        from one sample, which can be a stall: a trial measured against it reads as a gain."""
-        return _agreeing(list(self._samples.get(cfg, ()))[-3:])
+        from one sample, which can be a stall: a trial measured against it reads as a gain.
+        One is enough when it is the sample that judged a step plainly better (a stall
+        cannot have done that, and a high one only makes the next step read worse)."""
+        xs = list(self._samples.get(cfg, ()))[-3:]
+        if len(xs) == 1 and cfg == self._quick:
+            return xs
+        return _agreeing(xs)
 
     def pop_effects(self) -> list[Effect]:
         effects, self._effects = self._effects, []
@@ -341,6 +388,7 @@ class Controller:
         return d
 
     def _decide(self, m: MetricsSnapshot) -> Decision:
+        self._confirm = None
         cfg = self._ingest(m)
         p, now = self._pending, m.taken_at
         if m.rows_per_sec <= 0 or cfg[0] <= 0 or cfg[1] <= 0:
@@ -358,27 +406,49 @@ class Controller:
         if p is None and not self._baseline(cfg):
             return self._hold(cfg, "measuring a baseline for the current settings")
         if p is not None:
-            gap_ok = self.phase != "hold" or p.kind in ("revert", "safety", "external")
+            gap_ok = self.phase != "hold" or p.kind in _UNJUDGED
             gap_ok = gap_ok or now - p.at >= self.s.steady_gap
             agreed = len(_agreeing(p.samples)) >= self.s.samples_per_step
-            measured = agreed or self._clearly_worse(p)
+            quick = not agreed and self._plainly_better(p)
+            measured = agreed or self._clearly_worse(p) or quick
             if not (measured and gap_ok):
                 return self._hold(cfg, "measuring the effect of the last change")
             verdict = self._evaluate(p, cfg)
             if verdict is not None:
                 return verdict
+            if quick:
+                self._quick = cfg  # its one sample is the next trial's baseline
         return self._search(m, cfg)
 
     def _clearly_worse(self, p: _Pending) -> bool:
         """A writer trial whose first clean interval is already worse by twice the noise
         threshold is judged at once: every further interval of a bad setting is throughput
         lost (a 1- and a 4-writer trial cost the indexed load 45-65 % per interval)."""
-        if not p.samples or not p.baseline or p.kind in ("revert", "safety", "external"):
+        if not p.samples or not p.baseline or p.kind in _UNJUDGED:
             return False
         if p.after[0] == p.before[0]:
             return False  # a chunk change reaches the batches over several intervals
         effect = _relative(p.samples, p.baseline)
         return effect < -2 * self._threshold(len(p.samples), len(p.baseline))
+
+    def _plainly_better(self, p: _Pending) -> bool:
+        """Steps away from a bad start, judged on their first clean interval: the step up to
+        the usual writer count and any chunk step, when that interval is better by twice the
+        noise threshold (the mirror of :meth:`_clearly_worse`), and a step toward the
+        batch-time target from batches under a quarter of it when it measured faster at all
+        (such steps gained 50-500 % on every load). Each further interval at a bad start is
+        throughput lost: the tuning benchmark's indexed bad start spent 18 s at 1K-8K rows on
+        one writer. Not the ramp proper: its next step would be measured against this one
+        sample, and a high one undid a good step in simulation."""
+        early = p.kind == "ramp" and self.phase == "chunk"
+        if not (early or p.kind == "chunk") or not p.samples or not p.baseline:
+            return False
+        effect = _relative(p.samples, p.baseline)
+        if effect > 2 * self._threshold(len(p.samples), len(p.baseline)):
+            return True
+        if p.kind != "chunk" or self._chunk_larger or p.after[1] <= p.before[1]:
+            return False
+        return 0 < p.batch_seconds < self.s.target_batch_seconds / 4 and effect > 0
 
     def _hold(self, cfg: Cfg, reason: str, confidence: str = "medium") -> Decision:
         return Decision("continue", cfg[0], cfg[1], confidence, reason)
@@ -442,18 +512,28 @@ class Controller:
         return self._change(cfg, (new_w, cfg[1]), "safety", why + "; backing off", mandatory=True)
 
     def _evaluate(self, p: _Pending, cfg: Cfg) -> Decision | None:
-        if not p.baseline or p.kind in ("revert", "safety"):
+        if not p.baseline or p.kind in _UNJUDGED[:3]:
             effect = None
             if p.baseline:
                 effect = _relative(p.samples, p.baseline)
             self._finish(p, effect, False)
-            return None
+            return self._aba(p) if p.kind == "revert" else None
+        p.state = {k: getattr(self, k) for k in _SEARCH_STATE}
         samples = _agreeing(p.samples) or p.samples  # clearly worse: judged on one sample
         effect = _relative(samples, p.baseline)
         thr = self._threshold(len(samples), len(p.baseline))
         worse, gained = effect < -thr, effect > thr
         desc = f"{effect * 100:+.1f}% (noise threshold {thr * 100:.1f}%)"
         writers_up = p.after[0] > p.before[0]
+        if p.kind == "ramp" and self.phase == "chunk":
+            # the step up to the usual writer count that comes before chunk sizing: kept
+            # unless it measured slower; the ramp goes on after the chunks only if it gained
+            if worse or effect < -self.s.min_gain:
+                return self._revert(p, effect, worse, f"writers {p.after[0]} gave {desc}")
+            self.direction, self._dir_gained = 1, gained
+            self._writers_tuned = not gained
+            self._finish(p, effect, False)
+            return None
         if p.kind == "ramp":
             if gained:
                 self._dir_gained = True
@@ -477,10 +557,13 @@ class Controller:
             return None
         if p.kind == "probe" and not gained:
             return self._revert(p, effect, worse, f"probe {p.after} did not pay: {desc}")
-        if p.kind == "chunk" and self.phase == "chunk" and not gained and self._chunk_larger:
+        if p.kind == "chunk" and self.phase == "chunk" and self._chunk_larger:
             # past the target, larger chunks stay only when they measured better (a trial
-            # that gained beyond the noise is followed by another doubling)
-            self._chunk_larger, self.phase = False, "writers"
+            # that gained beyond the noise is followed by another)
+            if gained:
+                self._finish(p, effect, False)
+                return None
+            self._end_chunk_phase()
             if effect < self.s.min_gain:
                 return self._revert(p, effect, worse, f"larger chunks {p.after[1]} gave {desc}")
             self._finish(p, effect, False)
@@ -494,7 +577,7 @@ class Controller:
                 # step like any other, kept unless it measured worse (wide rows: 1K-row batches
                 # grown to 3K were undone for being +6 % inside the noise, back to 1K)
                 self._no_growth_table = self._last.current_table
-                self.phase = "writers"
+                self._end_chunk_phase()
                 if worse:
                     return self._revert(p, effect, True, f"chunk {p.after[1]} hurt: {desc}")
                 self._finish(p, effect, False)
@@ -508,7 +591,7 @@ class Controller:
                 return self._revert(p, effect, worse, why)
             # sizing stops at the first step that does not pay: a step toward the batch-time
             # target that is within the noise is kept; a smaller-chunk trial is undone
-            self.phase = "writers"
+            self._end_chunk_phase()
             if self._chunk_halving and effect < self.s.min_gain:  # kept when it measured better
                 return self._revert(p, effect, worse, f"smaller chunks {p.after} gave {desc}")
         if worse:
@@ -518,11 +601,47 @@ class Controller:
 
     def _revert(self, p: _Pending, effect: float, worse: bool, why: str) -> Decision:
         self._finish(p, effect, True)
+        self._undone = p
         source = "rollback" if worse else "fallback"
         why = f"{why}; back to {p.before[0]} writers / {p.before[1]} rows"
         return self._change(
             p.after, p.before, "revert", why, source=source, confidence="high", mandatory=True
         )
+
+    def _aba(self, revert: _Pending) -> Decision | None:
+        """A search trial undone, judged again against the settings on both sides of it (A-B-A):
+        a load that slows as it goes (indexes outgrowing memory: 140-175K rows/s early, 110-125K
+        late at one setting) makes every trial read worse than it is against the baseline from
+        before it. When the trial beat the mean of both sides beyond the noise, it is made
+        again, and the search goes on as if it had paid when first measured."""
+        t = revert.trial
+        after = _agreeing(revert.samples)
+        if t is None or t.state is None or t.kind not in ("ramp", "chunk") or len(after) < 2:
+            return None
+        if self._cfg != t.before:
+            return None
+        a1, a2 = statistics.fmean(t.baseline), statistics.fmean(after)
+        if not 1 / DRIFT <= a2 / a1 <= DRIFT:
+            return None  # not a drift but a change of conditions: a mean across it means nothing
+        trial = _agreeing(t.samples) or t.samples
+        effect = statistics.fmean(trial) / ((a1 + a2) / 2) - 1
+        thr = self._threshold(len(trial), len(t.baseline) + len(after))
+        if effect <= thr:
+            return None
+        state = dict(t.state)
+        if t.kind == "ramp":
+            state["_dir_gained"] = True
+        self._confirm = (t.after, state)  # restored by commit() if this change is made
+        why = (
+            f"{t.after[0]} writers / {t.after[1]} rows measured {effect * 100:+.1f}% against "
+            f"the settings before and after them (noise threshold {thr * 100:.1f}%); again"
+        )
+        return self._change(t.before, t.after, "confirm", why)
+
+    def _end_chunk_phase(self) -> None:
+        """The chunk phase is over: the writers are tuned next, or held when they were."""
+        self.phase = "hold" if self._writers_tuned else "writers"
+        self._chunk_larger = False
 
     def _ramp_done(self, w: int) -> None:
         """The ramp direction stopped paying at ``w`` writers: hold, or try fewer writers
@@ -604,6 +723,8 @@ class Controller:
         c = cfg[1]
         if not self.chunk_can_apply(m):
             return None
+        if self._larger_only:
+            return self._larger(m, cfg)
         if self._chunk_halving:
             new = on_grid(c / 2, "ceil")
             if new < c and self._shrinks(m, new):
@@ -628,21 +749,26 @@ class Controller:
         return target, why + f"{self.s.target_batch_seconds:g}s"
 
     def _larger(self, m: MetricsSnapshot, cfg: Cfg) -> tuple[int, str] | None:
-        """From batches near the target duration, one doubling, kept while it pays: a fixed
-        cost per batch (a commit, foreign-key and index work) made 200K-row batches of 2.8 s
-        19 % faster than 50K-row ones of 0.85 s on the tuning benchmark's indexed load. Not
-        past eight times the target duration, nor the memory budget."""
+        """From batches near the target duration, one step of up to fourfold, kept while it
+        pays: a fixed cost per batch (a commit, foreign-key and index work) made 200K-row
+        batches of 2.8 s 19 % faster than 50K-row ones of 0.85 s on the tuning benchmark's
+        indexed load, where one doubling (+9 %, read lower on a load that slows as it goes)
+        stayed inside the noise threshold. Not past six times the target duration (a margin
+        below the eight that _on_target allows), nor by a step of less than a doubling, nor
+        past the memory budget."""
         w, c = cfg
         p50 = m.write_latency_p50
         if self.growth_blocked(m) or p50 <= 0:
             return None
-        if 2 * p50 > LONG_BATCHES * self.s.target_batch_seconds:
+        room = 0.75 * LONG_BATCHES * self.s.target_batch_seconds / p50  # some margin below
+        if room < 2:
             return None
         _, c_cap = self._caps(m.taken_at)
-        new = on_grid(min(2 * c, c_cap, self.max_chunk(w, m)), "floor")
+        new = on_grid(min(c * min(LARGER_STEP, room), c_cap, self.max_chunk(w, m)), "floor")
         if new < 1.25 * c:
             return None
-        self._chunk_larger = True
+        # the chunk phase goes on with larger chunks only, not back toward the target
+        self._chunk_larger = self._larger_tried = self._larger_only = True
         return new, f"batches take {p50:.2f}s; measuring {new}-row chunks (less cost per batch)"
 
     def _search(self, m: MetricsSnapshot, cfg: Cfg) -> Decision:
@@ -650,11 +776,20 @@ class Controller:
         if m.eta_seconds is not None and m.eta_seconds < self.s.end_quiet:
             why = f"the copy should end in {m.eta_seconds:.0f}s: too soon for a trial to pay back"
             return self._hold(cfg, why)
+        if self.phase == "chunk" and not self._started:
+            self._started = True
+            new_w = min(self._writer_step(w, 1, False, m), self.s.usual_writers)
+            if new_w > w:
+                # fewer writers than dmt's default were the slowest setting on every load of
+                # the tuning benchmark (1 writer 7-60 % slower than 2), and the chunk phase
+                # takes several intervals: step up to the default before it, measured
+                why = f"{w} writers are fewer than the usual {self.s.usual_writers}; trying {new_w}"
+                return self._change(cfg, (new_w, c), "ramp", why)
         if self.phase == "chunk":
             step = self._chunk_step(m, cfg)
             if step is not None:
                 return self._change(cfg, (w, step[0]), "chunk", step[1])
-            self.phase, self._chunk_larger = "writers", False
+            self._end_chunk_phase()
         if self.phase == "writers":
             if self.direction == 0:
                 self.direction = 1 if self._writer_step(w, 1, False, m) > w else -1
@@ -667,6 +802,17 @@ class Controller:
                     break
                 self._ramp_done(w)
             self.phase = "hold"
+        if self.phase == "hold" and not self._writers_tuned:
+            # the ramp has ended; chunks past the batch-time target, not tried before it (a
+            # bad start sizes its tiny chunks toward the target and stops there), get their
+            # trial now, at the writer count they will run with
+            self._writers_tuned = True
+            if not self._larger_tried:
+                self.phase, self._larger_only = "chunk", True
+                step = self._chunk_step(m, cfg)
+                if step is not None:
+                    return self._change(cfg, (w, step[0]), "chunk", step[1])
+                self._end_chunk_phase()
         return self._steady(m, cfg)
 
     def _steady(self, m: MetricsSnapshot, cfg: Cfg) -> Decision:
@@ -747,8 +893,15 @@ class Controller:
         baseline = self._baseline(self._cfg)
         self._pending = _Pending(
             self._cfg, new, kind, baseline, self._last.taken_at, decision_id,
-            batch_rows=self._last.rows_per_batch,
+            batch_rows=self._last.rows_per_batch, batch_seconds=self._last.write_latency_p50,
         )  # fmt: skip
+        if kind == "revert":
+            self._pending.trial = self._undone
+        self._undone = None
+        if self._confirm is not None and self._confirm[0] == new:
+            for k, v in self._confirm[1].items():
+                setattr(self, k, v)
+        self._confirm = None
         self._last_change_at = self._last.taken_at
         if kind == "chunk":
             self._chunk_moved = True

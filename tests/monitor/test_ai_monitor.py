@@ -189,11 +189,14 @@ def test_chunks_are_sized_for_batches_an_interval_can_count(interval: float, tar
         clock=sim.clock,
         host=sim.host,
     )
-    while sim.writers == 1 and sim.now < 60 * interval:  # the chunk phase, before the ramp
+    sizing = None  # the writer count of the chunk phase (after a step up to the default)
+    while sim.now < 60 * interval and (sizing is None or sim.writers == sizing):
         sim.advance(interval)
         monitor.tick()
         sim.apply(slot.take())
+        sizing = next((w for _, w, c in sim.history if c != 1_000), None)
     monitor.stop()
-    sized = [c for _, w, c in sim.history if w == 1][-1]
-    seconds = sim.model.batch_seconds(1, sized)
+    assert sizing is not None, sim.history
+    sized = [c for _, w, c in sim.history if w == sizing][-1]
+    seconds = sim.model.batch_seconds(sizing, sized)
     assert target / 4 <= seconds <= target * 1.5, (sim.history, seconds)
