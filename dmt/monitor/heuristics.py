@@ -403,6 +403,8 @@ class Controller:
             return safety
         if p is not None and not p.samples:
             return self._hold(cfg, "settling after the last change")
+        if p is None and self._tiny_start(m, cfg):
+            self._quick = cfg  # one interval of tiny batches is baseline enough
         if p is None and not self._baseline(cfg):
             return self._hold(cfg, "measuring a baseline for the current settings")
         if p is not None:
@@ -430,6 +432,13 @@ class Controller:
             return False  # a chunk change reaches the batches over several intervals
         effect = _relative(p.samples, p.baseline)
         return effect < -2 * self._threshold(len(p.samples), len(p.baseline))
+
+    def _tiny_start(self, m: MetricsSnapshot, cfg: Cfg) -> bool:
+        """Whether the run starts with batches under a quarter of the target duration: the
+        first chunk step is then made after one interval, before any other."""
+        if self.phase != "chunk" or self._started or self._chunk_moved:
+            return False
+        return 0 < m.write_latency_p50 < self.s.target_batch_seconds / 4
 
     def _plainly_better(self, p: _Pending) -> bool:
         """Steps away from a bad start, judged on their first clean interval: the step up to
@@ -777,6 +786,12 @@ class Controller:
             why = f"the copy should end in {m.eta_seconds:.0f}s: too soon for a trial to pay back"
             return self._hold(cfg, why)
         if self.phase == "chunk" and not self._started:
+            if self._tiny_start(m, cfg):
+                # tiny batches are the larger loss (1K-row chunks moved a tenth of the best
+                # rate; one writer fewer, a few percent to 60 %): grow them first
+                step = self._chunk_step(m, cfg)
+                if step is not None:
+                    return self._change(cfg, (w, step[0]), "chunk", step[1])
             self._started = True
             new_w = min(self._writer_step(w, 1, False, m), self.s.usual_writers)
             if new_w > w:

@@ -189,14 +189,11 @@ def test_chunks_are_sized_for_batches_an_interval_can_count(interval: float, tar
         clock=sim.clock,
         host=sim.host,
     )
-    sizing = None  # the writer count of the chunk phase (after a step up to the default)
-    while sim.now < 60 * interval and (sizing is None or sim.writers == sizing):
+    while sim.now < 60 * interval and monitor.controller.phase == "chunk":
         sim.advance(interval)
         monitor.tick()
         sim.apply(slot.take())
-        sizing = next((w for _, w, c in sim.history if c != 1_000), None)
     monitor.stop()
-    assert sizing is not None, sim.history
-    sized = [c for _, w, c in sim.history if w == sizing][-1]
-    seconds = sim.model.batch_seconds(sizing, sized)
+    assert monitor.controller.phase != "chunk", sim.history
+    seconds = sim.model.batch_seconds(sim.writers, sim.chunk_size)
     assert target / 4 <= seconds <= target * 1.5, (sim.history, seconds)

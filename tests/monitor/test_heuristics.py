@@ -694,13 +694,14 @@ def test_a_trial_undone_is_not_judged_again_across_a_change_of_conditions(seed: 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_fewer_writers_than_usual_step_up_to_it_before_the_chunks_are_sized(seed: int) -> None:
     """A bad start (1 writer, 1K rows) spent its chunk phase on one writer, the slowest
-    setting on every load of the tuning benchmark: the first step goes to the usual writer
-    count, then the chunks are sized there, then the ramp goes on (it gained)."""
+    setting on every load of the tuning benchmark: after the first chunk step (tiny batches
+    are the larger loss) it steps up to the usual writer count, sizes the chunks there, then
+    the ramp goes on (it gained)."""
     loop = Loop(SimPipeline(MODEL, 1, 1_000, seed=seed), usual_writers=2)
     loop.run(12)
     moves = [(d.kind, d.writers, d.chunk_size) for _, d in loop.changes]
-    assert moves[0] == ("ramp", 2, 1_000)
-    chunks = [m for m in moves[1:] if m[0] == "chunk"]
+    assert moves[:2] == [("chunk", 1, 8_000), ("ramp", 2, 8_000)]
+    chunks = [m for m in moves[2:] if m[0] == "chunk"]
     assert chunks and all(w == 2 for _, w, _ in chunks[:2]), moves
     loop.run(30)
     assert loop.throughput() >= 0.9 * MODEL.optimum()
@@ -710,11 +711,12 @@ def test_fewer_writers_than_usual_step_up_to_it_before_the_chunks_are_sized(seed
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_steps_away_from_a_bad_start_are_judged_on_one_interval(seed: int) -> None:
     """From 1 writer and 1K-row chunks each step gains 50-500 %, and each interval spent
-    measuring it again is throughput lost: the step up to the usual writer count and the
-    steps toward the batch-time target take two intervals each (the change's own, mixed, and
-    one clean), the clean one being the next step's baseline."""
+    measuring it again is throughput lost: the first chunk step comes after one interval of
+    tiny batches, and it, the step up to the usual writer count and the next step toward the
+    batch-time target take two intervals each (the change's own, mixed, and one clean), the
+    clean one being the next step's baseline."""
     loop = Loop(SimPipeline(MODEL, 1, 1_000, seed=seed), usual_writers=2)
-    loop.run(7)
+    loop.run(6)
     moves = [(int(t / INTERVAL), d.kind, d.writers) for t, d in loop.changes]
-    assert moves == [(3, "ramp", 2), (5, "chunk", 2), (7, "chunk", 2)]
-    assert loop.changes[1][1].chunk_size == 8_000 < loop.changes[2][1].chunk_size
+    assert moves == [(2, "chunk", 1), (4, "ramp", 2), (6, "chunk", 2)]
+    assert loop.changes[0][1].chunk_size == 8_000 < loop.changes[2][1].chunk_size
