@@ -720,3 +720,19 @@ def test_steps_away_from_a_bad_start_are_judged_on_one_interval(seed: int) -> No
     moves = [(int(t / INTERVAL), d.kind, d.writers) for t, d in loop.changes]
     assert moves == [(2, "chunk", 1), (4, "ramp", 2), (6, "chunk", 2)]
     assert loop.changes[0][1].chunk_size == 8_000 < loop.changes[2][1].chunk_size
+
+
+def test_a_saturated_cpu_does_not_back_off_below_the_usual_writer_count() -> None:
+    """Two writers on two cores, the database on the same machine: the CPU is always
+    saturated, and the load itself dips by 31 % for a few intervals (the tuning benchmark's
+    indexed load). Backing off to 1 writer halved the rate for the rest of that copy; at or
+    below dmt's default writer count the CPU back-off does not act."""
+    model = ThroughputModel(sigma=0.6, kappa=0.08, noise=0.02)
+    sim = SimPipeline(
+        model, 2, 90_000, cpu_percent=lambda s: 97.0,
+        disturb=lambda t: 0.69 if 12 * 30 <= t < 16 * 30 else 1.0,
+    )  # fmt: skip
+    loop = Loop(sim, usual_writers=2)
+    loop.run(20)
+    assert not [d for _, d in loop.changes if d.kind == "safety"], loop.changes
+    assert loop.sim.writers == 2
