@@ -306,7 +306,7 @@ class Run:
     final: tuple[int, int] | None = None
     ai_calls: int = 0
     regret: float | None = None
-    ref_seconds: float | None = None  # the best cell run just before this one (--interleave)
+    ref_seconds: float | None = None  # the best cell's runs around this one (pair_references)
     samples: list[dict[str, Any]] = field(default_factory=list, repr=False)
     records: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
@@ -510,10 +510,9 @@ def run_workload(
     starts = {"bad": BAD, "default": DEFAULT, "best": (best.writers, best.chunk)}
     for i, start in enumerate(args.starts):
         w, c = starts[start]
-        ref = None
         if args.interleave:  # the machine drifts: measure the best cell beside the arms
             bw, bc = best.writers, best.chunk
-            ref = go("static", f"{bw}x{bc}", "reference", bw, bc)
+            go("static", f"{bw}x{bc}", "reference", bw, bc)
         # the arms take turns at running first after the reference: on a machine that drifts
         # the second run is further from it
         for arm in args.arms if i % 2 == 0 else args.arms[::-1]:
@@ -522,11 +521,28 @@ def run_workload(
                     r = go("adaptive", start, arm, w, c, url)
             else:
                 r = go("adaptive", start, arm, w, c)
-            if ref is not None and ref.ok:
-                r.ref_seconds = ref.copy_seconds
+    if args.interleave and args.starts:  # so the last start has a reference after it too
+        go("static", f"{best.writers}x{best.chunk}", "reference", best.writers, best.chunk)
+    pair_references(runs)
     for r in runs:
         summarize(r, best)
     return runs
+
+
+def pair_references(runs: list[Run]) -> None:
+    """With --interleave, each adaptive run's reference time is the mean of the best cell's
+    runs just before and just after its start (the one before alone when no later one ran):
+    the machine's speed drifts by several percent within minutes, and a reference on one side
+    only carries all of that drift into the regret."""
+    refs = [i for i, r in enumerate(runs) if r.arm == "reference" and r.ok]
+    for i, r in enumerate(runs):
+        if r.kind != "adaptive":
+            continue
+        near = [j for j in refs if runs[j].workload == r.workload]
+        before = [j for j in near if j < i][-1:]
+        after = [j for j in near if j > i][:1]
+        times = [runs[j].copy_seconds for j in before + after if runs[j].copy_seconds]
+        r.ref_seconds = statistics.fmean(times) if times and before else None
 
 
 def noise_of(runs: list[Run], best: Run) -> float | None:
@@ -619,6 +635,7 @@ def load(path: Path) -> tuple[list[Run], dict[str, Run], float]:
         match = [r for r in same if (r.writers, r.chunk, r.copy_seconds) == (bw, bc, bt)]
         if match:
             bests[w] = match[0]
+    pair_references(runs)
     for r in runs:  # recompute with the current definitions
         summarize(r, bests.get(r.workload))
     return runs, bests, float(data["args"]["interval"])

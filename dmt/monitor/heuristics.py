@@ -65,8 +65,8 @@ LARGER_STEP = 4  # growth of one trial of chunks past the target duration (Contr
 OUTLIER = 0.6  # an interval below this share of its settings' median, or above its inverse,
 # is an outlier...
 OUTLIERS_IN_ROW = 2  # ...unless more follow: then throughput has moved, not stalled
-# changes measured but never undone by a verdict (an external one is judged like a trial)
-_UNJUDGED = ("revert", "safety", "confirm", "external")
+# changes measured but never undone by a verdict
+_UNJUDGED = ("revert", "safety", "confirm")
 # what a trial's verdict changes, restored when a trial undone is found to have paid after all
 _SEARCH_STATE = (
     "phase",
@@ -408,7 +408,7 @@ class Controller:
         if p is None and not self._baseline(cfg):
             return self._hold(cfg, "measuring a baseline for the current settings")
         if p is not None:
-            gap_ok = self.phase != "hold" or p.kind in _UNJUDGED
+            gap_ok = self.phase != "hold" or p.kind in (*_UNJUDGED, "external")
             gap_ok = gap_ok or now - p.at >= self.s.steady_gap
             agreed = len(_agreeing(p.samples)) >= self.s.samples_per_step
             quick = not agreed and self._plainly_better(p)
@@ -426,7 +426,7 @@ class Controller:
         """A writer trial whose first clean interval is already worse by twice the noise
         threshold is judged at once: every further interval of a bad setting is throughput
         lost (a 1- and a 4-writer trial cost the indexed load 45-65 % per interval)."""
-        if not p.samples or not p.baseline or p.kind in _UNJUDGED:
+        if not p.samples or not p.baseline or p.kind in (*_UNJUDGED, "external"):
             return False
         if p.after[0] == p.before[0]:
             return False  # a chunk change reaches the batches over several intervals
@@ -525,7 +525,7 @@ class Controller:
         return self._change(cfg, (new_w, cfg[1]), "safety", why + "; backing off", mandatory=True)
 
     def _evaluate(self, p: _Pending, cfg: Cfg) -> Decision | None:
-        if not p.baseline or p.kind in _UNJUDGED[:3]:
+        if not p.baseline or p.kind in _UNJUDGED:  # an external change is judged like a trial
             effect = None
             if p.baseline:
                 effect = _relative(p.samples, p.baseline)
@@ -571,16 +571,15 @@ class Controller:
         if p.kind == "probe" and not gained:
             return self._revert(p, effect, worse, f"probe {p.after} did not pay: {desc}")
         if p.kind == "chunk" and self.phase == "chunk" and self._chunk_larger:
-            # past the target, larger chunks stay only when they measured better (a trial
-            # that gained beyond the noise is followed by another)
+            # past the target, larger chunks stay only when they measured better beyond the
+            # noise (and are followed by another trial): they cost memory and longer stalls,
+            # which two intervals can miss (the indexed load's 200K-row chunks measured +6 %
+            # and then stalled every few intervals, 15 % slower than 50K over the copy)
             if gained:
                 self._finish(p, effect, False)
                 return None
             self._end_chunk_phase()
-            if effect < self.s.min_gain:
-                return self._revert(p, effect, worse, f"larger chunks {p.after[1]} gave {desc}")
-            self._finish(p, effect, False)
-            return None
+            return self._revert(p, effect, worse, f"larger chunks {p.after[1]} gave {desc}")
         if p.kind == "chunk" and self.phase == "chunk" and not gained:
             grew = p.after[1] > p.before[1]
             assert self._last is not None

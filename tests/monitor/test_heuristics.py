@@ -736,3 +736,21 @@ def test_a_saturated_cpu_does_not_back_off_below_the_usual_writer_count() -> Non
     loop.run(20)
     assert not [d for _, d in loop.changes if d.kind == "safety"], loop.changes
     assert loop.sim.writers == 2
+
+
+@pytest.mark.parametrize("seed", [2, 3, 4])
+def test_larger_chunks_that_measured_better_only_inside_the_noise_are_undone(seed: int) -> None:
+    """Fourfold chunks 5 % faster at 8 % noise: on these seeds the trial measured +4.5-6 %,
+    more than min_gain but inside the 10 % noise threshold. Past the target, longer batches
+    cost memory and longer stalls that two intervals can miss (the tuning benchmark's indexed
+    load kept 200K-row chunks at +6 %, then stalled every few intervals: 15 % slower than
+    50K over the copy), so the trial is undone."""
+    model = ThroughputModel(batch_overhead=0.09, noise=0.08)
+    assert 1.04 < model.throughput(2, 80_000) / model.throughput(2, 20_000) < 1.06
+    loop = Loop(SimPipeline(model, 2, 20_000, seed=seed))
+    loop.run(8)
+    (_, trial), (_, undo) = loop.changes[:2]
+    assert (trial.kind, trial.chunk_size, undo.kind, undo.chunk_size) == (
+        "chunk", 80_000, "revert", 20_000,
+    )  # fmt: skip
+    assert "+" in undo.reasoning.split("gave ")[1][:2]  # it measured faster, and still went
