@@ -157,6 +157,11 @@ def _relative(samples: list[float], baseline: list[float]) -> float:
     return statistics.fmean(samples) / statistics.fmean(baseline) - 1
 
 
+def _measured(p: _Pending) -> float | None:
+    """The relative effect of a pending change so far, when it has samples on both sides."""
+    return _relative(p.samples, p.baseline) if p.samples and p.baseline else None
+
+
 def sustained_rate(m: MetricsSnapshot, prev: MetricsSnapshot | None) -> float:
     """The interval's throughput less the rows the read-ahead queue gave up during it: what
     the settings sustain. Added writers first empty a full queue (8 batches by default, 1-2 s
@@ -438,7 +443,11 @@ class Controller:
         first chunk step is then made after one interval, before any other."""
         if self.phase != "chunk" or self._started or self._chunk_moved:
             return False
-        return 0 < m.write_latency_p50 < self.s.target_batch_seconds / 4
+        return self._tiny(m.write_latency_p50)
+
+    def _tiny(self, batch_seconds: float) -> bool:
+        """Whether batches of ``batch_seconds`` are under a quarter of the target duration."""
+        return 0 < batch_seconds < self.s.target_batch_seconds / 4
 
     def _plainly_better(self, p: _Pending) -> bool:
         """Steps away from a bad start, judged on their first clean interval: the step up to
@@ -457,7 +466,7 @@ class Controller:
             return True
         if p.kind != "chunk" or self._chunk_larger or p.after[1] <= p.before[1]:
             return False
-        return 0 < p.batch_seconds < self.s.target_batch_seconds / 4 and effect > 0
+        return self._tiny(p.batch_seconds) and effect > 0
 
     def _hold(self, cfg: Cfg, reason: str, confidence: str = "medium") -> Decision:
         return Decision("continue", cfg[0], cfg[1], confidence, reason)
@@ -526,10 +535,7 @@ class Controller:
 
     def _evaluate(self, p: _Pending, cfg: Cfg) -> Decision | None:
         if not p.baseline or p.kind in _UNJUDGED:  # an external change is judged like a trial
-            effect = None
-            if p.baseline:
-                effect = _relative(p.samples, p.baseline)
-            self._finish(p, effect, False)
+            self._finish(p, _measured(p), False)
             return self._aba(p) if p.kind == "revert" else None
         p.state = {k: getattr(self, k) for k in _SEARCH_STATE}
         samples = _agreeing(p.samples) or p.samples  # clearly worse: judged on one sample
@@ -896,11 +902,7 @@ class Controller:
         if new == self._cfg:
             return
         if self._pending is not None:
-            p = self._pending
-            eff = None
-            if p.samples and p.baseline:
-                eff = _relative(p.samples, p.baseline)
-            self._finish(p, eff, False)
+            self._finish(self._pending, _measured(self._pending), False)
         kind = d.kind
         if d.source in ("ai", "cache"):
             # an AI choice that is the rules' own proposal is judged like the rules' step (a
