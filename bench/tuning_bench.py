@@ -51,7 +51,7 @@ from datagen import create_sql, mariadb, psql
 REPO = datagen.BENCH_DIR.parent
 sys.path.insert(0, str(REPO))
 
-from dmt.config import default_writers  # noqa: E402  (the repository, not an installed dmt)
+from dmt.settings import default_writers  # noqa: E402  (the repository, not an installed dmt)
 
 OUT = datagen.OUT_DIR / "tuning"
 SRC_DB, DST_DB = "dmt_tune_src", "dmt_tune_dst"

@@ -20,6 +20,13 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import yaml
 
 from dmt.errors import ConfigError, DmtIOError
+from dmt.settings import (
+    KNOBS,
+    TABLES_IN_FLIGHT,
+    default_memory_mb,
+    default_readers,
+    default_writers,
+)
 
 ENGINE_ALIASES = {
     "postgres": "postgres",
@@ -46,52 +53,36 @@ class Opt:
     choices: tuple[str, ...] = ()
 
 
-def _default_memory_mb() -> int:
-    """A safe share of available memory: an eighth, between 64 and 128 MB. Batches in flight
-    are what grows with the data; more budget than this buys no speed, and 128 MB keeps the
-    whole process under 300 MB on the wide benchmark table (bench/README.md)."""
-    try:
-        import psutil
-
-        avail = psutil.virtual_memory().available // (1024 * 1024)
-    except Exception:  # psutil missing or unreadable /proc: fall back to a fixed budget
-        return 128
-    return int(max(64, min(128, avail // 8)))
-
-
-def default_writers() -> int:
-    """One writer per core, between 2 and 4: every writer is a loading server process beside
-    the source's, so on 2 cores a third and fourth writer only compete for them (4 writers
-    copied the benchmark's narrow table 10-25 % slower than 2 into PostgreSQL, bench/README)."""
-    return max(2, min(4, os.cpu_count() or 2))
-
-
-def default_readers() -> int:
-    """Half the default writers, at least one: every reader is a source server process too,
-    and a reader moves rows about twice as fast as a writer loads them (2M narrow rows: 1.1 s
-    to COPY out, 2.0-2.5 s to COPY in). On 2 cores one reader copied the benchmark's narrow
-    table faster than two: PostgreSQL 2.03-2.10 vs 2.27 s, MySQL 2.71 vs 2.80 s (bench/README)."""
-    return max(1, default_writers() // 2)
-
-
 MIGRATION_OPTIONS: dict[str, Opt] = {
-    "workers": Opt(4, "int", "tables copied at once", 1, 32),
-    "chunk_size": Opt(50_000, "int", "rows per read chunk (one key range)", 1_000, 500_000),
+    "workers": Opt(4, "int", "tables copied at once", *TABLES_IN_FLIGHT),
+    "chunk_size": Opt(
+        50_000,
+        "int",
+        KNOBS["chunk_size"].meaning,
+        KNOBS["chunk_size"].low,
+        KNOBS["chunk_size"].high,
+    ),
     "parallel_readers": Opt(
         None,
         "int",
         "concurrent key-range readers per large table; default: half the default writers, at "
         "least 1",
-        1,
-        16,
+        KNOBS["parallel_readers"].low,
+        KNOBS["parallel_readers"].high,
     ),
-    "read_ahead_buffers": Opt(8, "int", "batches the read-ahead queue holds", 1, 64),
+    "read_ahead_buffers": Opt(
+        8,
+        "int",
+        KNOBS["read_ahead_buffers"].meaning,
+        KNOBS["read_ahead_buffers"].low,
+        KNOBS["read_ahead_buffers"].high,
+    ),
     "write_ahead_writers": Opt(
         None,
         "int",
         "writer threads in the DynamicWriterPool; default: the CPU count, between 2 and 4",
-        1,
-        16,
+        KNOBS["writers"].low,
+        KNOBS["writers"].high,
     ),
     "max_memory_mb": Opt(
         None,
@@ -487,7 +478,7 @@ def build_config(raw: Any, base_dir: Path | None = None) -> Config:
     raw = _expand(raw, "", base_dir)
     migration = _options(_section(raw, "migration"), MIGRATION_OPTIONS, "migration")
     if migration["max_memory_mb"] is None:
-        migration["max_memory_mb"] = _default_memory_mb()
+        migration["max_memory_mb"] = default_memory_mb()
     if migration["write_ahead_writers"] is None:
         migration["write_ahead_writers"] = default_writers()
     if migration["parallel_readers"] is None:

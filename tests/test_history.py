@@ -16,8 +16,9 @@ import yaml
 
 from dmt.config import build_config
 from dmt.errors import Cancelled
-from dmt.pipeline.updates import ConfigUpdate, UpdateSlot
+from dmt.pipeline.updates import UpdateSlot
 from dmt.run import Migration, execute
+from dmt.settings import Update
 from tests.conftest import endpoint
 from tests.support.compare import assert_same_table
 from tests.support.killing import Moment, dmt, read_state, run_cli, stop_at, wait_for
@@ -64,7 +65,7 @@ def test_writer_change_at_runtime_then_resume_and_history(
 
     def drive() -> None:
         wait_for(state, Moment("done", 3), os.getpid())
-        slot.put(ConfigUpdate(writers=4, source="manual", reason="test"))
+        slot.put(Update(writers=4, source="manual", reason="test"))
         wait_for(state, Moment("done", 6), os.getpid())
         abort.set()
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
-from dmt.config import AIConfig, MigrationConfig, default_writers
+from dmt.config import AIConfig, MigrationConfig
 from dmt.monitor.ai_adjuster import AIAdjuster, AIAdjustmentError, AIDisabled
 from dmt.monitor.heuristics import (
     CHUNK_MAX,
@@ -29,7 +29,8 @@ from dmt.monitor.heuristics import (
 )
 from dmt.monitor.metrics_collector import HostSample, MetricsCollector, MetricsSnapshot
 from dmt.pipeline.stats import PipelineSnapshot
-from dmt.pipeline.updates import ConfigUpdate, UpdateSlot
+from dmt.pipeline.updates import UpdateSlot
+from dmt.settings import Update, default_writers
 
 log = logging.getLogger("dmt.monitor")
 
@@ -250,7 +251,7 @@ class AIMonitor(threading.Thread):
         )
         self.records.append(rec)
         self.slot.put(
-            ConfigUpdate(
+            Update(
                 writers=d.writers if d.writers != before[0] else None,
                 chunk_size=d.chunk_size if d.chunk_size != before[1] else None,
                 source=d.source,

@@ -1,21 +1,17 @@
-"""The decision value object and the fixed bounds every decision must stay inside."""
+"""The decision value object; the bounds every decision must stay inside come from
+:mod:`dmt.settings`."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
 
+from dmt.settings import CHUNK_SIZE, WRITERS
+
 ACTIONS = ("continue", "scale_up", "scale_down", "reduce_chunk")
 CONFIDENCES = ("high", "medium", "low")
-WRITERS_MIN, WRITERS_MAX = 1, 16
-CHUNK_MIN, CHUNK_MAX = 1_000, 500_000
-MAX_WRITER_STEP = 4
-#: the most a chunk size may grow or shrink in one decision. A batch far shorter than the
-#: batch-time target (1K-row batches taking milliseconds) grows eightfold, not twofold, per
-#: measured step: from 1K rows that is two steps instead of six to reach 64K (the tuning
-#: benchmark's bad start lost ~25 % of a one-minute copy to the twofold ramp); and such a step
-#: must be revertible in one decision.
-MAX_CHUNK_GROWTH = 8
+WRITERS_MIN, WRITERS_MAX = WRITERS.low, WRITERS.high
+CHUNK_MIN, CHUNK_MAX = CHUNK_SIZE.low, CHUNK_SIZE.high
 Cfg = tuple[int, int]  # (writers, chunk_size)
 
 

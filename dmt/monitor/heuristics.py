@@ -42,8 +42,6 @@ from dmt.monitor.decisions import (
     CHUNK_MAX,
     CHUNK_MIN,
     CONFIDENCES,
-    MAX_CHUNK_GROWTH,
-    MAX_WRITER_STEP,
     WRITERS_MAX,
     WRITERS_MIN,
     Cfg,
@@ -54,6 +52,7 @@ from dmt.monitor.decisions import (
     on_grid,
 )
 from dmt.monitor.metrics_collector import MB, MetricsSnapshot
+from dmt.settings import MAX_CHUNK_GROWTH, MAX_WRITER_STEP
 
 __all__ = ["Controller", "ControllerSettings", "Decision", "DecisionRejected", "Effect"]
 

@@ -35,19 +35,13 @@ from dmt.pipeline.chunks import Chunk, plan_chunks, take_adjacent
 from dmt.pipeline.reader import read_rows
 from dmt.pipeline.stats import PipelineCounters
 from dmt.pipeline.tracker import ChunkTracker, TableResult
-from dmt.pipeline.updates import ConfigUpdate, UpdateSlot
+from dmt.pipeline.updates import UpdateSlot
 from dmt.pipeline.writer_pool import DynamicWriterPool
 from dmt.progress import NullReporter, Reporter
 from dmt.schema.model import Table
+from dmt.settings import KNOBS, Update, writer_bound
 
 log = logging.getLogger("dmt.pipeline")
-
-BOUNDS = {
-    "writers": (1, 16),
-    "chunk_size": (1_000, 500_000),
-    "parallel_readers": (1, 16),
-    "read_ahead_buffers": (1, 64),
-}
 
 
 class DataPath(Protocol):
@@ -159,7 +153,7 @@ class Pipeline:
         self.abort = abort or threading.Event()
         self.applied: list[dict[str, Any]] = []
         self._pending: dict[str, int] = {}
-        self._pending_source = ConfigUpdate()
+        self._pending_source = Update()
         self._update_lock = threading.Lock()
         self._error_lock = threading.Lock()
         self._first_error: BaseException | None = None
@@ -168,8 +162,7 @@ class Pipeline:
         self._next_job = 0
         self.queue = BatchQueue(knobs.read_ahead_buffers, self._on_queue_change)
         self.tracker = ChunkTracker(self._on_chunk_committed, self._on_table_done)
-        max_writers = getattr(target, "max_writers", BOUNDS["writers"][1])
-        self._max_writers = min(BOUNDS["writers"][1], max_writers)
+        self._max_writers = writer_bound(getattr(target, "max_writers", None))
         self.pool = DynamicWriterPool(
             self.queue,
             connect=self._writer_connect,
@@ -453,12 +446,12 @@ class Pipeline:
             if table_start or self.knobs.chunk_size_at == "chunk":
                 self._apply_pending()
 
-    def _accept(self, upd: ConfigUpdate) -> None:
+    def _accept(self, upd: Update) -> None:
         for knob in ("writers", "chunk_size", "parallel_readers", "read_ahead_buffers"):
             value = getattr(upd, knob)
             if value is None:
                 continue
-            lo, hi = BOUNDS[knob]
+            lo, hi = KNOBS[knob].low, KNOBS[knob].high
             if not lo <= value <= hi:
                 log.warning("ignored runtime update %s=%s: outside %d-%d", knob, value, lo, hi)
                 continue
@@ -489,7 +482,7 @@ class Pipeline:
             self._record(self._pending_source, knob, before, value)
         self._pending.clear()
 
-    def _record(self, upd: ConfigUpdate, knob: str, before: int, after: int) -> None:
+    def _record(self, upd: Update, knob: str, before: int, after: int) -> None:
         self.applied.append(
             {
                 "at_seconds": round(time.monotonic() - self._started, 3),

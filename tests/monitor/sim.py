@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from dmt.monitor.metrics_collector import HostSample
 from dmt.pipeline.stats import PipelineSnapshot
-from dmt.pipeline.updates import ConfigUpdate
+from dmt.settings import Update
 
 MB = 1024 * 1024
 
@@ -49,7 +49,7 @@ class ThroughputModel:
 
 
 class SimPipeline:
-    """Cumulative counters driven by the model; ``apply`` takes a ConfigUpdate immediately."""
+    """Cumulative counters driven by the model; ``apply`` takes a Update immediately."""
 
     def __init__(
         self,
@@ -130,7 +130,7 @@ class SimPipeline:
         self.lat = tuple(seconds * (1 + self.rng.gauss(0, 0.02)) for _ in range(min(batches, 64)))
         self.now += dt
 
-    def apply(self, update: ConfigUpdate | None) -> None:
+    def apply(self, update: Update | None) -> None:
         if update is None:
             return
         if self.writer_bound and (update.writers or 0) > self.writers:

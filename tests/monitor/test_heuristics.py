@@ -13,7 +13,7 @@ from dmt.monitor.heuristics import (
     action_for,
 )
 from dmt.monitor.metrics_collector import MetricsCollector
-from dmt.pipeline.updates import ConfigUpdate
+from dmt.settings import Update
 
 from .sim import MB, SimPipeline, ThroughputModel
 
@@ -51,7 +51,7 @@ class Loop:
         if d.action != "continue":
             self.ctl.validate(d)
             self.ctl.commit(d, self.tick)
-            self.sim.apply(ConfigUpdate(writers=d.writers, chunk_size=d.chunk_size))
+            self.sim.apply(Update(writers=d.writers, chunk_size=d.chunk_size))
             self.changes.append((self.sim.now, d))
         return d
 

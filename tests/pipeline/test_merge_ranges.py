@@ -23,8 +23,9 @@ from dmt.errors import TransferError
 from dmt.pipeline.batchqueue import Batch
 from dmt.pipeline.chunks import Chunk, merge, take_adjacent
 from dmt.pipeline.pipeline import Pipeline
-from dmt.pipeline.updates import ConfigUpdate, UpdateSlot
+from dmt.pipeline.updates import UpdateSlot
 from dmt.run import Migration, execute
+from dmt.settings import Update
 from tests.conftest import endpoint
 from tests.support.compare import assert_same_table
 from tests.support.killing import Moment, run_cli, stop_at
@@ -46,11 +47,11 @@ class LateSlot(UpdateSlot):
     """Hands out ``update`` at the ``at``-th take: with one table, take 1 is its start (where
     its ranges are planned) and take 2 follows its first written batch."""
 
-    def __init__(self, update: ConfigUpdate, at: int = 2) -> None:
+    def __init__(self, update: Update, at: int = 2) -> None:
         super().__init__()
         self.update, self.at, self.takes = update, at, 0
 
-    def take(self) -> ConfigUpdate | None:
+    def take(self) -> Update | None:
         with self._lock:
             self.takes += 1
             return self.update if self.takes == self.at else None
@@ -160,7 +161,7 @@ def test_a_raised_chunk_size_reads_planned_ranges_together(
     dst = pg_db if kind == "postgres" else tmp_path / "t.db"
     raw = _raw(source, kind, dst, tmp_path, include_tables=["ints"])
     cfg = build_config(raw, tmp_path)
-    result = Migration(cfg, slot=LateSlot(ConfigUpdate(chunk_size=RAISED))).execute()
+    result = Migration(cfg, slot=LateSlot(Update(chunk_size=RAISED))).execute()
     assert ("chunk_size", PLANNED, RAISED) in [
         (a["knob"], a["before"], a["after"]) for a in result.adjustments
     ]
@@ -191,7 +192,7 @@ def test_table_mode_never_merges(source: Path, tmp_path: Path, recorder: Recorde
     raw = _raw(source, "sqlite", tmp_path / "t.db", tmp_path, include_tables=["ints"],
                chunk_size_at="table")  # fmt: skip
     cfg = build_config(raw, tmp_path)
-    Migration(cfg, slot=LateSlot(ConfigUpdate(chunk_size=RAISED))).execute()
+    Migration(cfg, slot=LateSlot(Update(chunk_size=RAISED))).execute()
     assert recorder.merged() == 0
     assert all(not chunk.parts for chunk, _ in recorder.batches)
     assert max(n for _, n in recorder.batches) <= PLANNED
@@ -205,7 +206,7 @@ def test_merged_ranges_with_two_readers_stay_exact(
     raw = _raw(source, "postgres", pg_db, tmp_path, include_tables=[table], parallel_readers=2,
                write_ahead_writers=3, read_ahead_buffers=2)  # fmt: skip
     cfg = build_config(raw, tmp_path)
-    Migration(cfg, slot=LateSlot(ConfigUpdate(chunk_size=4000))).execute()
+    Migration(cfg, slot=LateSlot(Update(chunk_size=4000))).execute()
     assert recorder.merged() > 0
     assert max(n for _, n in recorder.batches) > PLANNED
     marks = _chunk_marks(tmp_path / "state", table)
@@ -234,7 +235,7 @@ def test_a_failure_inside_a_merged_read_resumes_exactly(
 
     recorder.sabotage = half_then_fail
     with pytest.raises(TransferError) as info:
-        Migration(cfg, slot=LateSlot(ConfigUpdate(chunk_size=RAISED))).execute()
+        Migration(cfg, slot=LateSlot(Update(chunk_size=RAISED))).execute()
     broken = hit[0]
     assert broken.describe() in str(info.value)  # the error names the merged key range
     state = Path(cfg.migration.state_dir)
@@ -257,13 +258,13 @@ from pathlib import Path
 import yaml
 
 from dmt.config import build_config
-from dmt.pipeline.updates import ConfigUpdate
+from dmt.settings import Update
 from dmt.run import Migration
 from tests.pipeline.test_merge_ranges import RAISED, LateSlot
 
 path = Path(sys.argv[1])
 cfg = build_config(yaml.safe_load(path.read_text()), path.parent)
-Migration(cfg, slot=LateSlot(ConfigUpdate(chunk_size=RAISED))).execute()
+Migration(cfg, slot=LateSlot(Update(chunk_size=RAISED))).execute()
 """
 
 

@@ -17,8 +17,9 @@ from dmt.config import build_config
 from dmt.dialects.arrow import COPIES, FIRST_ROWS
 from dmt.errors import TransferError
 from dmt.pipeline.reader import FIRST_FETCH
-from dmt.pipeline.updates import ConfigUpdate, UpdateSlot
+from dmt.pipeline.updates import UpdateSlot
 from dmt.run import Migration, execute
+from dmt.settings import Update
 from tests.conftest import PG, endpoint
 from tests.support.compare import assert_same_table
 
@@ -86,12 +87,12 @@ def test_writers_scale_up_and_down_mid_table(source: Path, pg_db: str, tmp_path:
     def drive() -> None:
         while not stop.is_set() and _writers() == 0:
             time.sleep(0.01)
-        slot.put(ConfigUpdate(writers=6, source="manual", action="scale_up"))
+        slot.put(Update(writers=6, source="manual", action="scale_up"))
         # as soon as six writers are live, ask for one: both changes land mid-table
         while not stop.is_set() and _writers() < 6:
             time.sleep(0.005)
         seen.append(_writers())
-        slot.put(ConfigUpdate(writers=1, source="manual", action="scale_down"))
+        slot.put(Update(writers=1, source="manual", action="scale_down"))
         while not stop.is_set():
             seen.append(_writers())
             time.sleep(0.02)
@@ -121,7 +122,7 @@ def test_updates_apply_at_their_boundaries(
                chunk_size=50_000, workers=1, parallel_readers=1)  # fmt: skip
     slot = UpdateSlot()
     # queued before the first table starts: applied at the first table boundary
-    slot.put(ConfigUpdate(chunk_size=10_000, read_ahead_buffers=3, parallel_readers=2))
+    slot.put(Update(chunk_size=10_000, read_ahead_buffers=3, parallel_readers=2))
     result = Migration(cfg, slot=slot).execute()
     applied = {a["knob"]: a for a in result.adjustments}
     assert applied["chunk_size"]["after"] == 10_000 and applied["chunk_size"]["table"] == "big"
@@ -136,7 +137,7 @@ def test_out_of_bounds_update_is_ignored(
 ) -> None:
     cfg = _cfg(source, tmp_path / "t.db", "sqlite", tmp_path, include_tables=["second"])
     slot = UpdateSlot()
-    slot.put(ConfigUpdate(chunk_size=5))
+    slot.put(Update(chunk_size=5))
     result = Migration(cfg, slot=slot).execute()
     assert result.adjustments == []
     assert "ignored runtime update chunk_size=5" in caplog.text

@@ -13,15 +13,16 @@ from dmt.dialects.sqlite import SQLiteDialect
 from dmt.pipeline.batchqueue import RETIRE, STOP, BatchQueue
 from dmt.pipeline.chunks import Chunk
 from dmt.pipeline.reader import make_row_converter, read_chunk, row_bytes
-from dmt.pipeline.updates import ConfigUpdate, UpdateSlot
+from dmt.pipeline.updates import UpdateSlot
 from dmt.schema.model import Column, ColumnType, Table
+from dmt.settings import Update
 
 
 def test_update_slot_latest_wins_and_never_blocks() -> None:
     slot = UpdateSlot()
     assert slot.take() is None
     for n in range(1, 1001):
-        slot.put(ConfigUpdate(writers=n % 16 + 1))
+        slot.put(Update(writers=n % 16 + 1))
     assert slot.replaced == 999
     latest = slot.take()
     assert latest is not None and latest.writers == 1000 % 16 + 1
