@@ -1,0 +1,205 @@
+"""PostgreSQL catalog reflection (pg_catalog / information_schema -> the schema model)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from dmt.dialects.postgres.types import _FIRST_USER_OID, canonical_type
+from dmt.schema.expr import NotPortable, portable_default
+from dmt.schema.model import Check, Column, ForeignKey, Index, Schema, Table
+
+_COLUMNS_SQL = """
+SELECT a.attname, format_type(a.atttypid, a.atttypmod), t.typtype, a.attnotnull,
+       pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated,
+       col_description(c.oid, a.attnum), a.atttypid
+FROM pg_attribute a
+JOIN pg_class c ON c.oid = a.attrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_type t ON t.oid = a.atttypid
+LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+WHERE n.nspname = %s AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY a.attnum
+"""
+
+# tables (ordinary, partitioned), views and materialized views of one schema
+_RELATIONS_SQL = """
+SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = %s AND c.relkind IN ('r', 'p', 'v', 'm') AND c.relpersistence <> 't'
+"""
+# primary key, unique, foreign key and check constraints of one table, columns in key order
+_CONSTRAINTS_SQL = """
+SELECT con.conname, con.contype,
+       ARRAY(SELECT a.attname FROM unnest(con.conkey) WITH ORDINALITY k(num, pos)
+             JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.num
+             ORDER BY k.pos),
+       ref.relname,
+       ARRAY(SELECT a.attname FROM unnest(con.confkey) WITH ORDINALITY k(num, pos)
+             JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.num
+             ORDER BY k.pos),
+       con.confdeltype, con.confupdtype,
+       CASE WHEN con.contype = 'c' THEN pg_get_constraintdef(con.oid, true) END
+FROM pg_constraint con
+JOIN pg_class c ON c.oid = con.conrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_class ref ON ref.oid = con.confrelid
+WHERE n.nspname = %s AND c.relname = %s AND con.contype IN ('p', 'u', 'f', 'c')
+ORDER BY con.conname
+"""
+# indexes other than the primary key's and those behind a constraint; an expression's place
+# in the column list is NULL
+_INDEXES_SQL = """
+SELECT i.relname, ix.indisunique, ix.indpred IS NOT NULL,
+       ARRAY(SELECT a.attname FROM unnest(ix.indkey) WITH ORDINALITY k(num, pos)
+             LEFT JOIN pg_attribute a ON a.attrelid = ix.indrelid AND a.attnum = k.num
+             WHERE k.pos <= ix.indnkeyatts ORDER BY k.pos)
+FROM pg_index ix
+JOIN pg_class i ON i.oid = ix.indexrelid
+JOIN pg_class c ON c.oid = ix.indrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = %s AND c.relname = %s AND NOT ix.indisprimary
+  AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = ix.indexrelid
+                  AND con.conrelid = ix.indrelid AND con.contype IN ('p', 'u', 'x'))
+ORDER BY i.relname
+"""
+# pg_constraint.confdeltype / confupdtype -> the action as DDL spells it (NO ACTION: none)
+_FK_ACTIONS = {"r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
+_CHECK = re.compile(r"^CHECK *\((.+)\)( NO INHERIT)?( NOT VALID)?$", re.DOTALL)
+
+
+def reflect(conn: Any, schema_name: str, select: Callable[[str], bool]) -> Schema:
+    """The tables of ``schema_name`` that ``select`` accepts; views, triggers, routines by name."""
+    schema = Schema(tables=[])
+    with conn.cursor() as cur:
+        cur.execute(_RELATIONS_SQL, (schema_name,))
+        relations = cur.fetchall()
+        schema.views = sorted(n for n, kind in relations if kind == "v")
+        schema.views += sorted(n for n, kind in relations if kind == "m")
+        cur.execute(
+            "SELECT DISTINCT event_object_table || '.' || trigger_name "
+            "FROM information_schema.triggers WHERE trigger_schema = %s",
+            (schema_name,),
+        )
+        schema.triggers = sorted(r[0] for r in cur.fetchall())
+        cur.execute(
+            "SELECT routine_name FROM information_schema.routines WHERE routine_schema = %s",
+            (schema_name,),
+        )
+        schema.routines = sorted({r[0] for r in cur.fetchall()})
+    conn.commit()
+    for name in sorted(n for n, kind in relations if kind in ("r", "p")):
+        if select(name):
+            schema.tables.append(reflect_table(conn, schema_name, name))
+    return schema
+
+
+def reflect_table(conn: Any, schema_name: str, name: str) -> Table:
+    """One table: columns, keys, constraints, indexes and the planner's row estimate."""
+    columns = []
+    notes: list[str] = []
+    with conn.cursor() as cur:
+        cur.execute(_COLUMNS_SQL, (schema_name, name))
+        for (
+            cname,
+            ftype,
+            typtype,
+            notnull,
+            default,
+            identity,
+            generated,
+            comment,
+            oid,
+        ) in cur.fetchall():
+            if generated:
+                notes.append(f"`{cname}`: generated column not copied")
+                continue
+            values: tuple[str, ...] = ()
+            if typtype == "e":
+                cur.execute(
+                    "SELECT enumlabel FROM pg_enum WHERE enumtypid = %s ORDER BY enumsortorder",
+                    (oid,),
+                )
+                values = tuple(r[0] for r in cur.fetchall())
+            serial = bool(default and default.startswith("nextval("))
+            native = None if serial else default
+            try:
+                portable = portable_default(native, "postgres")
+            except NotPortable:
+                portable = None
+            columns.append(
+                Column(
+                    name=cname,
+                    type=canonical_type(ftype, typtype, values, builtin=oid < _FIRST_USER_OID),
+                    nullable=not notnull,
+                    default=portable,
+                    autoincrement=bool(identity) or serial,
+                    comment=comment,
+                    native_default=native,
+                )
+            )
+        cur.execute(_CONSTRAINTS_SQL, (schema_name, name))
+        constraints = cur.fetchall()
+        cur.execute(_INDEXES_SQL, (schema_name, name))
+        indexes = cur.fetchall()
+        cur.execute(
+            "SELECT c.reltuples::bigint FROM pg_class c JOIN pg_namespace n "
+            "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s",
+            (schema_name, name),
+        )
+        est = cur.fetchone()
+    conn.commit()
+    table = Table(name=name, columns=columns, engine="postgres", notes=notes)
+    table.row_estimate = max(0, int(est[0])) if est else 0
+    for cname, kind, cols, ref_table, ref_cols, on_delete, on_update, text in constraints:
+        if kind == "p":
+            table.primary_key = tuple(cols)
+        elif kind == "u":
+            table.uniques.append(Index(cname, tuple(cols), unique=True))
+        elif kind == "f":
+            table.foreign_keys.append(
+                ForeignKey(
+                    name=cname,
+                    columns=tuple(cols),
+                    ref_table=ref_table,
+                    ref_columns=tuple(ref_cols),
+                    on_delete=_FK_ACTIONS.get(on_delete),
+                    on_update=_FK_ACTIONS.get(on_update),
+                )
+            )
+        elif kind == "c":
+            table.checks.append(Check(cname, _check_text(text), "postgres"))
+    for iname, unique, partial, cols in indexes:
+        if partial or not cols or any(c is None for c in cols):
+            notes.append(f"index `{iname}` (on expressions or partial) is not copied")
+            continue
+        table.indexes.append(Index(iname, tuple(cols), unique=unique))
+    return table
+
+
+def _check_text(definition: str) -> str:
+    """The condition of ``pg_get_constraintdef``'s ``CHECK ((a > 0)) NOT VALID``: ``a > 0``."""
+    m = _CHECK.match(definition)
+    text = m.group(1) if m else definition
+    return _strip_parens(text)
+
+
+def _strip_parens(text: str) -> str:
+    """``text`` without one pair of parentheses around all of it (quotes honoured)."""
+    t = text.strip()
+    if not (t.startswith("(") and t.endswith(")")):
+        return text
+    depth, quote = 0, ""
+    for i, ch in enumerate(t):
+        if quote:
+            if ch == quote:
+                quote = ""  # a doubled quote closes and reopens: same result
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                return t[1:-1] if i == len(t) - 1 else text
+    return text
