@@ -478,12 +478,12 @@ def run_workload(
         runs += [r for r in reuse[0] if r.workload == wl.name and r.kind == "static"]
         best = reused
     elif wl.grid:
-        grid = []
+        grid: list[Run] = []
         # the small-chunk column last, so that --cell-timeout has a fast cell to compare with
         for c in sorted(args.chunks, key=lambda c: c < 10_000):
             for w in args.writers:
-                ok = [r.wall_seconds for r in grid if r.ok and r.wall_seconds]
-                cap = args.cell_timeout * min(ok) if args.cell_timeout and ok else None
+                walls = [r.wall_seconds for r in grid if r.ok and r.wall_seconds]
+                cap = args.cell_timeout * min(walls) if args.cell_timeout and walls else None
                 grid.append(go("static", f"{w}x{c}", "static", w, c, timeout=cap))
         ok = [r for r in grid if r.ok]
         if not ok:
@@ -541,20 +541,20 @@ def pair_references(runs: list[Run]) -> None:
         near = [j for j in refs if runs[j].workload == r.workload]
         before = [j for j in near if j < i][-1:]
         after = [j for j in near if j > i][:1]
-        times = [runs[j].copy_seconds for j in before + after if runs[j].copy_seconds]
+        times = [t for j in before + after if (t := runs[j].copy_seconds)]
         r.ref_seconds = statistics.fmean(times) if times and before else None
 
 
 def noise_of(runs: list[Run], best: Run) -> float | None:
     times = [
-        r.copy_seconds
+        t
         for r in runs
         if r.kind == "static"
         and r.ok
         and r.workload == best.workload
         and (r.writers, r.chunk) == (best.writers, best.chunk)
+        and (t := r.copy_seconds)
     ]
-    times = [t for t in times if t]
     if len(times) < 2:
         return None
     return statistics.stdev(times) / statistics.fmean(times)
@@ -692,11 +692,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--report", type=Path, help="print the table of a saved JSON; run nothing")
     args = ap.parse_args(argv)
     if args.report:
-        runs, bests, interval = load(args.report)
+        saved, saved_bests, interval = load(args.report)
         OUT.mkdir(parents=True, exist_ok=True)
-        for r in runs:
+        for r in saved:
             plot_run(r)
-        print(report(runs, bests, interval))
+        print(report(saved, saved_bests, interval))
         return 0
     if args.quick:
         args.narrow_rows, args.wide_rows, args.indexed_rows = 3_000_000, 200_000, 300_000
