@@ -141,7 +141,8 @@ def _migrate(
     force: bool,
 ) -> None:
     _setup(verbosity, log_format, output_json)
-    from dmt.run import execute, signals_to
+    from dmt.run import execute
+    from dmt.signals import signals_to
 
     abort = threading.Event()
     try:
@@ -187,7 +188,7 @@ def plan(
 ) -> None:
     """Show what `run` would do: tables, row estimates, types, what is dropped or created."""
     _setup(verbosity, log_format, output_json)
-    from dmt.run import make_plan
+    from dmt.plan import make_plan
 
     try:
         p = _load(config)
@@ -301,7 +302,8 @@ def validate(
 ) -> None:
     """Compare source and target table by table; exit 4 on a mismatch."""
     _setup(verbosity, log_format, output_json)
-    from dmt.run import make_plan, signals_to
+    from dmt.plan import make_plan
+    from dmt.signals import signals_to
     from dmt.validate import validate as run_validation
 
     abort = threading.Event()
@@ -318,7 +320,7 @@ def validate(
         with signals_to(abort):
             report = run_validation(
                 p.source, p.target, p.tables, how,
-                chunk_size=m.chunk_size, workers=m.workers, abort=abort,
+                chunk_size=m.chunk_size, workers=m.tables_in_flight, abort=abort,
             )  # fmt: skip
         if report.mismatches:
             raise ValidationMismatch(report.mismatches, result=_ValidationResult(report))
