@@ -320,7 +320,7 @@ def validate(
         with signals_to(abort):
             report = run_validation(
                 p.source, p.target, p.tables, how,
-                chunk_size=m.chunk_size, workers=m.tables_in_flight, abort=abort,
+                chunk_size=m.chunk_size, tables_in_flight=m.tables_in_flight, abort=abort,
             )  # fmt: skip
         if report.mismatches:
             raise ValidationMismatch(report.mismatches, result=_ValidationResult(report))

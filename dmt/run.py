@@ -209,7 +209,7 @@ class Migration:
             _step(6, f"validating ({m.validate})")
             self.validation = validate(
                 source, target, plan.tables, m.validate,
-                chunk_size=m.chunk_size, workers=m.tables_in_flight, abort=self.abort,
+                chunk_size=m.chunk_size, tables_in_flight=m.tables_in_flight, abort=self.abort,
             )  # fmt: skip
             mismatches = self.validation.mismatches
         stored = {t["name"]: t for t in store.tables(run_id)}
