@@ -35,10 +35,10 @@ from dmt.dialects.base import Dialect
 from dmt.errors import Cancelled
 from dmt.schema.translate import TablePlan
 from dmt.validate.checksum import TableChecksum
-from dmt.validate.count import count_all, count_rows_both
+from dmt.validate.count import count_all
 from dmt.validate.report import TableCheck, ValidationReport
 
-__all__ = ["TableCheck", "ValidationReport", "count_rows_both", "validate"]
+__all__ = ["TableCheck", "ValidationReport", "validate"]
 
 
 def validate(
