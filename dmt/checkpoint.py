@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
-from dmt.dialects.base import Dialect, ValueCounters
+from dmt.dialects.base import Dialect, Row, ValueCounters
 from dmt.errors import DmtError, driver_failure
 from dmt.pipeline.chunks import Chunk, plan_chunks
 from dmt.pipeline.pipeline import TableJob
+from dmt.pipeline.reader import bridge_rows
 from dmt.pipeline.tracker import TableResult
 from dmt.state import StateStore
 
@@ -115,11 +117,10 @@ class Checkpointer:
         src = self.source
         key_table = _project(job, job.key)
         sql = src.select_sql(key_table, job.key, chunk.lower is not None, chunk.upper is not None)
-        counters = ValueCounters()
-        decs = src.decoders(key_table, counters)
-        encs = self.target.encoders(_project(job, job.key, target=True), counters)
+        target_keys = _project(job, job.key, target=True)
+        convert = bridge_rows(src, key_table, self.target, target_keys, ValueCounters())
         try:
-            out = self._read_keys(sql, sconn, chunk, decs, encs)
+            out = self._read_keys(sql, sconn, chunk, convert)
         except DmtError:
             raise
         except Exception as exc:
@@ -129,20 +130,12 @@ class Checkpointer:
         return out
 
     def _read_keys(
-        self, sql: str, sconn: Any, chunk: Chunk, decs: list[Any], encs: list[Any]
+        self, sql: str, sconn: Any, chunk: Chunk, convert: Callable[[list[Row]], list[Row]] | None
     ) -> list[tuple[Any, ...]]:
         out: list[tuple[Any, ...]] = []
         with self.source.stream(sconn, sql, chunk.params()) as fetch:
             while rows := fetch(10_000):
-                for r in rows:
-                    vals = []
-                    for v, d, e in zip(r, decs, encs, strict=True):
-                        if v is not None and d is not None:
-                            v = d(v)
-                        if v is not None and e is not None:
-                            v = e(v)
-                        vals.append(v)
-                    out.append(tuple(vals))
+                out.extend(convert(rows) if convert is not None else map(tuple, rows))
         return out
 
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 import sys
 import threading
-import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -68,10 +69,21 @@ def _root(
     """dmt: database migration tool. Start with `dmt init`, then `dmt plan -c config.yaml`."""
 
 
-def _setup(verbosity: Verbosity, log_format: LogFormat, output_json: bool) -> None:
-    from dmt.logs import setup_logging
+@contextmanager
+def _command(
+    output_json: bool, verbosity: Verbosity | None = None, log_format: LogFormat = LogFormat.text
+) -> Iterator[None]:
+    """Every command's preamble: logging set up on stderr, and a DmtError turned into one
+    ``error:`` line, the JSON object (with ``--output-json``) and its exit code."""
+    if verbosity is not None:
+        from dmt.logs import setup_logging
 
-    setup_logging(verbosity.value, log_format.value)
+        setup_logging(verbosity.value, log_format.value)
+    try:
+        yield
+    except DmtError as exc:
+        result: Any = exc.result if isinstance(exc, ValidationMismatch) else None
+        _fail(exc, output_json, result.to_json() if result is not None else None)
 
 
 def _load(config: Path) -> Any:
@@ -83,7 +95,7 @@ def _load(config: Path) -> Any:
     return cfg
 
 
-def _fail(exc: DmtError, output_json: bool, result: dict[str, Any] | None = None) -> None:
+def _fail(exc: DmtError, output_json: bool, result: dict[str, Any] | None = None) -> NoReturn:
     from dmt.logs import redact
 
     message = redact(str(exc))
@@ -102,6 +114,12 @@ def _emit(obj: dict[str, Any]) -> None:
     from dmt.logs import redact
 
     typer.echo(redact(json.dumps(obj, default=str, ensure_ascii=False)))
+
+
+def _emit_text(text: str) -> None:
+    from dmt.logs import redact
+
+    typer.echo(redact(text))
 
 
 @app.command()
@@ -140,42 +158,22 @@ def _migrate(
     resume: bool,
     force: bool,
 ) -> None:
-    _setup(verbosity, log_format, output_json)
-    from dmt.run import execute, signals_to
+    with _command(output_json, verbosity, log_format):
+        from dmt.progress import reporter_factory
+        from dmt.run import execute
+        from dmt.signals import signals_to
 
-    abort = threading.Event()
-    try:
+        abort = threading.Event()
         cfg = _load(config)
         with signals_to(abort):
             result = execute(
-                cfg,
-                reporter_factory=_reporter_factory(output_json),
-                abort=abort,
-                resume=resume,
-                force=force,
-            )
-    except ValidationMismatch as exc:
-        res = exc.result.to_json() if exc.result is not None else None  # type: ignore[attr-defined]
-        _fail(exc, output_json, res)
-    except DmtError as exc:
-        _fail(exc, output_json)
+                cfg, reporter_factory=reporter_factory(quiet=output_json), abort=abort,
+                resume=resume, force=force,
+            )  # fmt: skip
     if output_json:
         _emit(result.to_json())
     else:
         typer.echo(result.text())
-
-
-def _reporter_factory(output_json: bool) -> Any:
-    from dmt.progress import LogReporter, NullReporter, RichReporter
-
-    def make(total: int) -> Any:
-        if output_json:
-            return NullReporter()
-        if sys.stderr.isatty():
-            return RichReporter(total)
-        return LogReporter(total)
-
-    return make
 
 
 @app.command()
@@ -186,45 +184,15 @@ def plan(
     log_format: LogFormatOpt = LogFormat.text,
 ) -> None:
     """Show what `run` would do: tables, row estimates, types, what is dropped or created."""
-    _setup(verbosity, log_format, output_json)
-    from dmt.run import make_plan
+    with _command(output_json, verbosity, log_format):
+        from dmt.plan import make_plan
+        from dmt.report import plan_text
 
-    try:
-        p = _load(config)
-        the_plan = make_plan(p)
-    except DmtError as exc:
-        _fail(exc, output_json)
-    data = the_plan.to_dict()
+        data = make_plan(_load(config)).to_dict()
     if output_json:
         _emit(data)
-        return
-    lines = [f"Plan: {data['source']} -> {data['target']}"]
-    for t in data["tables"]:
-        lines.append(
-            f"  {t['source']} -> {t['target']}  (~{t['rows_estimate']:,} rows, "
-            f"{len(t['columns'])} columns, key: {', '.join(t['primary_key']) or 'none'})"
-        )
-    for label, key in (
-        ("drop", "will_drop"),
-        ("create", "will_create"),
-        ("empty", "will_empty"),
-        ("append to", "will_append"),
-    ):
-        if data[key]:
-            lines.append(f"Will {label}: {', '.join(data[key])}")
-    nm = data["not_migrated"]
-    for kind in ("views", "triggers", "routines"):
-        if nm[kind]:
-            lines.append(f"Not migrated ({kind}): {', '.join(nm[kind])}")
-    for w in data["warnings"]:
-        lines.append(f"Warning: {w}")
-    _emit_text("\n".join(lines))
-
-
-def _emit_text(text: str) -> None:
-    from dmt.logs import redact
-
-    typer.echo(redact(text))
+    else:
+        _emit_text(plan_text(data))
 
 
 @app.command()
@@ -235,35 +203,13 @@ def status(
     log_format: LogFormatOpt = LogFormat.text,
 ) -> None:
     """Connect to source and target: engine, server version, latency, table count."""
-    _setup(verbosity, log_format, output_json)
-    from dmt.dialects.base import get_dialect
+    with _command(output_json, verbosity, log_format):
+        from dmt.checks import probe
 
-    try:
         cfg = _load(config)
-    except DmtError as exc:
-        _fail(exc, output_json)
-    out: dict[str, Any] = {}
-    failed = False
-    for side, ep in (("source", cfg.source), ("target", cfg.target)):
-        info: dict[str, Any] = {"endpoint": ep.describe(), "engine": ep.engine}
-        try:
-            d = get_dialect(ep, side)
-            conn = d.connect()
-            try:
-                t0 = time.perf_counter()
-                d.ping(conn)
-                info["latency_ms"] = round((time.perf_counter() - t0) * 1000, 2)
-                info["server_version"] = d.server_version(conn)
-                info["tables"] = len(d.existing_tables(conn))
-                info["ok"] = True
-            finally:
-                conn.close()
-        except DmtError as exc:
-            from dmt.logs import redact
-
-            info.update(ok=False, error=redact(str(exc)))
-            failed = True
-        out[side] = info
+        out = {
+            side: probe(ep, side) for side, ep in (("source", cfg.source), ("target", cfg.target))
+        }
     if output_json:
         _emit(out)
     else:
@@ -275,7 +221,7 @@ def status(
                 )
             else:
                 typer.echo(f"{side}: {info['endpoint']}  FAILED: {info['error']}")
-    if failed:
+    if not all(info["ok"] for info in out.values()):
         raise typer.Exit(2)
 
 
@@ -300,49 +246,16 @@ def validate(
     log_format: LogFormatOpt = LogFormat.text,
 ) -> None:
     """Compare source and target table by table; exit 4 on a mismatch."""
-    _setup(verbosity, log_format, output_json)
-    from dmt.run import make_plan, signals_to
-    from dmt.validate import validate as run_validation
+    with _command(output_json, verbosity, log_format):
+        from dmt.checks import validate_target
 
-    abort = threading.Event()
-    try:
-        cfg = _load(config)
-        m = cfg.migration
-        how = mode.value if mode else (m.validate if m.validate != "none" else "count")
-        p = make_plan(cfg)
-        existing = set(p.target_actions.dropped) | set(p.target_actions.emptied)
-        existing |= set(p.target_actions.kept)
-        missing = [t.target.name for t in p.tables if t.target.name not in existing]
-        if missing:
-            raise ValidationMismatch([f"table `{m}` does not exist on the target" for m in missing])
-        with signals_to(abort):
-            report = run_validation(
-                p.source, p.target, p.tables, how,
-                chunk_size=m.chunk_size, workers=m.workers, abort=abort,
-            )  # fmt: skip
-        if report.mismatches:
-            raise ValidationMismatch(report.mismatches, result=_ValidationResult(report))
-    except ValidationMismatch as exc:
-        res = exc.result.to_json() if isinstance(exc.result, _ValidationResult) else None
-        _fail(exc, output_json, res)
-    except DmtError as exc:
-        _fail(exc, output_json)
+        how, report = validate_target(_load(config), mode.value if mode else None)
     if output_json:
         _emit({"status": "ok", "mode": how, "tables": report.to_json()})
     else:
         for t in report.tables:
             what = "rows" if how == "count" else f"rows, {t.chunks} chunk(s) with equal checksums"
             typer.echo(f"{t.table}: {t.source_rows} {what} on both sides")
-
-
-class _ValidationResult:
-    """A validation report where ``ValidationMismatch.result`` expects a run result."""
-
-    def __init__(self, report: Any) -> None:
-        self.report = report
-
-    def to_json(self) -> dict[str, Any]:
-        return {"mode": self.report.mode, "tables": self.report.to_json()}
 
 
 @app.command()
@@ -385,10 +298,10 @@ def history(
     output_json: JsonOpt = False,
 ) -> None:
     """List past runs, or show one run's tables and runtime decisions."""
-    from dmt.history import plot_run, render_run, render_runs
-    from dmt.state import StateStore
+    with _command(output_json):
+        from dmt.history import plot_run, render_run, render_runs
+        from dmt.state import StateStore
 
-    try:
         if plot is not None and not run_id:
             raise ConfigError("--plot", "needs --run ID (see `dmt history` for the ids)")
         folder = state_dir or (_load(config).migration.state_dir if config else Path("~/.dmt"))
@@ -401,8 +314,6 @@ def history(
                 data["plot"] = str(written)
         finally:
             store.close()
-    except DmtError as exc:
-        _fail(exc, output_json)
     if output_json:
         _emit(data)
     else:

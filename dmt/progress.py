@@ -4,8 +4,10 @@ under cron, nothing in tests. The pipeline calls only :class:`Reporter` methods.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 log = logging.getLogger("dmt")
@@ -115,3 +117,17 @@ class RichReporter:
 
     def close(self) -> None:
         self._progress.stop()
+
+
+def reporter_factory(quiet: bool) -> Callable[[int], Reporter]:
+    """Reporters for a run of ``total`` rows: none when stdout carries JSON (``quiet``), rich
+    bars when stderr is a terminal, else a periodic log line."""
+
+    def make(total: int) -> Reporter:
+        if quiet:
+            return NullReporter()
+        if sys.stderr.isatty():
+            return RichReporter(total)
+        return LogReporter(total)
+
+    return make

@@ -68,3 +68,28 @@ class RunResult:
                 f"{ai.get('output_tokens', 0)} tokens, ${ai.get('cost_usd', 0):.4f}"
             )
         return "\n".join(lines)
+
+
+def plan_text(data: dict[str, Any]) -> str:
+    """``dmt plan``'s text: tables, what the target loses or gains, what is not migrated."""
+    lines = [f"Plan: {data['source']} -> {data['target']}"]
+    for t in data["tables"]:
+        lines.append(
+            f"  {t['source']} -> {t['target']}  (~{t['rows_estimate']:,} rows, "
+            f"{len(t['columns'])} columns, key: {', '.join(t['primary_key']) or 'none'})"
+        )
+    for label, key in (
+        ("drop", "will_drop"),
+        ("create", "will_create"),
+        ("empty", "will_empty"),
+        ("append to", "will_append"),
+    ):
+        if data[key]:
+            lines.append(f"Will {label}: {', '.join(data[key])}")
+    nm = data["not_migrated"]
+    for kind in ("views", "triggers", "routines"):
+        if nm[kind]:
+            lines.append(f"Not migrated ({kind}): {', '.join(nm[kind])}")
+    for w in data["warnings"]:
+        lines.append(f"Warning: {w}")
+    return "\n".join(lines)

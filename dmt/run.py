@@ -1,23 +1,20 @@
 """The orchestrator: connect -> plan -> create -> pipeline (+ monitor) -> finalize -> validate
--> report. The only module that wires the parts together."""
+-> report. The only module that wires the parts together; the plan is made in
+:mod:`dmt.plan`, Ctrl-C is handled in :mod:`dmt.signals`."""
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import signal
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 from dmt.checkpoint import Checkpointer
 from dmt.config import Config
-from dmt.dialects.base import Converter, Dialect, ValueCounters, get_dialect, value_options
+from dmt.dialects.base import ValueCounters
 from dmt.dialects.direct import choose as choose_direct_path
 from dmt.errors import (
     Cancelled,
@@ -29,14 +26,15 @@ from dmt.errors import (
 )
 from dmt.logs import redact
 from dmt.pipeline.pipeline import Knobs, Pipeline, TableJob
-from dmt.pipeline.reader import make_row_converter
+from dmt.pipeline.reader import bridge_rows
 from dmt.pipeline.stats import PipelineCounters
 from dmt.pipeline.updates import UpdateSlot
+from dmt.plan import Plan, connected, make_plan
 from dmt.progress import NullReporter, Reporter
 from dmt.report import RunResult, TableSummary
-from dmt.schema.ddl import PrepareReport, plan_target, post_load, prepare_target
-from dmt.schema.model import Schema
-from dmt.schema.translate import TablePlan, key_for, translate
+from dmt.schema.ddl import post_load, prepare_target
+from dmt.schema.translate import key_for
+from dmt.signals import ChildEvent, signals_to
 from dmt.state import StateStore, fingerprint
 from dmt.validate import ValidationReport, validate
 
@@ -51,89 +49,6 @@ COPY_RETRY_BACKOFF = (2.0, 5.0, 10.0)
 
 def _step(n: int, text: str) -> None:
     log.info("Step %d/%d: %s", n, TOTAL_STEPS, text)
-
-
-@dataclass
-class Plan:
-    """Everything decided before a row moves: what ``dmt plan`` prints."""
-
-    source: Dialect
-    target: Dialect
-    schema: Schema
-    tables: list[TablePlan]
-    target_actions: PrepareReport
-    warnings: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "source": self.source.endpoint.describe(),
-            "target": self.target.endpoint.describe(),
-            "tables": [
-                {
-                    "source": p.source.name,
-                    "target": p.target.name,
-                    "rows_estimate": p.source.row_estimate,
-                    "columns": {c.name: p.types[c.name] for c in p.target.columns},
-                    "primary_key": list(p.target.primary_key),
-                }
-                for p in self.tables
-            ],
-            "will_drop": self.target_actions.dropped,
-            "will_create": self.target_actions.created,
-            "will_empty": self.target_actions.emptied,
-            "will_append": self.target_actions.kept,
-            "not_migrated": {
-                "views": self.schema.views,
-                "triggers": self.schema.triggers,
-                "routines": self.schema.routines,
-            },
-            "warnings": self.warnings,
-        }
-
-
-@contextmanager
-def connected(dialect: Dialect) -> Iterator[Any]:
-    conn = dialect.connect()
-    try:
-        yield conn
-    finally:
-        try:
-            conn.close()
-        except Exception as exc:  # nothing useful to do with a failed close
-            log.debug("close failed: %s", exc)
-
-
-def make_plan(cfg: Config) -> Plan:
-    """Connect to both sides, reflect the source and map it onto the target. Changes nothing."""
-    options = value_options(cfg.migration)
-    source = get_dialect(cfg.source, "source", options)
-    target = get_dialect(cfg.target, "target", options)
-    with connected(source) as sconn:
-        schema = source.reflect(sconn, cfg.migration.selects)
-    plans = translate(schema.tables, target, cfg.migration, cfg.type_overrides)
-    with connected(target) as tconn:
-        actions = plan_target(target, tconn, plans, cfg.migration.target_mode)
-    warnings = [w for p in plans for w in p.warnings]
-    for p in plans:
-        if not key_for(p.source):
-            warnings.append(f"{p.source.name}: no primary key; copied as one ordered stream")
-    return Plan(source, target, schema, plans, actions, warnings)
-
-
-def _converter(source: Dialect, target: Dialect, plan: TablePlan, counters: ValueCounters) -> Any:
-    decs = source.decoders(plan.source, counters)
-    encs = target.encoders(plan.target, counters)
-    convs: list[Converter | None] = []
-    for d, e in zip(decs, encs, strict=True):
-        if d is not None and e is not None:
-            convs.append(_compose(d, e))
-        else:
-            convs.append(d or e)
-    return make_row_converter(convs)
-
-
-def _compose(first: Converter, second: Converter) -> Converter:
-    return lambda v: second(first(v))
 
 
 def fingerprint_parts(cfg: Config) -> dict[str, Any]:
@@ -294,7 +209,7 @@ class Migration:
             _step(6, f"validating ({m.validate})")
             self.validation = validate(
                 source, target, plan.tables, m.validate,
-                chunk_size=m.chunk_size, workers=m.workers, abort=self.abort,
+                chunk_size=m.chunk_size, tables_in_flight=m.tables_in_flight, abort=self.abort,
             )  # fmt: skip
             mismatches = self.validation.mismatches
         stored = {t["name"]: t for t in store.tables(run_id)}
@@ -357,13 +272,13 @@ class Migration:
                 source=p.source,
                 target=p.target,
                 key=key_for(p.source),
-                convert=_converter(source, target, p, self.values),
-                direct=choose_direct_path(source, target, p),
+                convert=bridge_rows(source, p.source, target, p.target, self.values),
+                direct=None if m.data_path == "rows" else choose_direct_path(source, target, p),
             )
             for p in plan.tables
         ]
         knobs = Knobs(
-            workers=m.workers,
+            workers=m.tables_in_flight,
             chunk_size=m.chunk_size,
             parallel_readers=m.parallel_readers,
             read_ahead_buffers=m.read_ahead_buffers,
@@ -378,7 +293,7 @@ class Migration:
         reporter = self.reporter_factory(total) if self.reporter_factory else NullReporter()
         pipeline = Pipeline(
             source, target, jobs, knobs, counters, slot, reporter, hooks=hooks,
-            abort=_ChildEvent(self.abort),
+            abort=ChildEvent(self.abort),
         )  # fmt: skip
         if m.ai_adjust:
             from dmt.monitor.ai_monitor import build_monitor
@@ -415,58 +330,6 @@ def execute(
 ) -> RunResult:
     """Run (or resume) the whole migration; raises a DmtError on failure."""
     return Migration(cfg, reporter_factory, abort).execute(resume=resume, force=force)
-
-
-class _ChildEvent(threading.Event):
-    """The pipeline's stop flag: set by the pipeline itself (its first error), or seen set
-    when the user's ``parent`` event is (Ctrl-C). A failed attempt does not mark the user's
-    event, so a retry can start afresh and a later Ctrl-C is still the first one."""
-
-    def __init__(self, parent: threading.Event) -> None:
-        super().__init__()
-        self._parent = parent
-
-    def is_set(self) -> bool:
-        return super().is_set() or self._parent.is_set()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while not self.is_set():
-            left = 0.1 if deadline is None else min(0.1, deadline - time.monotonic())
-            if left <= 0:
-                return False
-            super().wait(left)
-        return True
-
-
-@contextmanager
-def signals_to(abort: threading.Event) -> Iterator[None]:
-    """First Ctrl-C / SIGTERM: stop cleanly (exit 5 later); second: exit at once."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    received = threading.Event()
-
-    def handler(signum: int, frame: Any) -> None:
-        if abort.is_set():
-            # no logging here: the interrupted code may hold the handler's lock
-            os.write(2, b"dmt: second signal: exiting at once; `dmt resume` continues the run\n")
-            os._exit(Cancelled.exit_code)
-        abort.set()
-        received.set()
-        log.warning("stopping: finishing batches in flight (press Ctrl-C again to exit at once)")
-
-    old_int = signal.signal(signal.SIGINT, handler)
-    old_term = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        if not received.is_set():
-            signal.signal(signal.SIGINT, old_int)
-            signal.signal(signal.SIGTERM, old_term)
-        # else: the handler stays for the rest of the stop, so a second signal while the run
-        # winds down (a slow machine took over a second) still exits at once with code 5
 
 
 __all__ = ["DmtError", "Plan", "execute", "make_plan", "signals_to"]

@@ -38,7 +38,7 @@ def test_defaults(tmp_path: Path) -> None:
     )  # fmt: skip
     assert c.target.path == str(tmp_path / "out.db")
     m = c.migration
-    assert (m.workers, m.chunk_size) == (4, 50_000)
+    assert (m.tables_in_flight, m.chunk_size) == (4, 50_000)
     assert (m.read_ahead_buffers, m.target_mode) == (8, "drop_recreate")
     assert m.write_ahead_writers == max(2, min(4, os.cpu_count() or 2))
     assert m.parallel_readers == m.write_ahead_writers // 2
@@ -135,6 +135,7 @@ BAD = [
     ({"migration__ai_adjust_interval": "soon"}, "migration.ai_adjust_interval", "duration"),
     ({"migration__ai_adjust_interval": "0s"}, "migration.ai_adjust_interval", "minimum 1"),
     ({"migration__chunksize": 1000}, "migration.chunksize", "did you mean `chunk_size`"),
+    ({"migration__data_path": "fast"}, "migration.data_path", "auto, no_columnar, rows"),
     ({"migration__include_tables": 5}, "migration.include_tables", "globs"),
     ({"migration__max_memory_mb": 10}, "migration.max_memory_mb", "minimum 64"),
     ({"source__type": "oracle"}, "source.type", "unknown engine `oracle`"),

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from dmt.dialects.base import Converter, Dialect, Row
+from dmt.dialects.base import Converter, Dialect, Row, ValueCounters
 from dmt.pipeline.chunks import Chunk
 from dmt.schema.model import Table
 
@@ -44,6 +44,23 @@ def make_row_converter(convs: list[Converter | None]) -> Callable[[list[Row]], l
         return out
 
     return convert
+
+
+def bridge_rows(
+    from_d: Dialect, from_t: Table, to_d: Dialect, to_t: Table, counters: ValueCounters
+) -> Callable[[list[Row]], list[Row]] | None:
+    """Rows as ``from_d``'s driver returns ``from_t`` -> the values ``to_d``'s driver binds
+    for ``to_t``: each column decoded, then encoded (None where no column needs it). The copy,
+    the checkpoint cleanup and validation all convert values this one way."""
+    decs = from_d.decoders(from_t, counters)
+    encs = to_d.encoders(to_t, counters)
+    return make_row_converter(
+        [_compose(d, e) if d and e else d or e for d, e in zip(decs, encs, strict=True)]
+    )
+
+
+def _compose(first: Converter, second: Converter) -> Converter:
+    return lambda v: second(first(v))
 
 
 def read_chunk(

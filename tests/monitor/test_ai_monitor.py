@@ -21,7 +21,7 @@ QUIET = ThroughputModel(noise=0.01)
 
 def migration(interval: float = 30.0) -> MigrationConfig:
     return MigrationConfig(
-        workers=4, chunk_size=10_000, parallel_readers=2, read_ahead_buffers=8,
+        tables_in_flight=4, chunk_size=10_000, parallel_readers=2, read_ahead_buffers=8,
         write_ahead_writers=6, max_memory_mb=1024, target_mode="drop_recreate",
         include_tables=(), exclude_tables=(), create_indexes=True, create_foreign_keys=True,
         validate="count", identifier_case="preserve", zero_dates="null", nul_bytes="error",

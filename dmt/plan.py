@@ -1,0 +1,86 @@
+"""Everything decided before a row moves: connect, reflect the source, map it onto the
+target, and say what would be dropped, created or emptied. What ``dmt plan`` prints."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from dmt.config import Config
+from dmt.dialects.base import Dialect, get_dialect, value_options
+from dmt.schema.ddl import PrepareReport, plan_target
+from dmt.schema.model import Schema
+from dmt.schema.translate import TablePlan, key_for, translate
+
+log = logging.getLogger("dmt")
+
+
+@dataclass
+class Plan:
+    """Everything decided before a row moves: what ``dmt plan`` prints."""
+
+    source: Dialect
+    target: Dialect
+    schema: Schema
+    tables: list[TablePlan]
+    target_actions: PrepareReport
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source.endpoint.describe(),
+            "target": self.target.endpoint.describe(),
+            "tables": [
+                {
+                    "source": p.source.name,
+                    "target": p.target.name,
+                    "rows_estimate": p.source.row_estimate,
+                    "columns": {c.name: p.types[c.name] for c in p.target.columns},
+                    "primary_key": list(p.target.primary_key),
+                }
+                for p in self.tables
+            ],
+            "will_drop": self.target_actions.dropped,
+            "will_create": self.target_actions.created,
+            "will_empty": self.target_actions.emptied,
+            "will_append": self.target_actions.kept,
+            "not_migrated": {
+                "views": self.schema.views,
+                "triggers": self.schema.triggers,
+                "routines": self.schema.routines,
+            },
+            "warnings": self.warnings,
+        }
+
+
+@contextmanager
+def connected(dialect: Dialect) -> Iterator[Any]:
+    """A connection of ``dialect``, closed on exit (a failed close is only logged)."""
+    conn = dialect.connect()
+    try:
+        yield conn
+    finally:
+        try:
+            conn.close()
+        except Exception as exc:  # nothing useful to do with a failed close
+            log.debug("close failed: %s", exc)
+
+
+def make_plan(cfg: Config) -> Plan:
+    """Connect to both sides, reflect the source and map it onto the target. Changes nothing."""
+    options = value_options(cfg.migration)
+    source = get_dialect(cfg.source, "source", options)
+    target = get_dialect(cfg.target, "target", options)
+    with connected(source) as sconn:
+        schema = source.reflect(sconn, cfg.migration.selects)
+    plans = translate(schema.tables, target, cfg.migration, cfg.type_overrides)
+    with connected(target) as tconn:
+        actions = plan_target(target, tconn, plans, cfg.migration.target_mode)
+    warnings = [w for p in plans for w in p.warnings]
+    for p in plans:
+        if not key_for(p.source):
+            warnings.append(f"{p.source.name}: no primary key; copied as one ordered stream")
+    return Plan(source, target, schema, plans, actions, warnings)

@@ -1,0 +1,152 @@
+"""What both validation modes share: reading a side safely, canonical rows and their digests,
+key lookups, and how a difference is told."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
+from typing import Any
+
+from dmt.canonical import canonical
+from dmt.dialects.base import Dialect, Row, ValueCounters
+from dmt.errors import (
+    Cancelled,
+    ConnectionLost,
+    DmtError,
+    ValidationIncomplete,
+    connection_lost,
+    first_line,
+)
+from dmt.pipeline.reader import bridge_rows
+from dmt.schema.model import Table
+
+log = logging.getLogger("dmt")
+
+KEY_BATCH = 500  # keys per target lookup
+FETCH = 5_000
+
+
+class guard:
+    """Turn any failure of a validation query into ConnectionLost or ValidationIncomplete."""
+
+    def __init__(self, dialect: Dialect, what: str, table: str | None = None) -> None:
+        self.dialect, self.what, self.table = dialect, what, table
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
+        if exc is None or isinstance(exc, Cancelled | ValidationIncomplete | ConnectionLost):
+            return
+        if not isinstance(exc, Exception):
+            return
+        where = f"table `{self.table}`: " if self.table else ""
+        msg = first_line(exc)
+        if connection_lost(exc):
+            raise ConnectionLost(self.dialect.side, f"{where}{self.what}: {msg}") from exc
+        if not isinstance(exc, DmtError):
+            msg = self.dialect.translate_error(exc)
+        raise ValidationIncomplete(
+            f"{where}{self.what} on the {self.dialect.side} failed: {msg}"
+        ) from exc
+
+
+class Canon:
+    """One side's reading of a table: decode, canonicalize by the source kinds, digest."""
+
+    def __init__(self, dialect: Dialect, table: Table, kinds: list[str], key_idx: list[int]):
+        decs = dialect.decoders(table, ValueCounters())
+        self.cols = list(zip(decs, [canon_fn(k) for k in kinds], strict=True))
+        self.key_idx = key_idx
+
+    def row(self, row: Row) -> tuple[tuple[str | None, ...], bytes]:
+        canon = tuple(
+            None if v is None else c(d(v) if d is not None else v)
+            for v, (d, c) in zip(row, self.cols, strict=True)
+        )
+        digest = hashlib.blake2b(repr(canon).encode(), digest_size=16).digest()
+        return tuple(canon[i] for i in self.key_idx), digest
+
+
+def canon_fn(kind: str) -> Callable[[Any], str | None]:
+    if kind == "float32":
+        # 6 significant digits (FLT_DIG): every float32 survives them, and they are all that
+        # MySQL's text protocol shows of a FLOAT, though it stores the value exactly
+        return _float32
+    return lambda v: canonical(v, kind)
+
+
+def _float32(v: Any) -> str | None:
+    f = float(v)
+    return str(f) if math.isnan(f) or math.isinf(f) else f"{f:.6g}"
+
+
+def compare(src: dict[Any, bytes], tgt: dict[Any, bytes]) -> str:
+    """'' if equal, else what differs and the first differing key in source order."""
+    if src == tgt:
+        return ""
+    missing = [k for k in src if k not in tgt]
+    differ = [k for k in src if k in tgt and tgt[k] != src[k]]
+    extra = [k for k in tgt if k not in src]
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} row(s) missing on the target")
+    if extra:
+        parts.append(f"{len(extra)} extra row(s) on the target")
+    if differ:
+        parts.append(f"{len(differ)} row(s) with different values")
+    first = next(k for k in src if k in missing or k in differ) if missing or differ else extra[0]
+    return ", ".join(parts) + f"; first key {fmt(first)}"
+
+
+def fmt(key: Sequence[str | None]) -> str:
+    """A canonical key as a reader expects it: ``(42)``, ``('abc', 3)``."""
+
+    def one(v: str | None) -> str:
+        if v is None:
+            return "NULL"
+        return v if v.lstrip("-").isdigit() else repr(v)
+
+    return "(" + ", ".join(one(v) for v in key) + ")"
+
+
+def bridge(from_d: Dialect, from_t: Table, to_d: Dialect, to_t: Table) -> Callable[[Row], Row]:
+    """A row as ``from_d``'s driver returns it -> the values ``to_d``'s driver binds, converted
+    as the copy converts them."""
+    convert = bridge_rows(from_d, from_t, to_d, to_t, ValueCounters())
+    if convert is None:
+        return tuple
+    return lambda row: convert([row])[0]
+
+
+def by_keys_sql(
+    d: Dialect, columns: Sequence[str], table: str, key: Sequence[str], keys: Sequence[Row]
+) -> tuple[str, list[Any]]:
+    """SELECT ``columns`` of the rows whose ``key`` is one of ``keys``."""
+    if len(key) == 1:
+        cond = f"{d.quote(key[0])} IN ({', '.join([d.placeholder] * len(keys))})"
+    else:
+        one = "(" + ", ".join([d.placeholder] * len(key)) + ")"
+        cond = f"({d.column_list(key)}) IN ({', '.join([one] * len(keys))})"
+    sql = f"SELECT {d.column_list(columns)} FROM {d.qualified(table)} WHERE {cond}"
+    return sql, [v for k in keys for v in k]
+
+
+def stream(d: Dialect, conn: Any, sql: str, params: Sequence[Any]) -> Iterator[Row]:
+    with d.stream(conn, sql, params) as fetch:
+        while rows := fetch(FETCH):
+            yield from rows
+
+
+def project(table: Table, cols: Sequence[str]) -> Table:
+    return replace(table, columns=[table.column(c) for c in cols])
+
+
+def close(conn: Any) -> None:
+    try:
+        conn.close()
+    except Exception as exc:  # a broken connection cannot be closed cleanly
+        log.debug("closing a connection failed: %s", exc)
