@@ -270,7 +270,7 @@ class Migration:
         else:
             _step(3, "target tables exist (resuming)")
         if m.ai_adjust and cfg.ai.provider == "claude":
-            from dmt.monitor.ai_adjuster import preload_sdk
+            from dmt.tuning.claude import preload_sdk
 
             preload_sdk()  # start-up, not copy time: it once sat inside the copy's clock
         copy_started = time.monotonic()
@@ -381,7 +381,7 @@ class Migration:
             abort=_ChildEvent(self.abort),
         )  # fmt: skip
         if m.ai_adjust:
-            from dmt.monitor.ai_monitor import build_monitor
+            from dmt.tuning.monitor import build_monitor
 
             self.monitor = build_monitor(counters.snapshot, slot, m, cfg.ai)
         try:

@@ -15,8 +15,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from dmt.config import AIConfig, MigrationConfig
-from dmt.monitor.ai_adjuster import AIAdjuster, AIAdjustmentError, AIDisabled
-from dmt.monitor.heuristics import (
+from dmt.pipeline.stats import PipelineSnapshot
+from dmt.pipeline.updates import UpdateSlot
+from dmt.settings import Update, default_writers
+from dmt.tuning.claude import AIAdjuster, AIAdjustmentError, AIDisabled
+from dmt.tuning.controller import (
     CHUNK_MAX,
     CHUNK_MIN,
     MAX_WRITER_STEP,
@@ -27,10 +30,7 @@ from dmt.monitor.heuristics import (
     Decision,
     DecisionRejected,
 )
-from dmt.monitor.metrics_collector import HostSample, MetricsCollector, MetricsSnapshot
-from dmt.pipeline.stats import PipelineSnapshot
-from dmt.pipeline.updates import UpdateSlot
-from dmt.settings import Update, default_writers
+from dmt.tuning.metrics import HostSample, MetricsCollector, MetricsSnapshot
 
 log = logging.getLogger("dmt.monitor")
 

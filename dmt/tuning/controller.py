@@ -37,7 +37,8 @@ import statistics
 from collections import deque
 from dataclasses import dataclass, field
 
-from dmt.monitor.decisions import (
+from dmt.settings import MAX_CHUNK_GROWTH, MAX_WRITER_STEP
+from dmt.tuning.decisions import (
     ACTIONS,
     CHUNK_MAX,
     CHUNK_MIN,
@@ -51,8 +52,7 @@ from dmt.monitor.decisions import (
     consistent,
     on_grid,
 )
-from dmt.monitor.metrics_collector import MB, MetricsSnapshot
-from dmt.settings import MAX_CHUNK_GROWTH, MAX_WRITER_STEP
+from dmt.tuning.metrics import MB, MetricsSnapshot
 
 __all__ = ["Controller", "ControllerSettings", "Decision", "DecisionRejected", "Effect"]
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from dmt.config import AIConfig
-from dmt.monitor.decisions import (
+from dmt.tuning.decisions import (
     ACTIONS,
     CHUNK_MAX,
     CHUNK_MIN,
