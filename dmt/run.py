@@ -383,7 +383,9 @@ class Migration:
         if m.ai_adjust:
             from dmt.tuning.monitor import build_monitor
 
-            self.monitor = build_monitor(counters.snapshot, slot, m, cfg.ai)
+            self.monitor = build_monitor(
+                counters.snapshot, slot, m, cfg.ai, max_writers=getattr(target, "max_writers", None)
+            )
         try:
             if self.monitor is not None:
                 self.monitor.start()
