@@ -1,9 +1,10 @@
 """Chunk sizing: toward batches of the target duration, then larger chunks while they pay.
 
-Batches far shorter than the target grow straight toward it (at most eightfold per step);
-batches near the target get one trial of chunks up to four times larger, kept while it pays (a
-fixed cost per batch — a commit, foreign-key and index work — can make longer batches faster);
-past eight times the target they are left alone. When batches cannot grow (key ranges planned
+Batches far shorter than the target grow straight toward it (at most
+:data:`~dmt.settings.MAX_CHUNK_GROWTH`-fold per step); batches near the target get one trial of
+chunks up to ``LARGER_STEP`` times larger, kept while it pays (a fixed cost per batch — a
+commit, foreign-key and index work — can make longer batches faster); past ``LONG_BATCHES``
+times the target they are left alone. When batches cannot grow (key ranges planned
 at the table start cap them), smaller chunks are measured instead.
 """
 
@@ -44,16 +45,16 @@ class ChunkSizing:
         return m.current_table is not None and m.current_table == st.chunk.no_growth_table
 
     def target(self, m: MetricsSnapshot, at: Point) -> int | None:
-        """The chunk size for batches of the target duration, at most eightfold away, inside
-        the caps and the memory budget; None when a change cannot apply."""
+        """The chunk size for batches of the target duration, at most MAX_CHUNK_GROWTH-fold
+        away, inside the caps and the memory budget; None when a change cannot apply."""
         w, c = at
         if m.write_latency_p50 <= 0 or not self.can_apply(m):
             return None
         want = on_grid(c * self.s.target_batch_seconds / m.write_latency_p50)
         _, c_cap = self.safety.caps(m.taken_at)
         lo = on_grid(c / 2, "ceil")
-        # straight to the estimate, at most eightfold: tiny chunks reach the target in two
-        # steps where doubling would take five
+        # straight to the estimate: tiny chunks reach the target in two steps where doubling
+        # would take five
         mem = CHUNK_SIZE.high if batches_capped(m) else self.safety.max_chunk(w, m)
         hi = max(lo, on_grid(min(c * MAX_CHUNK_GROWTH, c_cap, mem), "floor"))
         return min(max(want, lo), hi)
@@ -106,11 +107,11 @@ class ChunkSizing:
         return target, why + f"{self.s.target_batch_seconds:g}s"
 
     def _larger(self, st: SearchState, m: MetricsSnapshot, at: Point) -> tuple[int, str] | None:
-        """From batches near the target duration, one step of up to fourfold, kept while it
-        pays: a fixed cost per batch can make batches of several seconds faster than ones of
-        the target duration, by less than one doubling's noise threshold. Not past six times
-        the target duration (a margin below the eight that on_target allows), nor by a step
-        of less than a doubling, nor past the memory budget."""
+        """From batches near the target duration, one step of up to LARGER_STEP-fold, kept
+        while it pays: a fixed cost per batch can make batches of several seconds faster than
+        ones of the target duration, by less than one doubling's noise threshold. Not past
+        three quarters of LONG_BATCHES times the target duration (a margin below on_target's),
+        nor by a step of less than a doubling, nor past the memory budget."""
         w, c = at
         p50 = m.write_latency_p50
         if self.growth_blocked(st, m) or p50 <= 0:

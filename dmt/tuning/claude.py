@@ -56,10 +56,9 @@ def price_for(model: str) -> tuple[float, float] | None:
 
 
 def preload_sdk() -> ImportError | None:
-    """Import the anthropic SDK if it can be; the ImportError when it cannot. ``import
-    anthropic`` costs 1.4-2.5 s of CPU under the GIL: in the middle of a copy it stalls every
-    pipeline thread, and before the copy's clock it is start-up (the tuning benchmark's fake-AI
-    arm paid 2.3-3.5 s of every copy for it, 4-7 % of a 50 s run)."""
+    """Import the anthropic SDK if it can be; the ImportError when it cannot. The import costs
+    one to a few seconds of CPU under the GIL: in the middle of a copy it would stall every
+    pipeline thread, so a run makes it before the copy starts."""
     try:
         import anthropic  # noqa: F401
     except ImportError as exc:

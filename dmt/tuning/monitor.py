@@ -1,4 +1,4 @@
-"""The control loop thread: collect → decide (AI or rules) → validate → put an update.
+"""The monitor thread: collect → decide (Claude or the rules) → validate → put an update.
 
 It touches the pipeline only through the :class:`~dmt.pipeline.updates.UpdateSlot`; the
 pipeline never calls it. ``tick()`` runs one iteration synchronously, so tests drive the loop
@@ -69,12 +69,10 @@ class AIMonitor(threading.Thread):
         self.last_decision: Decision | None = None
         self.ticks = 0
         self._lock = threading.Lock()
-        self._ai_note_logged = False
         if adjuster is not None and not adjuster.enabled:
             log.warning(
                 "AI disabled: %s; using rule-based adjustment only", adjuster.disabled_reason
             )
-            self._ai_note_logged = True
 
     @property
     def ai_active(self) -> bool:
