@@ -436,10 +436,10 @@ def fake_ai() -> Iterator[str]:
         cands = ctx.get("candidates") or []
         cur = ctx["current"]
         if not cands:
-            return tool_answer("continue", cur["workers"], cur["chunk_size"], reasoning="(fake)")
+            return tool_answer("continue", cur["writers"], cur["chunk_size"], reasoning="(fake)")
         c = cands[0]
         return tool_answer(
-            c["action"], c["workers"], c["chunk_size"], reasoning=f"(fake) {c.get('why', '')}"
+            c["action"], c["writers"], c["chunk_size"], reasoning=f"(fake) {c.get('why', '')}"
         )
 
     with FakeAnthropic() as fake:

@@ -185,7 +185,7 @@ class Migration:
         else:
             _step(3, "target tables exist (resuming)")
         if m.ai_adjust and cfg.ai.provider == "claude":
-            from dmt.monitor.ai_adjuster import preload_sdk
+            from dmt.tuning.claude import preload_sdk
 
             preload_sdk()  # start-up, not copy time: it once sat inside the copy's clock
         copy_started = time.monotonic()
@@ -296,9 +296,11 @@ class Migration:
             abort=ChildEvent(self.abort),
         )  # fmt: skip
         if m.ai_adjust:
-            from dmt.monitor.ai_monitor import build_monitor
+            from dmt.tuning.monitor import build_monitor
 
-            self.monitor = build_monitor(counters.snapshot, slot, m, cfg.ai)
+            self.monitor = build_monitor(
+                counters.snapshot, slot, m, cfg.ai, max_writers=getattr(target, "max_writers", None)
+            )
         try:
             if self.monitor is not None:
                 self.monitor.start()

@@ -86,11 +86,11 @@ def test_ai_decisions_change_the_running_pipeline(
         current = context_of(request)["current"]
         if not any(r.body for r in fake_anthropic.requests[:-1]):
             return tool_answer(
-                "scale_up", workers=current["workers"] + 4, chunk_size=current["chunk_size"],
+                "scale_up", writers=current["writers"] + 4, chunk_size=current["chunk_size"],
                 reasoning="writers are the bottleneck",
             )  # fmt: skip
         return tool_answer(
-            "reduce_chunk", workers=current["workers"], chunk_size=current["chunk_size"] // 2,
+            "reduce_chunk", writers=current["writers"], chunk_size=current["chunk_size"] // 2,
             reasoning="latency is rising",
         )  # fmt: skip
 

@@ -1,7 +1,7 @@
 """`dmt history --run ID --plot`: the monitor's time series, persisted, drawn with its decisions.
 
 The run is synthetic but its samples and decisions come from the real monitor (collector,
-controller, AIMonitor) closed over the simulated pipeline of ``tests/monitor/sim.py``, and are
+controller, AIMonitor) closed over the simulated pipeline of ``tests/tuning/sim.py``, and are
 stored the way ``run.py`` stores them."""
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from dmt.monitor.ai_monitor import AIMonitor
-from dmt.monitor.heuristics import Controller, ControllerSettings
-from dmt.monitor.metrics_collector import MetricsCollector
 from dmt.pipeline.updates import UpdateSlot
 from dmt.plot import PlotError, render, write_plot
 from dmt.state import StateStore
+from dmt.tuning.controller import Controller, ControllerSettings
+from dmt.tuning.metrics import MetricsCollector
+from dmt.tuning.monitor import AIMonitor
 
-from .monitor.sim import SimPipeline, ThroughputModel
+from .tuning.sim import SimPipeline, ThroughputModel
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -58,7 +58,7 @@ def message(content: list[dict[str, Any]], stop_reason: str = "tool_use") -> Rep
 
 def tool_answer(
     action: str = "continue",
-    workers: int | None = 4,
+    writers: int | None = 4,
     chunk_size: int | None = 50_000,
     confidence: str | None = "high",
     reasoning: str = "throughput is steady",
@@ -66,7 +66,7 @@ def tool_answer(
 ) -> Reply:
     """A tool_use answer; pass None to leave a field out (a partial answer)."""
     adjustments = {
-        k: v for k, v in (("workers", workers), ("chunk_size", chunk_size)) if v is not None
+        k: v for k, v in (("writers", writers), ("chunk_size", chunk_size)) if v is not None
     }
     data: dict[str, Any] = {"action": action, "adjustments": adjustments, "reasoning": reasoning}
     if confidence is not None:
@@ -198,16 +198,16 @@ def demo_policy(fake: FakeAnthropic) -> Callable[[Request], Reply]:
         n = fake.calls
         if n == 1:
             return tool_answer(
-                "scale_up", workers=min(16, current["workers"] + 2),
+                "scale_up", writers=min(16, current["writers"] + 2),
                 chunk_size=current["chunk_size"], reasoning="(fake) writers look like the bottleneck",
             )  # fmt: skip
         if n == 2:
             return tool_answer(
-                "reduce_chunk", workers=current["workers"],
+                "reduce_chunk", writers=current["writers"],
                 chunk_size=max(1000, current["chunk_size"] // 2), reasoning="(fake) smaller batches",
             )  # fmt: skip
         return tool_answer(
-            "continue", workers=current["workers"], chunk_size=current["chunk_size"],
+            "continue", writers=current["writers"], chunk_size=current["chunk_size"],
             reasoning="(fake) steady",
         )  # fmt: skip
 

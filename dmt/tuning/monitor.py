@@ -1,4 +1,4 @@
-"""The control loop thread: collect → decide (AI or rules) → validate → put an update.
+"""The monitor thread: collect → decide (Claude or the rules) → validate → put an update.
 
 It touches the pipeline only through the :class:`~dmt.pipeline.updates.UpdateSlot`; the
 pipeline never calls it. ``tick()`` runs one iteration synchronously, so tests drive the loop
@@ -12,25 +12,16 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 
 from dmt.config import AIConfig, MigrationConfig
-from dmt.monitor.ai_adjuster import AIAdjuster, AIAdjustmentError, AIDisabled
-from dmt.monitor.heuristics import (
-    CHUNK_MAX,
-    CHUNK_MIN,
-    MAX_WRITER_STEP,
-    WRITERS_MAX,
-    WRITERS_MIN,
-    Controller,
-    ControllerSettings,
-    Decision,
-    DecisionRejected,
-)
-from dmt.monitor.metrics_collector import HostSample, MetricsCollector, MetricsSnapshot
 from dmt.pipeline.stats import PipelineSnapshot
 from dmt.pipeline.updates import UpdateSlot
 from dmt.settings import Update, default_writers
+from dmt.tuning.claude import AIAdjuster, AIAdjustmentError, AIDisabled
+from dmt.tuning.controller import Controller, ControllerSettings
+from dmt.tuning.decisions import Decision, DecisionRecord, DecisionRejected
+from dmt.tuning.metrics import HostSample, MetricsCollector, MetricsSnapshot
+from dmt.tuning.prompt import context
 
 log = logging.getLogger("dmt.monitor")
 
@@ -51,61 +42,6 @@ RECORD_METRICS = (
 #: at most this many per-interval samples are kept (a 30 s interval fills it in ~83 hours);
 #: beyond it every other sample is dropped, so a long run keeps its whole shape at half the rate
 MAX_SAMPLES = 10_000
-
-RECENT_FIELDS = {
-    "source",
-    "action",
-    "writers_before",
-    "chunk_size_before",
-    "writers_after",
-    "chunk_size_after",
-    "effect_percent",
-    "reverted",
-}
-
-
-@dataclass
-class DecisionRecord:
-    """One applied change: where it came from, what it changed, what it was based on, and its
-    measured effect once known."""
-
-    id: int
-    at: float
-    source: str  # ai | cache | fallback | rollback
-    action: str
-    confidence: str
-    reasoning: str
-    writers_before: int
-    chunk_size_before: int
-    writers_after: int
-    chunk_size_after: int
-    metrics: dict[str, object] = field(default_factory=dict)
-    effect_percent: float | None = None
-    reverted: bool = False
-
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
-
-
-def bottleneck(m: MetricsSnapshot) -> dict[str, object]:
-    """Which side limits throughput, from the read-ahead queue and dmt's own CPU: ``reader``
-    (the queue runs dry: writers wait for rows), ``writer`` (the queue is full and dmt's process
-    is CPU-bound: encoding rows under one GIL), ``target`` (the queue is full while dmt's
-    process has CPU to spare: the database is slow to take the rows), or ``balanced``."""
-    fill, cpu = m.queue_fill_ratio, m.process_cpu_percent
-    if fill < 0.25 and m.wait_percent < 10:
-        side = "reader"
-    elif fill >= 0.75 or m.wait_percent >= 25:
-        side = "writer" if cpu >= 85 else "target"
-    else:
-        side = "balanced"
-    return {
-        "side": side,
-        "queue_fill_ratio": round(fill, 2),
-        "readers_waiting_on_full_queue_percent": round(m.wait_percent, 1),
-        "dmt_process_cpu_percent": round(cpu, 1),
-        "write_latency_p50_seconds": round(m.write_latency_p50, 4),
-    }
 
 
 class AIMonitor(threading.Thread):
@@ -133,12 +69,10 @@ class AIMonitor(threading.Thread):
         self.last_decision: Decision | None = None
         self.ticks = 0
         self._lock = threading.Lock()
-        self._ai_note_logged = False
         if adjuster is not None and not adjuster.enabled:
             log.warning(
                 "AI disabled: %s; using rule-based adjustment only", adjuster.disabled_reason
             )
-            self._ai_note_logged = True
 
     @property
     def ai_active(self) -> bool:
@@ -218,7 +152,7 @@ class AIMonitor(threading.Thread):
             return rules
         assert self.adjuster is not None
         try:
-            ai = self.adjuster.decide(self._context(m), ctl.validate)
+            ai = self.adjuster.decide(context(m, ctl, self.records), ctl.validate)
         except AIDisabled as exc:
             log.warning("AI disabled for the rest of the run: %s; using fallback rules", exc)
             return rules
@@ -229,7 +163,7 @@ class AIMonitor(threading.Thread):
 
     def _apply(self, d: Decision, m: MetricsSnapshot) -> DecisionRecord | None:
         before = (m.target_writers or m.active_writers, m.chunk_size)
-        if (d.writers, d.chunk_size) == before:
+        if d.point == before:
             return None
         try:
             self.controller.validate(d)
@@ -276,51 +210,6 @@ class AIMonitor(threading.Thread):
             if rec is not None:
                 rec.effect_percent, rec.reverted = eff.effect_percent, eff.reverted
 
-    def _context(self, m: MetricsSnapshot) -> dict[str, object]:
-        """What the AI sees: metrics, trends, settings, bounds, table shape, candidates and
-        recent decisions with their measured effect. Never row values or credentials."""
-        ctl = self.controller
-        writers = m.target_writers or m.active_writers
-        return {
-            "metrics": m.to_dict(),
-            "current": {
-                "workers": m.target_writers or m.active_writers,
-                "chunk_size": m.chunk_size,
-            },
-            "bounds": {
-                "workers": [WRITERS_MIN, WRITERS_MAX],
-                "chunk_size": [CHUNK_MIN, CHUNK_MAX],
-                "max_workers_step": MAX_WRITER_STEP,
-                "chunk_size_step": "at most eightfold up or down",
-                "max_chunk_size_for_memory_budget": ctl.max_chunk(writers, m),
-                "memory_budget_mb": ctl.s.max_memory_mb,
-            },
-            "table": {
-                "name_known": m.current_table is not None,
-                "column_count": m.column_count,
-                "avg_row_bytes": round(m.avg_row_bytes, 1),
-                "shape": "wide" if m.avg_row_bytes >= 512 or m.column_count >= 12 else "narrow",
-                "rows_expected": m.rows_expected,
-                "tables_done": m.tables_done,
-                "tables_total": m.tables_total,
-            },
-            "bottleneck": bottleneck(m),
-            "throughput_noise_percent": round(ctl.noise() * 100, 2),
-            "candidates": [
-                {
-                    "action": d.action,
-                    "workers": d.writers,
-                    "chunk_size": d.chunk_size,
-                    "why": d.reasoning,
-                }
-                for d in ctl.candidates()
-            ],
-            "recent_decisions": [
-                {k: v for k, v in r.to_dict().items() if k in RECENT_FIELDS}
-                for r in self.records[-5:]
-            ],
-        }
-
     # ------------------------------------------------------------------ reporting
     def status(self) -> dict[str, object]:
         """Last decision and its source, AI and breaker state, calls, tokens and cost."""
@@ -353,17 +242,22 @@ def build_monitor(
     *,
     clock: Callable[[], float] = time.monotonic,
     host: Callable[[], HostSample] | None = None,
+    max_writers: int | None = None,
 ) -> AIMonitor:
-    """Wire collector, controller and (when configured) the AI adjuster from the config."""
+    """Wire collector, controller and (when configured) the AI adjuster from the config.
+    ``max_writers`` is the target's declared writer limit (None: the knob's bound): no
+    decision, and no tool schema the AI answers with, goes past it."""
     settings = ControllerSettings.for_interval(
         migration.ai_adjust_interval,
         migration.max_memory_mb,
         migration.chunk_size_at,
         default_writers(),
+        max_writers,
     )
     controller = Controller(settings)
-    adjuster = AIAdjuster(ai, clock=clock) if ai.provider == "claude" else None
-    if adjuster is not None:
+    adjuster = None
+    if ai.provider == "claude":
+        adjuster = AIAdjuster(ai, clock=clock, writers_high=settings.writers_high)
         with contextlib.suppress(AIDisabled):  # disabled_reason is set; AIMonitor logs it
             adjuster.warm_up()
     # after the warm-up: the collector's first interval starts with the pipeline

@@ -1,10 +1,11 @@
 """Ask Claude to choose the next setting, through the anthropic SDK (imported only here).
 
-The model answers through a forced tool call whose input schema is the decision. Decisions are
-validated by the controller, reused for ``cache_ttl``, and calls are spaced by
-``min_call_interval``. A circuit breaker stops calling after ``breaker_failures`` consecutive
-failures and tries once more after ``breaker_reset``. A configuration problem (no key, 401, 403,
-404, unknown model) disables the AI for the whole run. The key never appears in a message.
+The model answers through a forced tool call whose input schema is the decision
+(:mod:`dmt.tuning.prompt`). Decisions are validated by the controller, reused for
+``cache_ttl``, and calls are spaced by ``min_call_interval``. A circuit breaker stops calling
+after ``breaker_failures`` consecutive failures and tries once more after ``breaker_reset``. A
+configuration problem (no key, 401, 403, 404, unknown model) disables the AI for the whole run.
+The key never appears in a message.
 """
 
 from __future__ import annotations
@@ -17,51 +18,12 @@ from collections.abc import Callable
 from typing import Any
 
 from dmt.config import AIConfig
-from dmt.monitor.decisions import (
-    ACTIONS,
-    CHUNK_MAX,
-    CHUNK_MIN,
-    CONFIDENCES,
-    WRITERS_MAX,
-    WRITERS_MIN,
-    Decision,
-    DecisionRejected,
-)
+from dmt.settings import WRITERS
+from dmt.tuning.decisions import Decision, DecisionRejected
+from dmt.tuning.prompt import SYSTEM_PROMPT, TOOL_NAME, tool
 
 log = logging.getLogger("dmt.monitor")
 
-TOOL_NAME = "submit_adjustment"
-TOOL: dict[str, Any] = {
-    "name": TOOL_NAME,
-    "description": "Submit the next writer count and chunk size for the running migration.",
-    "input_schema": {
-        "type": "object",
-        "properties": {
-            "action": {"type": "string", "enum": list(ACTIONS)},
-            "adjustments": {
-                "type": "object",
-                "properties": {
-                    "workers": {"type": "integer", "minimum": WRITERS_MIN, "maximum": WRITERS_MAX},
-                    "chunk_size": {"type": "integer", "minimum": CHUNK_MIN, "maximum": CHUNK_MAX},
-                },
-                "required": ["workers", "chunk_size"],
-            },
-            "confidence": {"type": "string", "enum": list(CONFIDENCES)},
-            "reasoning": {"type": "string"},
-        },
-        "required": ["action", "adjustments", "confidence", "reasoning"],
-    },
-}
-SYSTEM_PROMPT = (
-    "You tune a running database migration for maximum sustained throughput (rows/s). "
-    "Two knobs: writer threads (workers) and rows per chunk (chunk_size). Change one knob at a "
-    "time, stay inside the bounds given, and choose one of the candidate decisions: when the "
-    "first candidate is labelled as the rules' choice it is the measured next step of the "
-    "built-in controller. `bottleneck.side` says which side limits throughput (reader, writer "
-    "or target) and `table` gives the row shape. Answer `continue` when the data does not show "
-    "a clear gain. Measured effects of earlier "
-    "decisions are included: do not repeat a change that hurt. Answer only with the tool."
-)
 # USD per million (input, output) tokens; first matching fragment wins
 PRICES: tuple[tuple[str, float, float], ...] = (
     ("claude-3-haiku", 0.25, 1.25),
@@ -94,10 +56,9 @@ def price_for(model: str) -> tuple[float, float] | None:
 
 
 def preload_sdk() -> ImportError | None:
-    """Import the anthropic SDK if it can be; the ImportError when it cannot. ``import
-    anthropic`` costs 1.4-2.5 s of CPU under the GIL: in the middle of a copy it stalls every
-    pipeline thread, and before the copy's clock it is start-up (the tuning benchmark's fake-AI
-    arm paid 2.3-3.5 s of every copy for it, 4-7 % of a 50 s run)."""
+    """Import the anthropic SDK if it can be; the ImportError when it cannot. The import costs
+    one to a few seconds of CPU under the GIL: in the middle of a copy it would stall every
+    pipeline thread, so a run makes it before the copy starts."""
     try:
         import anthropic  # noqa: F401
     except ImportError as exc:
@@ -114,8 +75,10 @@ class AIAdjuster:
         *,
         clock: Callable[[], float] = time.monotonic,
         max_tokens: int = 600,
+        writers_high: int = WRITERS.high,
     ) -> None:
         self.config = config
+        self._tool = tool(writers_high)
         self._clock = clock
         self._max_tokens = max_tokens
         self._client: Any = None
@@ -253,7 +216,7 @@ class AIAdjuster:
                 model=self.config.model,
                 max_tokens=self._max_tokens,
                 system=SYSTEM_PROMPT,
-                tools=[TOOL],
+                tools=[self._tool],
                 tool_choice={"type": "tool", "name": TOOL_NAME},
                 messages=[{"role": "user", "content": json.dumps(context, default=str)}],
             )
@@ -302,19 +265,19 @@ class AIAdjuster:
             raise AIAdjustmentError("answer has no `adjustments` object")
         fields = {
             "action": data.get("action"),
-            "adjustments.workers": adj.get("workers"),
+            "adjustments.writers": adj.get("writers"),
             "adjustments.chunk_size": adj.get("chunk_size"),
             "confidence": data.get("confidence"),
         }
         missing = [k for k, v in fields.items() if v is None]
         if missing:
             raise AIAdjustmentError("answer is missing " + ", ".join(f"`{k}`" for k in missing))
-        workers, chunk = fields["adjustments.workers"], fields["adjustments.chunk_size"]
-        if not isinstance(workers, int) or not isinstance(chunk, int) or isinstance(workers, bool):
+        writers, chunk = fields["adjustments.writers"], fields["adjustments.chunk_size"]
+        if not isinstance(writers, int) or not isinstance(chunk, int) or isinstance(writers, bool):
             raise AIAdjustmentError("`adjustments` values are not integers")
         return Decision(
             action=str(data["action"]),
-            writers=workers,
+            writers=writers,
             chunk_size=chunk,
             confidence=str(data["confidence"]),
             reasoning=str(data.get("reasoning", ""))[:500],

@@ -11,9 +11,9 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from dmt.monitor.metrics_collector import HostSample
 from dmt.pipeline.stats import PipelineSnapshot
 from dmt.settings import Update
+from dmt.tuning.metrics import HostSample
 
 MB = 1024 * 1024
 

@@ -6,8 +6,8 @@ import logging
 import pytest
 
 from dmt.config import AIConfig
-from dmt.monitor.ai_adjuster import AIAdjuster, AIAdjustmentError, AIDisabled, price_for
-from dmt.monitor.heuristics import Controller
+from dmt.tuning.claude import AIAdjuster, AIAdjustmentError, AIDisabled, price_for
+from dmt.tuning.controller import Controller
 from tests.support.fake_anthropic import (
     FakeAnthropic,
     Reply,
@@ -19,7 +19,7 @@ from tests.support.fake_anthropic import (
 )
 
 from .sim import FakeClock
-from .test_heuristics import primed
+from .test_controller import primed
 
 KEY = "sk-ant-test-SECRET-0123456789"
 

@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from dmt.monitor.metrics_collector import HostSample, MetricsCollector, PsutilSampler, percentile
 from dmt.pipeline.stats import PipelineCounters, PipelineSnapshot
+from dmt.tuning.metrics import HostSample, MetricsCollector, PsutilSampler, percentile
 
 from .sim import FakeClock
 

@@ -5,15 +5,10 @@ import itertools
 
 import pytest
 
-from dmt.monitor.heuristics import (
-    Controller,
-    ControllerSettings,
-    Decision,
-    DecisionRejected,
-    action_for,
-)
-from dmt.monitor.metrics_collector import MetricsCollector
 from dmt.settings import Update
+from dmt.tuning.controller import Controller, ControllerSettings
+from dmt.tuning.decisions import Decision, DecisionRejected, action_for
+from dmt.tuning.metrics import MetricsCollector
 
 from .sim import MB, SimPipeline, ThroughputModel
 

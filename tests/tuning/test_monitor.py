@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from dmt.config import MigrationConfig
-from dmt.monitor.ai_monitor import AIMonitor, build_monitor
 from dmt.pipeline.updates import UpdateSlot
+from dmt.tuning.monitor import AIMonitor, build_monitor
 from tests.support.fake_anthropic import FakeAnthropic, error, tool_answer
 
 from .sim import SimPipeline, ThroughputModel
-from .test_ai_adjuster import KEY, ai_config
+from .test_claude import KEY, ai_config
 
 QUIET = ThroughputModel(noise=0.01)
 
