@@ -17,7 +17,7 @@ import threading
 from typing import Any
 
 from dmt.dialects.base import Dialect, ValueCounters
-from dmt.errors import DmtError, driver_failure
+from dmt.errors import DmtError
 from dmt.pipeline.chunks import Chunk, plan_chunks
 from dmt.pipeline.pipeline import TableJob
 from dmt.pipeline.tracker import TableResult
@@ -85,8 +85,7 @@ class Checkpointer:
                     raise
                 except Exception as exc:
                     where = f"removing table `{job.source.name}` {chunk.describe()} in flight"
-                    desc = tgt.translate_error(exc)
-                    raise driver_failure(exc, "target", where, desc) from exc
+                    raise tgt.translate_error(exc, where) from exc
                 self.cleaned += 1
                 log.info(
                     "table `%s`: %s was in flight; removed %d row(s) from the target before "
@@ -124,8 +123,7 @@ class Checkpointer:
             raise
         except Exception as exc:
             where = f"reading the keys of table `{job.source.name}` {chunk.describe()}"
-            desc = src.translate_error(exc)
-            raise driver_failure(exc, "source", where, desc) from exc
+            raise src.translate_error(exc, where) from exc
         return out
 
     def _read_keys(

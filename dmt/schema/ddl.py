@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dmt.dialects.base import Dialect
-from dmt.errors import ConfigError, PostLoadError, TransferError
+from dmt.errors import ConfigError, PostLoadError
 from dmt.schema.translate import TablePlan
 
 log = logging.getLogger("dmt.schema")
@@ -69,9 +69,7 @@ def prepare_target(dialect: Dialect, conn: Any, plans: list[TablePlan], mode: st
         conn.commit()
     except Exception as exc:
         conn.rollback()
-        raise TransferError(
-            f"preparing target tables failed: {dialect.translate_error(exc)}"
-        ) from exc
+        raise dialect.translate_error(exc, "preparing target tables failed") from exc
     return rep
 
 
@@ -150,7 +148,7 @@ def post_load(
             conn.commit()
         except Exception as exc:
             conn.rollback()
-            message = dialect.translate_error(exc)
+            message = dialect.describe_error(exc)
             if not (tolerate and ("already exists" in message or "Duplicate" in message)):
                 failures.append(f"{what}: {message}")
                 return

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import re
 
-from dmt.dialects.base import TypeChoice
+from dmt.dialects.sql import TypeChoice
 from dmt.schema.model import ColumnType
+
+#: declared types docs/type-mapping.md shows mapped to every target
+SAMPLE_TYPES = (
+    "", "INTEGER", "INT(5)", "TINYINT", "SMALLINT", "BOOLEAN", "REAL", "DOUBLE PRECISION",
+    "NUMBER", "DECIMAL(10,2)", "VARCHAR(20)", "TEXT", "BLOB", "DATE", "DATETIME", "JSON",
+)  # fmt: skip
 
 _PARAMS = re.compile(r"\(\s*(\d+)\s*(?:,\s*(-?\d+)\s*)?\)")
 #: integer names whose width the target keeps (SQLite itself stores any 64-bit integer)
