@@ -21,11 +21,11 @@ from dmt.errors import DmtError
 from dmt.pipeline.chunks import Chunk, plan_chunks
 from dmt.pipeline.pipeline import TableJob
 from dmt.pipeline.tracker import TableResult
+from dmt.schema.model import INT_KINDS
 from dmt.state import StateStore
 
 log = logging.getLogger("dmt")
 
-INT_KINDS = {"int8", "int16", "int32", "int64"}
 DELETE_BATCH = 500
 
 

@@ -48,12 +48,11 @@ from dmt.errors import (
     first_line,
 )
 from dmt.pipeline.chunks import Chunk, plan_chunks
-from dmt.schema.model import Table
+from dmt.schema.model import INT_KINDS, Table
 from dmt.schema.translate import TablePlan, key_for
 
 log = logging.getLogger("dmt")
 
-INT_KINDS = {"int8", "int16", "int32", "int64"}
 KEY_BATCH = 500  # keys per target lookup
 FETCH = 5_000
 _END = object()

@@ -9,6 +9,7 @@ from typing import Any
 
 from dmt.dialects.base import Dialect
 from dmt.errors import ConfigError, PostLoadError
+from dmt.schema.model import WHOLE_NUMBER_KINDS
 from dmt.schema.translate import TablePlan
 
 log = logging.getLogger("dmt.schema")
@@ -99,8 +100,7 @@ def check_existing(dialect: Dialect, conn: Any, plans: list[TablePlan], mode: st
 
 
 _FAMILIES = {
-    "number": {"boolean", "int8", "int16", "int32", "int64", "decimal", "float32", "float64",
-               "year", "bit"},
+    "number": {"boolean", *WHOLE_NUMBER_KINDS, "decimal", "float32", "float64", "bit"},
     "temporal": {"date", "time", "timestamp", "timestamptz"},
     "binary": {"binary", "varbinary", "blob", "bit"},
 }  # fmt: skip

@@ -41,6 +41,8 @@ class Speller(Protocol):
 
 @dataclass(frozen=True)
 class Token:
+    """One lexical token of an expression."""
+
     kind: str  # str, num, qident, word, op
     text: str  # for str / qident: the unescaped value
 

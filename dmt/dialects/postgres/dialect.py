@@ -10,7 +10,7 @@ from typing import Any
 from dmt.dialects.base import Converter, Dialect, Fetch, Row, TypeChoice, ValueCounters
 from dmt.dialects.postgres import reflection
 from dmt.dialects.postgres.types import SAMPLE_TYPES, canonical_type, render_type
-from dmt.dialects.postgres.values import _register_infinity_loaders, _str_or_none, encoders
+from dmt.dialects.postgres.values import encoders, register_infinity_loaders, str_or_none
 from dmt.errors import ConnectError, TransferError, first_line
 from dmt.schema.model import Column, ColumnType, Schema, Table
 
@@ -55,7 +55,7 @@ class PostgresDialect(Dialect):
         # An interval stays text too: a timedelta cannot hold months ('1 mon' is not 30 days).
         for name in ("json", "jsonb", "interval"):
             conn.adapters.register_loader(name, TextLoader)
-        _register_infinity_loaders(conn)
+        register_infinity_loaders(conn)
         return conn
 
     def server_version(self, conn: Any) -> str:
@@ -115,7 +115,7 @@ class PostgresDialect(Dialect):
         return "true" if value else "false"
 
     def decoders(self, table: Table, counters: ValueCounters) -> list[Converter | None]:
-        return [_str_or_none if c.type.kind == "uuid" else None for c in table.columns]
+        return [str_or_none if c.type.kind == "uuid" else None for c in table.columns]
 
     def encoders(self, table: Table, counters: ValueCounters) -> list[Converter | None]:
         return encoders(table, self.options.nul_bytes == "strip", counters)

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from dmt.dialects.postgres.types import _FIRST_USER_OID, canonical_type
+from dmt.dialects.postgres.types import FIRST_USER_OID, canonical_type
 from dmt.schema.expr import NotPortable, Spelling, portable_default
 from dmt.schema.model import Check, Column, ForeignKey, Index, Schema, Table
 
@@ -133,7 +133,7 @@ def reflect_table(conn: Any, schema_name: str, name: str) -> Table:
             columns.append(
                 Column(
                     name=cname,
-                    type=canonical_type(ftype, typtype, values, builtin=oid < _FIRST_USER_OID),
+                    type=canonical_type(ftype, typtype, values, builtin=oid < FIRST_USER_OID),
                     nullable=not notnull,
                     default=portable,
                     autoincrement=bool(identity) or serial,

@@ -32,7 +32,7 @@ _SIMPLE = {
     "money": "decimal",
 }
 #: OIDs below this belong to the types PostgreSQL ships with (FirstNormalObjectId)
-_FIRST_USER_OID = 16384
+FIRST_USER_OID = 16384
 _TYPE_RE = re.compile(r"^(?P<base>[a-z ]+?)(?:\((?P<a>\d+)(?:,(?P<b>\d+))?\))?(?P<rest>[a-z ]*)$")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from dmt.dialects.sql import TypeChoice
-from dmt.schema.model import ColumnType
+from dmt.schema.model import WHOLE_NUMBER_KINDS, ColumnType
 
 #: declared types docs/type-mapping.md shows mapped to every target
 SAMPLE_TYPES = (
@@ -75,7 +75,7 @@ def render_type(ctype: ColumnType, where: str) -> TypeChoice:
     k = ctype.kind
     if ctype.engine == "sqlite":
         return TypeChoice(ctype.source)  # same engine: the declared type, verbatim
-    if k in ("int8", "int16", "int32", "int64", "year"):
+    if k in WHOLE_NUMBER_KINDS:
         if k == "int64" and ctype.unsigned:
             return TypeChoice("TEXT", f"{where}: BIGINT UNSIGNED stored as TEXT in SQLite")
         return TypeChoice("INTEGER")
