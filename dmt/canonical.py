@@ -23,7 +23,7 @@ import math
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-INT_KINDS = {"int8", "int16", "int32", "int64", "year"}
+from dmt.schema.model import WHOLE_NUMBER_KINDS
 
 
 def _decimal(v: Any) -> str:
@@ -85,7 +85,7 @@ def canonical(value: Any, kind: str) -> str | None:
         if isinstance(value, str):
             return "1" if value.strip().lower() in ("1", "t", "true", "y", "yes", "on") else "0"
         return "1" if value else "0"
-    if kind in INT_KINDS:
+    if kind in WHOLE_NUMBER_KINDS:
         return str(int(value))
     if kind == "decimal":
         return _decimal(value)

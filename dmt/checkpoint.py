@@ -18,16 +18,16 @@ from collections.abc import Callable
 from typing import Any
 
 from dmt.dialects.base import Dialect, Row, ValueCounters
-from dmt.errors import DmtError, driver_failure
+from dmt.errors import DmtError
 from dmt.pipeline.chunks import Chunk, plan_chunks
 from dmt.pipeline.pipeline import TableJob
 from dmt.pipeline.reader import bridge_rows
 from dmt.pipeline.tracker import TableResult
+from dmt.schema.model import INT_KINDS
 from dmt.state import StateStore
 
 log = logging.getLogger("dmt")
 
-INT_KINDS = {"int8", "int16", "int32", "int64"}
 DELETE_BATCH = 500
 
 
@@ -87,8 +87,7 @@ class Checkpointer:
                     raise
                 except Exception as exc:
                     where = f"removing table `{job.source.name}` {chunk.describe()} in flight"
-                    desc = tgt.translate_error(exc)
-                    raise driver_failure(exc, "target", where, desc) from exc
+                    raise tgt.translate_error(exc, where) from exc
                 self.cleaned += 1
                 log.info(
                     "table `%s`: %s was in flight; removed %d row(s) from the target before "
@@ -125,8 +124,7 @@ class Checkpointer:
             raise
         except Exception as exc:
             where = f"reading the keys of table `{job.source.name}` {chunk.describe()}"
-            desc = src.translate_error(exc)
-            raise driver_failure(exc, "source", where, desc) from exc
+            raise src.translate_error(exc, where) from exc
         return out
 
     def _read_keys(

@@ -14,19 +14,15 @@
     ├── StateError                the state store is unusable or busy        exit 6
     └── DmtIOError                a local file cannot be read or written     exit 7
 
-Driver exceptions are translated once, in the dialect that raised them, and chained
-(``raise TransferError(...) from exc``). Code outside ``dialects/`` catches only these.
-Only ``cli.py`` turns them into exit codes. :func:`connection_lost` tells, from that chain,
-whether the connection itself broke (so the error is a ConnectionLost, not a TransferError).
+Driver exceptions are translated once, by the dialect whose driver raised them
+(:meth:`dmt.dialects.base.Dialect.translate_error`), and chained (``raise err from exc``):
+a broken connection becomes a ConnectionLost, anything else the DmtError it means. Code
+outside ``dialects/`` catches only these. Only ``cli.py`` turns them into exit codes.
 """
 
 from __future__ import annotations
 
-#: SQLSTATEs of a broken PostgreSQL connection: class 08, and the server shutting down or
-#: terminating the backend (``pg_terminate_backend``, a restart)
-_PG_LOST = ("57P01", "57P02", "57P03")
-#: MySQL/MariaDB client and server codes of a broken or killed connection
-_MYSQL_LOST = {1053, 1927, 2003, 2006, 2013, 2055, 4031}
+from collections.abc import Iterator
 
 
 class DmtError(Exception):
@@ -72,13 +68,7 @@ class TransferError(DmtError):
     def __init__(self, message: str, table: str | None = None, key_range: str | None = None):
         self.table = table
         self.key_range = key_range
-        where = ""
-        if table:
-            where = f"table `{table}`"
-            if key_range:
-                where += f" {key_range}"
-            where += ": "
-        super().__init__(where + message)
+        super().__init__(located(table, key_range) + message)
 
 
 class PostLoadError(TransferError):
@@ -136,46 +126,17 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def connection_lost(exc: BaseException | None) -> bool:
-    """Whether ``exc``, or an exception in its cause chain, means a database connection broke.
+def located(table: str | None, key_range: str | None = None) -> str:
+    """``table `t` (range): `` as messages start when they name a table, else nothing."""
+    if not table:
+        return ""
+    return f"table `{table}`" + (f" {key_range}" if key_range else "") + ": "
 
-    Classified by driver error class and code, without importing any driver: psycopg
-    OperationalError with SQLSTATE class 08 / 57P01-03 or without a SQLSTATE (the socket
-    closed), PyMySQL OperationalError / InterfaceError with a lost-connection code, and OS
-    connection errors. (Dialects could raise ConnectionLost themselves; until they do, this
-    is the one place that knows.)
-    """
+
+def causes(exc: BaseException | None) -> Iterator[BaseException]:
+    """``exc`` and every exception in its cause (or context) chain, each once."""
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
-        if isinstance(exc, ConnectError | ConnectionError):
-            return True
-        module = type(exc).__module__ or ""
-        names = {c.__name__ for c in type(exc).__mro__}
-        if module.startswith("psycopg") and "OperationalError" in names:
-            state = getattr(exc, "sqlstate", None)
-            if state is None or state.startswith("08") or state in _PG_LOST:
-                return True
-        if module.startswith("pymysql"):
-            code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
-            if "InterfaceError" in names or code in _MYSQL_LOST:
-                return True
+        yield exc
         exc = exc.__cause__ or exc.__context__
-    return False
-
-
-def driver_failure(exc: BaseException, side: str, where: str, description: str) -> DmtError:
-    """A driver error raised while doing ``where``: ConnectionLost (exit 2, safe to retry)
-    when the connection broke, else a TransferError with the dialect's ``description``."""
-    if connection_lost(exc):
-        return ConnectionLost(side, f"{where}: {first_line(exc)}")
-    return TransferError(f"{where}: {description}")
-
-
-def as_dmt_error(exc: BaseException, side: str = "database") -> DmtError:
-    """``exc`` as a DmtError: itself, a ConnectionLost, or a TransferError naming it."""
-    if isinstance(exc, DmtError):
-        return exc
-    if connection_lost(exc):
-        return ConnectionLost(side, first_line(exc))
-    return TransferError(f"unexpected {type(exc).__name__}: {first_line(exc)}")

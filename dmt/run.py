@@ -14,15 +14,15 @@ from typing import Any
 
 from dmt.checkpoint import Checkpointer
 from dmt.config import Config
-from dmt.dialects.base import ValueCounters
+from dmt.dialects.base import ValueCounters, get_dialect
 from dmt.dialects.direct import choose as choose_direct_path
 from dmt.errors import (
     Cancelled,
     ConfigError,
     ConnectError,
+    ConnectionLost,
     DmtError,
     ValidationMismatch,
-    as_dmt_error,
 )
 from dmt.logs import redact
 from dmt.pipeline.pipeline import Knobs, Pipeline, TableJob
@@ -101,6 +101,17 @@ class Migration:
         self.paths: dict[str, str] = {}  # table -> data path that carried it
         self.counters = PipelineCounters()  # the copy's counters; replaced when the copy starts
 
+    def _untranslated(self, exc: Exception) -> DmtError:
+        """A driver error no layer translated: a ConnectionLost when the target's or the
+        source's dialect sees a broken connection in it, else a TransferError naming it."""
+        cfg = self.cfg
+        target = get_dialect(cfg.target, "target").translate_error(exc)
+        if isinstance(target, ConnectionLost):
+            return target
+        return get_dialect(cfg.source, "source").translate_error(
+            exc, f"unexpected {type(exc).__name__}"
+        )
+
     def execute(self, resume: bool = False, force: bool = False) -> RunResult:
         """Run (or resume) the migration; raises a DmtError on failure."""
         cfg, m = self.cfg, self.cfg.migration
@@ -116,7 +127,7 @@ class Migration:
                 except Exception as exc:  # a driver error no layer translated: still honest
                     if isinstance(exc, DmtError):
                         raise
-                    raise as_dmt_error(exc) from exc
+                    raise self._untranslated(exc) from exc
             except BaseException as exc:
                 status = "cancelled" if isinstance(exc, Cancelled) else "failed"
                 if isinstance(exc, ValidationMismatch):

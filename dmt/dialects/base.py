@@ -1,103 +1,80 @@
 """The one small protocol every engine implements, and the registry that finds them.
 
-A dialect knows its driver, its SQL spelling and its type mapping; nothing of the pipeline or
-the monitor. Drivers are imported inside :meth:`Dialect.connect`, so ``dmt --help`` and a
-SQLite-only run never import psycopg or PyMySQL. Driver exceptions are translated here, once,
-into :mod:`dmt.errors`.
+A dialect knows its driver, its SQL spelling (:mod:`dmt.dialects.sql`) and its type mapping;
+nothing of the pipeline or the monitor. Drivers are imported inside :meth:`Dialect.connect`,
+so ``dmt --help`` and a SQLite-only run never import psycopg or PyMySQL. Driver exceptions
+are translated here, once, into :mod:`dmt.errors` (:meth:`Dialect.translate_error`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import difflib
 import importlib
 import logging
-import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
-from dmt.config import Endpoint, MigrationConfig
-from dmt.errors import ConfigError
-from dmt.schema.model import Check, Column, ColumnType, ForeignKey, Index, Schema, Table
+from dmt.config import Endpoint
+from dmt.dialects.sql import SqlDialect, TypeChoice
+from dmt.dialects.values import (
+    Converter,
+    Fetch,
+    Row,
+    ValueCounters,
+    ValueOptions,
+    format_timedelta,
+    value_options,
+)
+from dmt.errors import (
+    ConfigError,
+    ConnectError,
+    ConnectionLost,
+    DmtError,
+    TransferError,
+    causes,
+    first_line,
+    located,
+)
+from dmt.schema.model import ColumnType, Schema, Table
+
+__all__ = [
+    "DIALECTS",
+    "Converter",
+    "Dialect",
+    "Fetch",
+    "Row",
+    "TypeChoice",
+    "ValueCounters",
+    "ValueOptions",
+    "dialect_class",
+    "format_timedelta",
+    "get_dialect",
+    "value_options",
+]
 
 log = logging.getLogger("dmt")
 
-Row = tuple[Any, ...]
-Converter = Callable[[Any], Any]
-Fetch = Callable[[int], list[Row]]
 
-
-@dataclass(frozen=True)
-class TypeChoice:
-    """A rendered target type and, when the mapping is lossy, why."""
-
-    sql: str
-    warning: str | None = None
-
-
-@dataclass(frozen=True)
-class ValueOptions:
-    """How a dialect treats values with no exact counterpart (``migration.zero_dates`` and
-    ``migration.nul_bytes``); built from the config by :func:`value_options`."""
-
-    zero_dates: str = "null"  # null | error: MySQL zero dates read as NULL, or fail the table
-    nul_bytes: str = "error"  # error | strip: NUL in text bound for PostgreSQL
-
-
-@dataclass
-class ValueCounters:
-    """Values converted on the way, by reason (e.g. ``zero_date->null``): the run summary.
-
-    Readers and writers of several threads count into one instance, hence the lock."""
-
-    counts: dict[str, int] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
-
-    def add(self, reason: str, n: int = 1) -> None:
-        with self._lock:
-            self.counts[reason] = self.counts.get(reason, 0) + n
-
-
-def format_timedelta(v: dt.timedelta, pad_hours: bool = False) -> str:
-    """``[-]H:MM:SS[.ffffff]`` (hours may exceed 24; two digits at least with ``pad_hours``):
-    the TIME literal MySQL reads, and the text SQLite stores."""
-    us = abs(v.days * 86_400_000_000 + v.seconds * 1_000_000 + v.microseconds)
-    sign = "-" if v < dt.timedelta(0) else ""
-    secs, frac = divmod(us, 1_000_000)
-    h, rest = divmod(secs, 3600)
-    hours = f"{h:02d}" if pad_hours else str(h)
-    text = f"{sign}{hours}:{rest // 60:02d}:{rest % 60:02d}"
-    return f"{text}.{frac:06d}" if frac else text
-
-
-class Dialect:
+class Dialect(SqlDialect):
     """Base class: one subclass per engine overrides only its differences.
 
-    Capabilities (class attributes) are what the rest of dmt may branch on; nothing outside
-    ``dialects/`` branches on the engine name.
+    Capabilities (class attributes, here and on :class:`SqlDialect`) are what the rest of dmt
+    may branch on; nothing outside ``dialects/`` branches on the engine name.
     """
 
-    name: ClassVar[str] = ""
-    #: the ``paramstyle`` placeholder for one bound value
-    placeholder: ClassVar[str] = "%s"
-    max_identifier_length: ClassVar[int] = 63
-    #: identifiers compared by bytes (PostgreSQL) or characters (MySQL)
-    identifier_length_in_bytes: ClassVar[bool] = False
-    transactional_ddl: ClassVar[bool] = False
-    supports_schemas: ClassVar[bool] = False
+    #: the most bound values one statement takes (deletes of listed keys are split to fit)
     max_bind_params: ClassVar[int] = 65535
     #: a native bulk path exists (COPY, LOAD DATA); otherwise batched INSERTs
     supports_bulk_load: ClassVar[bool] = False
     #: the largest precision of an exact decimal
     max_decimal_precision: ClassVar[int] = 65
-    #: foreign keys and checks must be declared in CREATE TABLE (SQLite cannot ALTER them in)
-    inline_constraints: ClassVar[bool] = False
-    #: ``Foo`` and ``foo`` name the same table or column
-    case_insensitive_names: ClassVar[bool] = True
-    #: an index may cover a prefix of a column (MySQL ``KEY (name(10))``)
-    supports_prefix_indexes: ClassVar[bool] = False
+    #: the most writer connections that help; None: no limit beyond the knob's bounds
+    max_writers: ClassVar[int | None] = None
+    #: the heading of this engine's column in docs/type-mapping.md
+    title: ClassVar[str] = ""
+    #: declared types of this engine that docs/type-mapping.md shows mapped to every target
+    sample_types: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, endpoint: Endpoint, side: str, options: ValueOptions | None = None) -> None:
         self.endpoint = endpoint
@@ -118,175 +95,66 @@ class Dialect:
         cur.fetchall()
         cur.close()
 
-    # ------------------------------------------------------------------ SQL spelling
-    #
-    # SQL text dmt builds is always executed with a parameter tuple (possibly empty) through
-    # :meth:`execute`, so with a ``%s`` paramstyle every literal ``%`` in it is doubled: in
-    # quoted names, string literals and expressions alike (psycopg and PyMySQL both merge
-    # parameters, and un-double ``%%``, whenever a tuple is passed, even an empty one).
-
-    def sql_text(self, text: str) -> str:
-        """``text`` made safe for this driver's parameter merging."""
-        return text.replace("%", "%%") if self.placeholder == "%s" else text
-
-    def quote(self, ident: str) -> str:
-        return self.sql_text('"' + ident.replace('"', '""') + '"')
-
-    def literal(self, value: str) -> str:
-        """A string literal."""
-        return self.sql_text("'" + value.replace("'", "''") + "'")
-
     def execute(self, cur: Any, sql: str, params: Sequence[Any] = ()) -> Any:
         """Run dmt-built SQL; always with a tuple, so ``%%`` means ``%`` consistently."""
         return cur.execute(sql, tuple(params))
 
-    def qualified(self, table: str) -> str:
-        """The table name as it appears in SQL, schema-qualified where the engine has schemas."""
-        if self.supports_schemas and self.endpoint.schema:
-            return f"{self.quote(self.endpoint.schema)}.{self.quote(table)}"
-        return self.quote(table)
+    # ------------------------------------------------------------------ errors
+    def connection_broke(self, exc: BaseException) -> bool:
+        """Whether this one exception says a connection itself broke. The base knows dmt's own
+        ConnectError and the OS's ConnectionError; each dialect adds its driver's."""
+        return isinstance(exc, ConnectError | ConnectionError)
 
-    def column_list(self, names: Sequence[str]) -> str:
-        return ", ".join(self.quote(n) for n in names)
+    def describe_error(self, exc: BaseException) -> str:
+        """One line describing a driver error, without secrets."""
+        return first_line(exc)
+
+    def translate_error(
+        self,
+        exc: BaseException,
+        what: str = "",
+        table: str | None = None,
+        key_range: str | None = None,
+    ) -> DmtError:
+        """``exc``, raised while doing ``what``, as the DmtError it means (the caller chains
+        it: ``raise err from exc``).
+
+        A ConnectionLost (exit 2, safe to retry) when ``exc`` or an exception in its cause
+        chain says the connection broke; else ``exc`` itself when it is a DmtError; else a
+        TransferError naming ``what`` with :meth:`describe_error`. An error that already is a
+        ConnectionLost is returned as it is.
+        """
+        if isinstance(exc, ConnectionLost):
+            return exc
+        broken = next((e for e in causes(exc) if self.connection_broke(e)), None)
+        doing = f"{what}: " if what else ""
+        if broken is not None:
+            return ConnectionLost(self.side, located(table, key_range) + doing + first_line(broken))
+        if isinstance(exc, DmtError):
+            return exc
+        return TransferError(doing + self.describe_error(exc), table, key_range)
 
     # ------------------------------------------------------------------ schema
     def reflect(self, conn: Any, select: Callable[[str], bool]) -> Schema:
         """Every base table that ``select`` accepts, in the engine-neutral model."""
         raise NotImplementedError
 
-    def render_type(self, ctype: ColumnType, where: str) -> TypeChoice:
-        """The target SQL type for a canonical type; ``where`` is ``table.column``."""
+    def declared_type(self, declared: str) -> ColumnType:
+        """The canonical type reflection gives a column declared ``declared`` (the rows of
+        docs/type-mapping.md)."""
         raise NotImplementedError
-
-    def render_default(self, col: Column, sql_type: str) -> str | None:
-        """The target spelling of a portable default (see :class:`Column`)."""
-        from dmt.schema.expr import is_string, unquote
-
-        d = col.default
-        if d is None or col.autoincrement:
-            return None
-        if col.type.kind == "boolean" and d in ("TRUE", "FALSE", "0", "1", "'t'", "'f'"):
-            return self.bool_literal(d in ("TRUE", "1", "'t'"))
-        if d in ("TRUE", "FALSE"):
-            return "1" if d == "TRUE" else "0"
-        if is_string(d):
-            return self.literal(unquote(d))
-        if d.startswith("CURRENT_"):
-            return self.now_default(d, col.type)
-        return d
-
-    def bool_literal(self, value: bool) -> str:
-        return "1" if value else "0"
-
-    def now_default(self, which: str, ctype: ColumnType) -> str:
-        """``CURRENT_TIMESTAMP`` / ``CURRENT_DATE`` / ``CURRENT_TIME`` as a column default."""
-        return which
-
-    def column_ddl(self, col: Column, sql_type: str, in_pk: bool, single_pk: bool) -> str:
-        parts = (
-            [self.quote(col.name), self.sql_text(sql_type)] if sql_type else [self.quote(col.name)]
-        )
-        if col.default is not None and not col.autoincrement:
-            parts.append(f"DEFAULT {col.default}")
-        if not col.nullable or in_pk:
-            parts.append("NOT NULL")
-        return " ".join(parts)
-
-    def create_table_sql(self, table: Table, types: dict[str, str]) -> list[str]:
-        """CREATE TABLE with columns and primary key only (indexes come after the load);
-        with :attr:`inline_constraints`, also its foreign keys and checks.
-
-        ``table`` is a target table: its defaults and checks are already in this dialect's
-        spelling (see :func:`dmt.schema.translate.translate`)."""
-        single_pk = len(table.primary_key) == 1
-        cols = [
-            self.column_ddl(c, types[c.name], c.name in table.primary_key, single_pk)
-            for c in table.columns
-        ]
-        if table.primary_key and not self._pk_inline(table, types):
-            cols.append(f"PRIMARY KEY ({self.column_list(table.primary_key)})")
-        if self.inline_constraints:
-            cols += [self._fk_clause(fk) for fk in table.foreign_keys]
-            cols += [self._check_clause(ck) for ck in table.checks]
-        return [f"CREATE TABLE {self.qualified(table.name)} (\n  " + ",\n  ".join(cols) + "\n)"]
-
-    def _fk_clause(self, fk: ForeignKey) -> str:
-        name = f"CONSTRAINT {self.quote(fk.name)} " if fk.name else ""
-        sql = (
-            f"{name}FOREIGN KEY ({self.column_list(fk.columns)}) "
-            f"REFERENCES {self.qualified(fk.ref_table)} ({self.column_list(fk.ref_columns)})"
-        )
-        if fk.on_delete:
-            sql += f" ON DELETE {fk.on_delete}"
-        if fk.on_update:
-            sql += f" ON UPDATE {fk.on_update}"
-        return sql
-
-    def _check_clause(self, check: Check) -> str:
-        name = f"CONSTRAINT {self.quote(check.name)} " if check.name else ""
-        return f"{name}CHECK ({check.sqltext})"
-
-    def adapt_table(self, table: Table, types: dict[str, str]) -> list[str]:
-        """Adjust a planned target table to this engine's limits (in place); return a warning
-        for every lossy adjustment. The base drops MySQL index prefix lengths."""
-        warnings = []
-        if not self.supports_prefix_indexes:
-            for group in (table.uniques, table.indexes):
-                for i, idx in enumerate(group):
-                    if any(idx.lengths):
-                        group[i] = replace(idx, lengths=())
-                        warnings.append(
-                            f"{table.name}: index `{idx.name}` covered column prefixes; "
-                            "it covers the whole columns on the target"
-                        )
-        return warnings
-
-    def _pk_inline(self, table: Table, types: dict[str, str]) -> bool:
-        """Whether column_ddl already declared the primary key (SQLite rowid aliases)."""
-        return False
-
-    def drop_table_sql(self, name: str) -> str:
-        return f"DROP TABLE IF EXISTS {self.qualified(name)}"
-
-    def truncate_sql(self, name: str) -> str:
-        return f"TRUNCATE TABLE {self.qualified(name)}"
-
-    def truncate_tables_sql(self, names: Sequence[str]) -> list[str]:
-        """Statements emptying all of ``names`` (tables referencing each other included)."""
-        return [self.truncate_sql(n) for n in names]
 
     def existing_tables(self, conn: Any) -> set[str]:
         raise NotImplementedError
+
+    def reset_sequence_sql(self, conn: Any, table: Table) -> list[str]:
+        """Statements that make the next generated key max+1."""
+        return []
 
     # ------------------------------------------------------------------ reading
     def decoders(self, table: Table, counters: ValueCounters) -> list[Converter | None]:
         """Per column: driver value -> canonical Python value (None = already canonical)."""
         return [None] * len(table.columns)
-
-    def select_sql(self, table: Table, key: Sequence[str], lower: bool, upper: bool) -> str:
-        """SELECT all columns with an optional exclusive lower / inclusive upper key bound."""
-        where = []
-        if lower:
-            where.append(self._row_compare(key, ">"))
-        if upper:
-            where.append(self._row_compare(key, "<="))
-        cols = ", ".join(self.select_expr(c) for c in table.columns)
-        sql = f"SELECT {cols} FROM {self.qualified(table.name)}"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        if key:
-            sql += f" ORDER BY {self.column_list(key)}"
-        return sql
-
-    def select_expr(self, col: Column) -> str:
-        """How a column is read: the column itself, unless the driver cannot return it exactly."""
-        return self.quote(col.name)
-
-    def _row_compare(self, key: Sequence[str], op: str) -> str:
-        if len(key) == 1:
-            return f"{self.quote(key[0])} {op} {self.placeholder}"
-        marks = ", ".join([self.placeholder] * len(key))
-        return f"({self.column_list(key)}) {op} ({marks})"
 
     @contextlib.contextmanager
     def stream(self, conn: Any, sql: str, params: Sequence[Any]) -> Iterator[Fetch]:
@@ -316,12 +184,11 @@ class Dialect:
 
     def key_stats(self, conn: Any, table: Table, col: str) -> tuple[Any, Any, int]:
         """MIN and MAX of one key column, and the row count: the engine's estimate from the
-        reflected schema where it has one (an exact COUNT(*) scans the whole table: 0.1-0.2 s
-        of a 2M-row copy), else COUNT(*). The count only sizes the key ranges: a wrong estimate
-        makes ranges hold more or fewer rows, never loses one (a range with more rows than
-        chunk_size is still read in batches of chunk_size). Each aggregate is its own subquery:
-        SQLite answers a lone MIN or MAX from the index end but scans the whole table for
-        ``SELECT MIN(k), MAX(k)`` (0.43 s against 0.05 s on a 2M-row table)."""
+        reflected schema where it has one (an exact COUNT(*) scans the whole table), else
+        COUNT(*). The count only sizes the key ranges: a wrong estimate makes ranges hold more
+        or fewer rows, never loses one (a range with more rows than chunk_size is still read
+        in batches of chunk_size). Each aggregate is its own subquery: SQLite answers a lone
+        MIN or MAX from the index end but scans the whole table for ``SELECT MIN(k), MAX(k)``."""
         q, t = self.quote(col), self.qualified(table.name)
         exact = table.row_estimate <= 0
         count = f", (SELECT COUNT(*) FROM {t})" if exact else ""
@@ -372,19 +239,15 @@ class Dialect:
         return self._execute_count(conn, sql, params)
 
     def delete_keys(self, conn: Any, table: Table, key: Sequence[str], keys: Sequence[Row]) -> int:
-        """Delete the target rows whose key is one of ``keys``."""
-        if not keys:
-            return 0
-        if len(key) == 1:
-            marks = ", ".join([self.placeholder] * len(keys))
-            cond = f"{self.quote(key[0])} IN ({marks})"
-        else:
-            one = "(" + ", ".join([self.placeholder] * len(key)) + ")"
-            cond = f"({self.column_list(key)}) IN ({', '.join([one] * len(keys))})"
-        params = [v for k in keys for v in k]
-        return self._execute_count(
-            conn, f"DELETE FROM {self.qualified(table.name)} WHERE {cond}", params
-        )
+        """Delete the target rows whose key is one of ``keys``, in statements of at most
+        :attr:`max_bind_params` bound values."""
+        per = max(1, self.max_bind_params // max(1, len(key)))
+        total = 0
+        for i in range(0, len(keys), per):
+            part = keys[i : i + per]
+            sql = f"DELETE FROM {self.qualified(table.name)} WHERE {self._key_in(key, len(part))}"
+            total += self._execute_count(conn, sql, [v for k in part for v in k])
+        return total
 
     def _execute_count(self, conn: Any, sql: str, params: Sequence[Any]) -> int:
         cur = conn.cursor()
@@ -396,35 +259,6 @@ class Dialect:
         conn.commit()
         return max(0, int(n))
 
-    # ------------------------------------------------------------------ after the load
-    def index_sql(self, table: Table, index: Index) -> str:
-        unique = "UNIQUE " if index.unique else ""
-        return (
-            f"CREATE {unique}INDEX IF NOT EXISTS {self.quote(index.name)} "
-            f"ON {self.qualified(table.name)} "
-            f"({self.column_list(index.columns)})"
-        )
-
-    def foreign_key_sql(self, table: Table, fk: ForeignKey) -> str:
-        """ALTER TABLE ... ADD FOREIGN KEY; empty when :attr:`inline_constraints`."""
-        if self.inline_constraints:
-            return ""
-        return f"ALTER TABLE {self.qualified(table.name)} ADD {self._fk_clause(fk)}"
-
-    def check_sql(self, table: Table, check: Check) -> str:
-        """ALTER TABLE ... ADD CHECK; empty when :attr:`inline_constraints`."""
-        if self.inline_constraints:
-            return ""
-        return f"ALTER TABLE {self.qualified(table.name)} ADD {self._check_clause(check)}"
-
-    def reset_sequence_sql(self, conn: Any, table: Table) -> list[str]:
-        """Statements that make the next generated key max+1."""
-        return []
-
-    def translate_error(self, exc: BaseException) -> str:
-        """One line describing a driver error, without secrets."""
-        return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-
 
 DIALECTS = {
     "postgres": "dmt.dialects.postgres:PostgresDialect",
@@ -433,21 +267,19 @@ DIALECTS = {
 }
 
 
-def value_options(migration: MigrationConfig) -> ValueOptions:
-    """The value-conversion settings of the ``migration:`` section."""
-    return ValueOptions(zero_dates=migration.zero_dates, nul_bytes=migration.nul_bytes)
+def dialect_class(engine: str, key: str = "engine") -> type[Dialect]:
+    """The dialect class of an engine name; an unknown name lists the known ones (a
+    ConfigError naming the config ``key``)."""
+    spec = DIALECTS.get(engine)
+    if spec is None:
+        close = difflib.get_close_matches(engine, list(DIALECTS), n=1)
+        hint = f"; did you mean `{close[0]}`?" if close else ""
+        raise ConfigError(key, f"unknown engine `{engine}`{hint} (known: {', '.join(DIALECTS)})")
+    module, cls = spec.split(":")
+    found: type[Dialect] = getattr(importlib.import_module(module), cls)
+    return found
 
 
 def get_dialect(endpoint: Endpoint, side: str, options: ValueOptions | None = None) -> Dialect:
     """The dialect for an endpoint; an unknown engine lists the known ones."""
-    spec = DIALECTS.get(endpoint.engine)
-    if spec is None:
-        close = difflib.get_close_matches(endpoint.engine, list(DIALECTS), n=1)
-        hint = f"; did you mean `{close[0]}`?" if close else ""
-        raise ConfigError(
-            f"{side}.type",
-            f"unknown engine `{endpoint.engine}`{hint} (known: {', '.join(DIALECTS)})",
-        )
-    module, cls = spec.split(":")
-    dialect_cls: type[Dialect] = getattr(importlib.import_module(module), cls)
-    return dialect_cls(endpoint, side, options)
+    return dialect_class(endpoint.engine, f"{side}.type")(endpoint, side, options)

@@ -123,9 +123,7 @@ class PgCopyPath:
             conn.commit()
         except psycopg.Error as exc:
             conn.rollback()
-            raise TransferError(
-                f"binary COPY failed: {tgt.translate_error(exc)}", job.target.name
-            ) from exc
+            raise tgt.translate_error(exc, "binary COPY failed", job.target.name) from exc
         return payload.rows
 
     def close(self) -> None:

@@ -17,7 +17,7 @@ from itertools import pairwise
 from typing import Any
 
 from dmt.dialects.base import Dialect, Row
-from dmt.schema.model import Table
+from dmt.schema.model import INT_KINDS, Table
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,6 @@ def _fmt(key: Row) -> str:
     return text if len(key) > 1 else text.rstrip(",")
 
 
-INT_KINDS = {"int8", "int16", "int32", "int64"}
 #: below this share of used key values, integer ranges would be too uneven: sample instead
 MIN_DENSITY = 0.5
 

@@ -27,8 +27,6 @@ from dmt.errors import (
     ConnectionLost,
     DmtError,
     TransferError,
-    connection_lost,
-    first_line,
 )
 from dmt.pipeline.batchqueue import Batch, BatchQueue
 from dmt.pipeline.chunks import Chunk, plan_chunks, take_adjacent
@@ -162,7 +160,7 @@ class Pipeline:
         self._next_job = 0
         self.queue = BatchQueue(knobs.read_ahead_buffers, self._on_queue_change)
         self.tracker = ChunkTracker(self._on_chunk_committed, self._on_table_done)
-        self._max_writers = writer_bound(getattr(target, "max_writers", None))
+        self._max_writers = writer_bound(target.max_writers)
         self.pool = DynamicWriterPool(
             self.queue,
             connect=self._writer_connect,
@@ -249,11 +247,9 @@ class Pipeline:
                 except DmtError:
                     raise
                 except Exception as exc:  # planning failed: name the table
-                    if connection_lost(exc):
-                        where = f"planning table `{job.source.name}`"
-                        raise ConnectionLost("source", f"{where}: {first_line(exc)}") from exc
-                    msg = f"planning failed: {self.source.translate_error(exc)}"
-                    raise TransferError(msg, job.source.name) from exc
+                    raise self.source.translate_error(
+                        exc, "planning failed", job.source.name
+                    ) from exc
         except BaseException as exc:
             self._fail(exc, None)
         finally:
@@ -356,13 +352,10 @@ class Pipeline:
                 self.counters.record_wait(waited)
                 self.tracker.add_wait(job, waited)
         except Exception as exc:
-            if connection_lost(exc) and not isinstance(exc, ConnectionLost):
-                where = f"reading table `{job.source.name}` {chunk.describe()}"
-                raise ConnectionLost("source", f"{where}: {first_line(exc)}") from exc
-            if isinstance(exc, DmtError):
-                raise TransferError(str(exc), job.source.name, chunk.describe()) from exc
-            msg = self.source.translate_error(exc)
-            raise TransferError(f"read failed: {msg}", job.source.name, chunk.describe()) from exc
+            err = self.source.translate_error(exc, "read failed", job.source.name, chunk.describe())
+            if err is exc and not isinstance(exc, ConnectionLost):  # ours: name table and range
+                err = TransferError(str(exc), job.source.name, chunk.describe())
+            raise err from exc
         if not self.abort.is_set():
             self.tracker.chunk_read(job, chunk, seq)
 
@@ -402,9 +395,11 @@ class Pipeline:
         except Exception as exc:
             # the batch may or may not be committed: its chunk stays not-done, and a retry or
             # resume removes the chunk from the target before copying it again
-            if connection_lost(exc) and not isinstance(exc, ConnectionLost):
-                where = f"writing table `{job.source.name}` {batch.chunk.describe()}"
-                raise ConnectionLost("target", f"{where}: {first_line(_root(exc))}") from exc
+            err = self.target.translate_error(
+                exc, "write failed", job.source.name, batch.chunk.describe()
+            )
+            if isinstance(err, ConnectionLost) and err is not exc:
+                raise err from exc
             raise
         finally:
             self.counters.add("batches_in_flight", -1)
@@ -495,13 +490,6 @@ class Pipeline:
                 "table": self.counters.current_table,
             }
         )
-
-
-def _root(exc: BaseException) -> BaseException:
-    """The driver error at the bottom of a translated error's cause chain."""
-    while exc.__cause__ is not None:
-        exc = exc.__cause__
-    return exc
 
 
 def _close(conn: Any) -> None:

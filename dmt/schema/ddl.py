@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dmt.dialects.base import Dialect
-from dmt.errors import ConfigError, PostLoadError, TransferError
+from dmt.errors import ConfigError, PostLoadError
+from dmt.schema.model import WHOLE_NUMBER_KINDS
 from dmt.schema.translate import TablePlan
 
 log = logging.getLogger("dmt.schema")
@@ -69,9 +70,7 @@ def prepare_target(dialect: Dialect, conn: Any, plans: list[TablePlan], mode: st
         conn.commit()
     except Exception as exc:
         conn.rollback()
-        raise TransferError(
-            f"preparing target tables failed: {dialect.translate_error(exc)}"
-        ) from exc
+        raise dialect.translate_error(exc, "preparing target tables failed") from exc
     return rep
 
 
@@ -101,8 +100,7 @@ def check_existing(dialect: Dialect, conn: Any, plans: list[TablePlan], mode: st
 
 
 _FAMILIES = {
-    "number": {"boolean", "int8", "int16", "int32", "int64", "decimal", "float32", "float64",
-               "year", "bit"},
+    "number": {"boolean", *WHOLE_NUMBER_KINDS, "decimal", "float32", "float64", "bit"},
     "temporal": {"date", "time", "timestamp", "timestamptz"},
     "binary": {"binary", "varbinary", "blob", "bit"},
 }  # fmt: skip
@@ -150,7 +148,7 @@ def post_load(
             conn.commit()
         except Exception as exc:
             conn.rollback()
-            message = dialect.translate_error(exc)
+            message = dialect.describe_error(exc)
             if not (tolerate and ("already exists" in message or "Duplicate" in message)):
                 failures.append(f"{what}: {message}")
                 return

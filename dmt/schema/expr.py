@@ -16,18 +16,33 @@ from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
 
+@dataclass(frozen=True)
+class Spelling:
+    """How an engine writes string literals and quoted names: what reading its expressions
+    must know (each dialect declares its own)."""
+
+    #: a backslash escapes the next character of a string literal (``'\n'`` is a newline)
+    backslash_escapes: bool = False
+    #: ``[name]`` quotes a name (where it does not, ``[`` indexes an array)
+    bracket_names: bool = True
+
+
 class Speller(Protocol):
     """What a target dialect provides to spell an expression."""
 
-    name: ClassVar[str]
+    #: the function counting the characters of a text
+    char_length_function: ClassVar[str]
 
     def quote(self, ident: str) -> str: ...
     def literal(self, value: str) -> str: ...
     def sql_text(self, text: str) -> str: ...
+    def bool_literal(self, value: bool) -> str: ...
 
 
 @dataclass(frozen=True)
 class Token:
+    """One lexical token of an expression."""
+
     kind: str  # str, num, qident, word, op
     text: str  # for str / qident: the unescaped value
 
@@ -42,8 +57,8 @@ class NotPortable(ValueError):
     """The expression uses something outside the portable vocabulary."""
 
 
-def tokenize(text: str, engine: str) -> list[Token]:
-    """Tokens of ``text`` as ``engine`` spells it (whitespace dropped)."""
+def tokenize(text: str, spelling: Spelling) -> list[Token]:
+    """Tokens of ``text`` written with ``spelling`` (whitespace dropped)."""
     out: list[Token] = []
     i, n = 0, len(text)
     while i < n:
@@ -57,7 +72,7 @@ def tokenize(text: str, engine: str) -> list[Token]:
                 if i >= n:
                     raise NotPortable("unterminated string")
                 ch = text[i]
-                if ch == "\\" and engine == "mysql" and i + 1 < n:
+                if ch == "\\" and spelling.backslash_escapes and i + 1 < n:
                     nxt = text[i + 1]
                     buf.append({"n": "\n", "t": "\t", "r": "\r", "0": "\x00"}.get(nxt, nxt))
                     i += 2
@@ -73,7 +88,7 @@ def tokenize(text: str, engine: str) -> list[Token]:
                     i += 1
             out.append(Token("str", "".join(buf)))
             continue
-        if c in _CLOSE and not (c == "[" and engine == "postgres"):
+        if c in _CLOSE and (c != "[" or spelling.bracket_names):
             end = _CLOSE[c]
             buf, i = [], i + 1
             while True:
@@ -197,15 +212,15 @@ def _array_membership(tokens: list[Token]) -> list[Token]:
 
 def translate_check(
     text: str,
-    engine: str,
+    spelling: Spelling,
     target: Speller,
     columns: dict[str, str],
 ) -> str:
-    """The check expression ``text`` (spelled by ``engine``) in ``target``'s spelling.
+    """The check expression ``text`` (written with ``spelling``) in ``target``'s spelling.
 
     ``columns`` maps source column names to target names. Raises :class:`NotPortable`.
     """
-    tokens = _array_membership(_strip_casts(tokenize(text, engine)))
+    tokens = _array_membership(_strip_casts(tokenize(text, spelling)))
     folded = {k.lower(): v for k, v in columns.items()}
     parts: list[str] = []
     for i, t in enumerate(tokens):
@@ -221,11 +236,11 @@ def translate_check(
         elif t.kind == "word":
             up, low = t.text.upper(), t.text.lower()
             if nxt == "(" and low in _FUNCS:
-                parts.append(_length_func(target.name) if "length" in low else low)
+                parts.append(target.char_length_function if "length" in low else low)
             elif up in _KEYWORDS:
                 parts.append(up)
             elif up in ("TRUE", "FALSE"):
-                parts.append(_bool(target.name, up == "TRUE"))
+                parts.append(target.bool_literal(up == "TRUE"))
             elif low in folded and nxt != "(":
                 parts.append(target.quote(folded[low]))
             else:
@@ -246,28 +261,17 @@ def _join(parts: list[str]) -> str:
     return out
 
 
-def _length_func(engine: str) -> str:
-    # MySQL's length() counts bytes; char_length() counts characters like the others' length()
-    return "length" if engine == "sqlite" else "char_length"
-
-
-def _bool(engine: str, value: bool) -> str:
-    if engine == "postgres":
-        return "true" if value else "false"
-    return "1" if value else "0"
-
-
 # ---------------------------------------------------------------------------------- defaults
 
 
-def portable_default(native: str | None, engine: str) -> str | None:
+def portable_default(native: str | None, spelling: Spelling) -> str | None:
     """The portable form of a source default (see :class:`dmt.schema.model.Column`).
 
     Returns ``None`` for no default or ``NULL``; raises :class:`NotPortable` otherwise.
     """
     if native is None:
         return None
-    tokens = [t for t in _strip_casts(tokenize(native, engine)) if t.text not in ("(", ")")]
+    tokens = [t for t in _strip_casts(tokenize(native, spelling)) if t.text not in ("(", ")")]
     if not tokens:
         raise NotPortable("empty default")
     words = [t.text.lower() for t in tokens]

@@ -38,6 +38,11 @@ KINDS = (
     "bit",
 )
 
+#: the integer kinds: exact whole numbers with dense keys (key ranges split them arithmetically)
+INT_KINDS = frozenset({"int8", "int16", "int32", "int64"})
+#: every kind whose values are whole numbers: the integers and YEAR
+WHOLE_NUMBER_KINDS = INT_KINDS | {"year"}
+
 
 @dataclass(frozen=True)
 class ColumnType:
@@ -85,6 +90,8 @@ class Column:
 
 @dataclass(frozen=True)
 class Index:
+    """An index or unique constraint."""
+
     name: str
     columns: tuple[str, ...]
     unique: bool = False
@@ -93,6 +100,8 @@ class Index:
 
 @dataclass(frozen=True)
 class ForeignKey:
+    """A foreign key; ``ref_columns`` empty means the referenced table's primary key."""
+
     name: str | None
     columns: tuple[str, ...]
     ref_table: str

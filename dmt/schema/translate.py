@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from dmt.config import MigrationConfig, TypeOverrides
-from dmt.dialects.base import Dialect
+from dmt.dialects.base import DIALECTS, Dialect, dialect_class
 from dmt.errors import ConfigError
-from dmt.schema.expr import NotPortable, translate_check
-from dmt.schema.model import Check, Column, ForeignKey, Index, Table
+from dmt.schema.expr import NotPortable, Spelling, translate_check
+from dmt.schema.model import Check, Column, ForeignKey, Table
 
 
 @dataclass
@@ -144,7 +144,7 @@ def _checks(
     for ck in t.checks:
         name = namer(ck.name) if ck.name else None
         try:
-            text = translate_check(ck.sqltext, ck.engine or t.engine, target, col_names)
+            text = translate_check(ck.sqltext, _spelling(ck.engine or t.engine), target, col_names)
         except NotPortable as exc:
             if ck.engine == target.name and all(k == v for k, v in col_names.items()):
                 text = target.sql_text(ck.sqltext)
@@ -156,6 +156,11 @@ def _checks(
                 continue
         out.append(Check(name, text, target.name))
     return out
+
+
+def _spelling(engine: str) -> Spelling:
+    """How ``engine`` writes expressions; the default spelling for a table of no known engine."""
+    return dialect_class(engine).spelling if engine in DIALECTS else Spelling()
 
 
 def _fk(
@@ -173,19 +178,11 @@ def _fk(
     )
 
 
-def index_name(table: str, idx: Index) -> str:
-    return idx.name or f"{table}_{'_'.join(idx.columns)}_idx"
-
-
 def key_for(table: Table) -> tuple[str, ...]:
     """The chunking key: the primary key, else the first unique constraint on NOT NULL columns."""
     if table.primary_key:
         return table.primary_key
     for u in table.uniques:
-        if all(not _col(table, c).nullable for c in u.columns):
+        if all(not table.column(c).nullable for c in u.columns):
             return u.columns
     return ()
-
-
-def _col(table: Table, name: str) -> Column:
-    return table.column(name)

@@ -13,8 +13,8 @@ from typing import Any
 
 from dmt.dialects.base import Dialect, Row
 from dmt.errors import Cancelled
-from dmt.pipeline.chunks import INT_KINDS, Chunk, plan_chunks
-from dmt.schema.model import Table
+from dmt.pipeline.chunks import Chunk, plan_chunks
+from dmt.schema.model import INT_KINDS, Table
 from dmt.schema.translate import TablePlan, key_for
 from dmt.validate.reading import (
     FETCH,

@@ -17,7 +17,6 @@ from dmt.errors import (
     ConnectionLost,
     DmtError,
     ValidationIncomplete,
-    connection_lost,
     first_line,
 )
 from dmt.pipeline.reader import bridge_rows
@@ -44,11 +43,10 @@ class guard:
         if not isinstance(exc, Exception):
             return
         where = f"table `{self.table}`: " if self.table else ""
-        msg = first_line(exc)
-        if connection_lost(exc):
-            raise ConnectionLost(self.dialect.side, f"{where}{self.what}: {msg}") from exc
-        if not isinstance(exc, DmtError):
-            msg = self.dialect.translate_error(exc)
+        err = self.dialect.translate_error(exc, self.what, self.table)
+        if isinstance(err, ConnectionLost):
+            raise err from exc
+        msg = first_line(exc) if isinstance(exc, DmtError) else self.dialect.describe_error(exc)
         raise ValidationIncomplete(
             f"{where}{self.what} on the {self.dialect.side} failed: {msg}"
         ) from exc

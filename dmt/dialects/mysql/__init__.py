@@ -1,6 +1,7 @@
-"""MySQL and MariaDB: :mod:`.dialect` (connections, DDL, bulk load), :mod:`.reflection`
-(information_schema -> model), :mod:`.types` (type mapping) and :mod:`.values` (value
-conversion and LOAD DATA formatting)."""
+"""MySQL and MariaDB: :mod:`.dialect` (connections, DDL, reads, error translation),
+:mod:`.load` (LOAD DATA LOCAL and multi-row INSERT), :mod:`.reflection` (information_schema ->
+model), :mod:`.types` (type mapping) and :mod:`.values` (value conversion and LOAD DATA
+formatting)."""
 
 from dmt.dialects.mysql.dialect import MySQLDialect
 from dmt.dialects.mysql.types import canonical_type

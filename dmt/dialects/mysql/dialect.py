@@ -1,11 +1,8 @@
-"""MySQL and MariaDB through PyMySQL: information_schema reflection, unbuffered reads, and
-LOAD DATA LOCAL INFILE writes that fail on the first warning.
+"""MySQL and MariaDB through PyMySQL: connections, DDL, unbuffered reads; the bulk load is in
+:mod:`.load`.
 
 Measured on MariaDB 10.11 with PyMySQL 1.1:
 
-- ``LOAD DATA LOCAL`` turns strict-mode errors into *warnings* and keeps going (a too-long value
-  is truncated, an invalid UTF-8 byte becomes ``?``, a duplicate key skips the row). So every
-  load checks the affected row count and ``SHOW WARNINGS`` and rolls the batch back on either.
 - Zero and partly-zero dates (``0000-00-00``, ``2020-00-00``, ``... 00:00:00.000000``) arrive
   from PyMySQL as ``str``; TIME arrives as ``timedelta`` and may be negative or above 24 hours.
 - MariaDB's JSON is ``longtext`` with a column-level ``CHECK (json_valid(`col`))``.
@@ -16,71 +13,56 @@ Measured on MariaDB 10.11 with PyMySQL 1.1:
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import logging
-import os
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, BinaryIO
 
 from dmt.config import Endpoint
-from dmt.dialects.base import (
-    Converter,
-    Dialect,
-    Fetch,
-    Row,
-    TypeChoice,
-    ValueCounters,
-    ValueOptions,
+from dmt.dialects.base import Converter, Dialect, Fetch, Row, TypeChoice, ValueCounters
+from dmt.dialects.mysql import load, reflection, values
+from dmt.dialects.mysql.types import (
+    AUTO_INC_TYPES,
+    KEY_CHARS,
+    LONG_TYPES,
+    SAMPLE_TYPES,
+    declared_type,
+    literal,
+    render_type,
 )
-from dmt.dialects.mysql import reflection
-from dmt.dialects.mysql.types import AUTO_INC_TYPES, KEY_CHARS, LONG_TYPES, literal, render_type
-from dmt.dialects.mysql.values import (
-    _field,
-    _first_line,
-    _fraction_guard,
-    _insert_value,
-    _statement,
-    _to_bool,
-    _to_json_text,
-    _to_text,
-    _to_time,
-    _to_utc_naive,
-    _to_utc_time,
-    chain,
-    infinity_guard,
-    nonfinite_to_null,
-)
-from dmt.errors import ConnectError, TransferError
+from dmt.dialects.values import ValueOptions
+from dmt.errors import ConnectError, TransferError, first_line
 from dmt.schema.model import ColumnType, Index, Schema, Table
 
 log = logging.getLogger("dmt")
 
 #: strict (a truncated value is an error), 0 stays 0 in AUTO_INCREMENT columns, and no
-#: ANSI_QUOTES / NO_BACKSLASH_ESCAPES: the escaping below assumes MySQL's default string syntax
+#: ANSI_QUOTES / NO_BACKSLASH_ESCAPES: the escaping assumes MySQL's default string syntax
 _SQL_MODE = (
     "STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION"
 )
 #: a streaming reader may wait on a full read-ahead queue; the server must not give up on it
 _NET_TIMEOUT = 3600
-_INFILE_REFUSED = {1148, 3948, 2068, 4166}  # LOCAL INFILE disabled on the server or client
 _TABLE_OPTIONS = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+#: client and server codes of a broken or killed connection
+_LOST = {1053, 1927, 2003, 2006, 2013, 2055, 4031}
 
 
 class MySQLDialect(Dialect):
     """MySQL 5.7+ and MariaDB 10.3+ through PyMySQL. The database is the namespace."""
 
     name = "mysql"
+    title = "MySQL/MariaDB"
     placeholder = "%s"
     max_identifier_length = 64
     identifier_length_in_bytes = False
-    transactional_ddl = False
     supports_schemas = False
     max_bind_params = 65535
     supports_bulk_load = True
     max_decimal_precision = 65
     case_insensitive_names = True
     supports_prefix_indexes = True
+    spelling = reflection.SPELLING
+    sample_types = SAMPLE_TYPES
 
     def __init__(
         self,
@@ -115,7 +97,9 @@ class MySQLDialect(Dialect):
                 connect_timeout=10,
             )
         except pymysql.Error as exc:
-            raise ConnectError(self.side, f"MySQL {ep.describe()}: {_first_line(exc)}") from None
+            raise ConnectError(
+                self.side, f"MySQL {ep.describe()}: {self.describe_error(exc)}"
+            ) from None
         try:
             with conn.cursor() as cur:
                 cur.execute(
@@ -127,9 +111,18 @@ class MySQLDialect(Dialect):
             conn.commit()
         except pymysql.Error as exc:
             conn.close()
-            raise ConnectError(self.side, f"MySQL {ep.describe()}: {_first_line(exc)}") from None
+            raise ConnectError(
+                self.side, f"MySQL {ep.describe()}: {self.describe_error(exc)}"
+            ) from None
         self.mariadb = "mariadb" in str(version).lower()
         return conn
+
+    def describe_error(self, exc: BaseException) -> str:
+        """``MySQL error <code>: <message>`` for a PyMySQL error, else the first line."""
+        args: tuple[Any, ...] = tuple(getattr(exc, "args", ()))
+        if len(args) == 2 and isinstance(args[0], int):
+            return first_line(Exception(f"MySQL error {args[0]}: {args[1]}"))
+        return first_line(exc)
 
     def server_version(self, conn: Any) -> str:
         with conn.cursor() as cur:
@@ -172,9 +165,12 @@ class MySQLDialect(Dialect):
             return schema
         except pymysql.Error as exc:
             conn.rollback()
-            raise TransferError(f"reading the schema failed: {_first_line(exc)}") from exc
+            raise TransferError(f"reading the schema failed: {self.describe_error(exc)}") from exc
 
     # ------------------------------------------------------------------ types and DDL
+    def declared_type(self, declared: str) -> ColumnType:
+        return declared_type(declared)
+
     def render_type(self, ctype: ColumnType, where: str) -> TypeChoice:
         return render_type(ctype, where)
 
@@ -268,108 +264,21 @@ class MySQLDialect(Dialect):
                 log.debug("closing a MySQL stream failed: %s", exc)
 
     def decoders(self, table: Table, counters: ValueCounters) -> list[Converter | None]:
-        out: list[Converter | None] = []
-        for c in table.columns:
-            k = c.type.kind
-            if k in ("date", "timestamp", "timestamptz"):
-                out.append(self._date_decoder(table.name, c.name, k, counters))
-            elif k == "year":  # YEAR(4): 0 is the zero year, a zero date in all but name
-                out.append(None)
-            elif k == "boolean":
-                out.append(_to_bool)
-            elif k == "time":
-                out.append(_to_time)
-            elif k == "json":  # MySQL 8 sends its binary JSON as text; be sure it is str
-                out.append(_to_text)
-            else:  # PyMySQL already returns str, bytes, int, Decimal, float, date, datetime
-                out.append(None)
-        return out
-
-    def _date_decoder(
-        self, table: str, column: str, kind: str, counters: ValueCounters
-    ) -> Converter:
-        strict = self.zero_dates == "error"
-        tz = kind == "timestamptz"
-
-        def decode(v: Any) -> Any:
-            if isinstance(v, str):  # PyMySQL hands back what it cannot parse: a zero date
-                if strict:
-                    raise TransferError(
-                        f"zero date `{v}` in column `{column}`; set migration.zero_dates: null "
-                        "to copy zero dates as NULL",
-                        table,
-                    )
-                counters.add("zero_date->null")
-                return None
-            return v.replace(tzinfo=dt.UTC) if tz and isinstance(v, dt.datetime) else v
-
-        return decode
+        return values.decoders(table, self.zero_dates == "error", counters)
 
     # ------------------------------------------------------------------ writing
     def encoders(self, table: Table, counters: ValueCounters) -> list[Converter | None]:
-        out: list[Converter | None] = []
-        for c in table.columns:
-            k = c.type.kind
-            fsp = 6 if c.type.fsp is None else min(6, c.type.fsp)
-            conv: Converter | None = None
-            if k in ("timestamp", "timestamptz", "time") and fsp < 6:
-                # the server drops extra fractional digits without even a Note
-                conv = _fraction_guard(table.name, c.name, fsp, k)
-            elif k in ("timestamp", "timestamptz"):
-                conv = _to_utc_naive
-            elif k in ("json", "array"):
-                conv = _to_json_text
-            elif k == "time":
-                conv = _to_utc_time
-            elif k in ("float32", "float64", "decimal"):
-                conv = nonfinite_to_null(counters)
-            if k in ("date", "timestamp", "timestamptz"):
-                conv = chain(infinity_guard(k, fsp, counters), conv)
-            out.append(conv)  # _field() formats every other canonical value exactly
-        return out
+        return values.encoders(table, counters)
 
     def begin_load(self, conn: Any) -> None:
-        self._load_settings(conn)
-
-    def _load_settings(self, conn: Any) -> tuple[bool, int]:
-        """(LOCAL INFILE usable, max_allowed_packet), asked once per connection."""
-        cached = getattr(conn, "_dmt_load", None)
-        if cached is None:
-            with conn.cursor() as cur:
-                self.execute(cur, "SELECT @@local_infile, @@max_allowed_packet")
-                infile, packet = cur.fetchone()
-            conn.commit()
-            if not infile:
-                log.debug("MySQL local_infile is OFF on the target: using multi-row INSERT")
-            cached = (bool(infile) and self.side == "target", int(packet))
-            conn._dmt_load = cached
-        return cached
+        load.load_settings(self, conn)
 
     def write_rows(self, conn: Any, table: Table, rows: Sequence[Row]) -> int:
-        import pymysql
-
-        if not rows:
-            return 0
-        infile, packet = self._load_settings(conn)
-        with self._committed(conn, table):
-            if infile:
-                try:
-                    n = self._load_data(conn, table, rows)
-                except pymysql.Error as exc:
-                    if exc.args and exc.args[0] in _INFILE_REFUSED:
-                        conn.rollback()
-                        log.debug("LOAD DATA LOCAL refused (%s): using INSERT", _first_line(exc))
-                        conn._dmt_load = (False, packet)
-                        n = self._insert(conn, table, rows, packet)
-                    else:
-                        raise
-            else:
-                n = self._insert(conn, table, rows, packet)
-        return n
+        return load.write_rows(self, conn, table, rows)
 
     def local_infile_usable(self, conn: Any) -> bool:
         """Whether LOAD DATA LOCAL INFILE works on this (target) connection."""
-        return self._load_settings(conn)[0]
+        return load.load_settings(self, conn)[0]
 
     def load_tsv(
         self, conn: Any, table: Table, write: Callable[[BinaryIO], None], expected: int
@@ -377,96 +286,9 @@ class MySQLDialect(Dialect):
         """LOAD DATA LOCAL the fields ``write`` puts in a file (tab-separated, backslash
         escapes, ``\\N`` for NULL, one ``\\n``-terminated line per row) and commit; any warning
         or an affected-row count other than ``expected`` rolls back and raises TransferError."""
-        with self._committed(conn, table):
-            n = self._load_file(conn, table, write, expected)
+        with load.committed(self, conn, table):
+            n = load.load_file(self, conn, table, write, expected)
         return n
-
-    @contextlib.contextmanager
-    def _committed(self, conn: Any, table: Table) -> Iterator[None]:
-        """Commit what the block loaded; on failure roll back and raise TransferError."""
-        import pymysql
-
-        try:
-            yield
-            conn.commit()
-        except pymysql.Error as exc:
-            with contextlib.suppress(pymysql.Error):
-                conn.rollback()
-            raise TransferError(f"load failed: {_first_line(exc)}", table.name) from exc
-        except TransferError:
-            with contextlib.suppress(pymysql.Error):
-                conn.rollback()
-            raise
-
-    def _load_data(self, conn: Any, table: Table, rows: Sequence[Row]) -> int:
-        def write(f: BinaryIO) -> None:
-            for row in rows:
-                f.write(b"\t".join([_field(v) for v in row]) + b"\n")
-
-        return self._load_file(conn, table, write, len(rows))
-
-    def _load_file(
-        self, conn: Any, table: Table, write: Callable[[BinaryIO], None], expected: int
-    ) -> int:
-        fd, path = tempfile.mkstemp(prefix="dmt-load-", suffix=".tsv")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                write(f)
-            # CHARACTER SET binary: the server takes the bytes as they are, so blobs survive and
-            # text is the UTF-8 we wrote (checked against each column's character set)
-            sql = (
-                f"LOAD DATA LOCAL INFILE {self.sql_text(conn.escape(path))} INTO TABLE "
-                f"{self.qualified(table.name)} CHARACTER SET binary "
-                "FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' "
-                f"({self.column_list(table.column_names)})"
-            )
-            with conn.cursor() as cur:
-                n = self.execute(cur, sql)
-                self._check_warnings(cur, table, n, expected)
-            return expected
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(path)
-
-    def _insert(self, conn: Any, table: Table, rows: Sequence[Row], packet: int) -> int:
-        head = (
-            f"INSERT INTO {self.qualified(table.name)} ({self.column_list(table.column_names)}) "
-            "VALUES "
-        )
-        limit = max(64 * 1024, packet * 3 // 4)
-        parts: list[str] = []
-        size = len(head)
-        done = 0
-        with conn.cursor() as cur:
-            for row in rows:
-                lit = "(" + ",".join(conn.escape(_insert_value(v)) for v in row) + ")"
-                lit = lit.replace("%", "%%")  # executed with a tuple: see the module docstring
-                if parts and size + len(lit) + 1 > limit:
-                    n = cur.execute(_statement(head, parts), ())
-                    self._check_warnings(cur, table, n, len(parts))
-                    done += len(parts)
-                    parts, size = [], len(head)
-                parts.append(lit)
-                size += len(lit) + 1
-            if parts:
-                n = cur.execute(_statement(head, parts), ())
-                self._check_warnings(cur, table, n, len(parts))
-                done += len(parts)
-        return done
-
-    def _check_warnings(self, cur: Any, table: Table, affected: int, expected: int) -> None:
-        """A converted, truncated or skipped value is an error, never a silent change."""
-        warnings: list[Row] = []
-        if cur.warning_count:
-            # Notes too: a decimal rounded to the column's scale is only a Note 1265
-            self.execute(cur, "SHOW WARNINGS")
-            warnings = list(cur.fetchall())
-        if warnings:
-            level, code, msg = warnings[0]
-            more = f" (and {len(warnings) - 1} more)" if len(warnings) > 1 else ""
-            raise TransferError(f"MySQL {level.lower()} {code}: {msg}{more}", table.name)
-        if affected != expected:
-            raise TransferError(f"{affected} of {expected} rows were loaded", table.name)
 
     # ------------------------------------------------------------------ after the load
     def index_sql(self, table: Table, index: Index) -> str:
@@ -497,5 +319,14 @@ class MySQLDialect(Dialect):
             return []
         return [f"ALTER TABLE {self.qualified(table.name)} AUTO_INCREMENT = {top + 1}"]
 
-    def translate_error(self, exc: BaseException) -> str:
-        return _first_line(exc)
+    # ------------------------------------------------------------------ errors
+    def connection_broke(self, exc: BaseException) -> bool:
+        """PyMySQL's InterfaceError (the connection is closed), or a client or server code of
+        a broken or killed connection."""
+        if super().connection_broke(exc):
+            return True
+        import pymysql
+
+        if isinstance(exc, pymysql.err.InterfaceError):
+            return True
+        return isinstance(exc, pymysql.err.Error) and bool(exc.args) and exc.args[0] in _LOST

@@ -7,10 +7,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from dmt.dialects.base import Row
 from dmt.dialects.mysql.types import canonical_type
-from dmt.schema.expr import NotPortable, portable_default
+from dmt.dialects.values import Row
+from dmt.schema.expr import NotPortable, Spelling, portable_default
 from dmt.schema.model import Check, Column, ColumnType, ForeignKey, Index, Schema, Table
+
+#: MySQL's default string syntax: a backslash escapes the next character
+SPELLING = Spelling(backslash_escapes=True)
 
 _TABLES_SQL = (
     "SELECT TABLE_NAME, TABLE_TYPE, TABLE_ROWS, TABLE_COMMENT FROM information_schema.TABLES "
@@ -156,7 +159,7 @@ def _add_column(table: Table, row: Row, checks: dict[str, str], mariadb: bool) -
     if native is not None and not mariadb and literal:
         native = "'" + native.replace("'", "''") + "'"
     try:
-        portable = portable_default(native, "mysql")
+        portable = portable_default(native, SPELLING)
     except NotPortable:
         portable = None
     table.columns.append(

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import re
 
-from dmt.dialects.base import TypeChoice
+from dmt.dialects.sql import TypeChoice
 from dmt.schema.model import ColumnType
+
+#: declared types docs/type-mapping.md shows mapped to every target
+SAMPLE_TYPES = (
+    "tinyint(1)", "tinyint", "tinyint unsigned", "smallint unsigned", "mediumint unsigned",
+    "int unsigned", "bigint", "bigint unsigned", "decimal(65,30)", "float", "double", "char(5)",
+    "varchar(20)", "tinytext", "mediumtext", "longtext", "binary(4)", "varbinary(10)", "blob",
+    "date", "time(6)", "datetime(6)", "timestamp(6)", "year", "json", "enum('a','b')",
+    "set('x','y')", "bit(8)",
+)  # fmt: skip
 
 KEY_CHARS = 255  # a text primary key or index column becomes varchar(255) / a 255 prefix
 LONG_TYPES = ("longtext", "longblob", "json", "text", "blob", "mediumtext", "mediumblob")
@@ -54,6 +63,24 @@ def canonical_type(
     """Map one information_schema.COLUMNS row's type to the canonical set."""
     t = _canonical(data_type.lower(), column_type, precision, scale, fsp, length)
     return t.with_(engine="mysql")
+
+
+def declared_type(declared: str) -> ColumnType:
+    """The canonical type of a column declared ``declared`` (``decimal(10,2)``,
+    ``int unsigned``...), the numbers read from the declaration as information_schema would
+    give them."""
+    base = declared.split("(")[0].split(" ")[0]
+    nums = declared[declared.find("(") + 1 : declared.find(")")] if "(" in declared else ""
+    parts = [int(x) for x in nums.split(",")] if nums and nums[0].isdigit() else []
+    if base in ("decimal", "numeric"):
+        return canonical_type(base, declared, precision=parts[0], scale=parts[1])
+    if base in ("char", "varchar", "binary", "varbinary"):
+        return canonical_type(base, declared, length=parts[0])
+    if base in ("time", "datetime", "timestamp"):
+        return canonical_type(base, declared, fsp=parts[0] if parts else 0)
+    if base == "bit":
+        return canonical_type(base, declared, precision=parts[0])
+    return canonical_type(base, declared)
 
 
 def _canonical(

@@ -10,8 +10,9 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from dmt.dialects.base import Converter, ValueCounters, format_timedelta
+from dmt.dialects.values import Converter, ValueCounters, format_timedelta
 from dmt.errors import TransferError
+from dmt.schema.model import Table
 
 #: what PostgreSQL ±infinity timestamps and dates become (MySQL has no infinity)
 MAX_DATETIME = dt.datetime(9999, 12, 31, 23, 59, 59, 999999)
@@ -160,15 +161,6 @@ def _to_utc_time(v: Any) -> Any:
     return v
 
 
-def _first_line(exc: BaseException) -> str:
-    args: tuple[Any, ...] = tuple(getattr(exc, "args", ()))
-    if len(args) == 2 and isinstance(args[0], int):
-        text = f"MySQL error {args[0]}: {args[1]}"
-    else:
-        text = str(exc).strip() or type(exc).__name__
-    return text.strip().splitlines()[0]
-
-
 def infinity_guard(kind: str, fsp: int, counters: ValueCounters) -> Converter:
     """PostgreSQL ``infinity`` / ``-infinity`` (a str in a date or timestamp column) clamped to
     the largest / smallest value the column holds, and counted."""
@@ -219,3 +211,69 @@ def chain(*fs: Converter | None) -> Converter | None:
         return v
 
     return run
+
+
+def decoders(table: Table, strict_dates: bool, counters: ValueCounters) -> list[Converter | None]:
+    """Per column of a MySQL source: PyMySQL's value -> canonical (None: already canonical).
+    A zero date fails the table when ``strict_dates``, else it is read as NULL and counted."""
+    out: list[Converter | None] = []
+    for c in table.columns:
+        k = c.type.kind
+        if k in ("date", "timestamp", "timestamptz"):
+            out.append(_date_decoder(table.name, c.name, k, strict_dates, counters))
+        elif k == "year":  # YEAR(4): 0 is the zero year, a zero date in all but name
+            out.append(None)
+        elif k == "boolean":
+            out.append(_to_bool)
+        elif k == "time":
+            out.append(_to_time)
+        elif k == "json":  # MySQL 8 sends its binary JSON as text; be sure it is str
+            out.append(_to_text)
+        else:  # PyMySQL already returns str, bytes, int, Decimal, float, date, datetime
+            out.append(None)
+    return out
+
+
+def _date_decoder(
+    table: str, column: str, kind: str, strict: bool, counters: ValueCounters
+) -> Converter:
+    tz = kind == "timestamptz"
+
+    def decode(v: Any) -> Any:
+        if isinstance(v, str):  # PyMySQL hands back what it cannot parse: a zero date
+            if strict:
+                raise TransferError(
+                    f"zero date `{v}` in column `{column}`; set migration.zero_dates: null "
+                    "to copy zero dates as NULL",
+                    table,
+                )
+            counters.add("zero_date->null")
+            return None
+        return v.replace(tzinfo=dt.UTC) if tz and isinstance(v, dt.datetime) else v
+
+    return decode
+
+
+def encoders(table: Table, counters: ValueCounters) -> list[Converter | None]:
+    """Per column of a MySQL target: canonical value -> what :func:`_field` and
+    :func:`_insert_value` format (None: formatted as it is)."""
+    out: list[Converter | None] = []
+    for c in table.columns:
+        k = c.type.kind
+        fsp = 6 if c.type.fsp is None else min(6, c.type.fsp)
+        conv: Converter | None = None
+        if k in ("timestamp", "timestamptz", "time") and fsp < 6:
+            # the server drops extra fractional digits without even a Note
+            conv = _fraction_guard(table.name, c.name, fsp, k)
+        elif k in ("timestamp", "timestamptz"):
+            conv = _to_utc_naive
+        elif k in ("json", "array"):
+            conv = _to_json_text
+        elif k == "time":
+            conv = _to_utc_time
+        elif k in ("float32", "float64", "decimal"):
+            conv = nonfinite_to_null(counters)
+        if k in ("date", "timestamp", "timestamptz"):
+            conv = chain(infinity_guard(k, fsp, counters), conv)
+        out.append(conv)
+    return out

@@ -9,23 +9,28 @@ from typing import Any
 
 from dmt.dialects.base import Converter, Dialect, Fetch, Row, TypeChoice, ValueCounters
 from dmt.dialects.postgres import reflection
-from dmt.dialects.postgres.types import render_type
-from dmt.dialects.postgres.values import _register_infinity_loaders, _str_or_none, encoders
-from dmt.errors import ConnectError, TransferError
+from dmt.dialects.postgres.types import SAMPLE_TYPES, canonical_type, render_type
+from dmt.dialects.postgres.values import encoders, register_infinity_loaders, str_or_none
+from dmt.errors import ConnectError, TransferError, first_line
 from dmt.schema.model import Column, ColumnType, Schema, Table
+
+#: SQLSTATEs of a server shutting down or terminating the backend
+_LOST_STATES = ("57P01", "57P02", "57P03")
 
 
 class PostgresDialect(Dialect):
     """PostgreSQL 12+ through psycopg 3."""
 
     name = "postgres"
+    title = "PostgreSQL"
     placeholder = "%s"
     max_identifier_length = 63
     identifier_length_in_bytes = True
-    transactional_ddl = True
     supports_schemas = True
     supports_bulk_load = True
     max_decimal_precision = 1000
+    spelling = reflection.SPELLING
+    sample_types = SAMPLE_TYPES
 
     def connect(self) -> Any:
         import psycopg
@@ -44,18 +49,31 @@ class PostgresDialect(Dialect):
             )
         except psycopg.Error as exc:
             raise ConnectError(
-                self.side, f"PostgreSQL {ep.describe()}: {_first_line(exc)}"
+                self.side, f"PostgreSQL {ep.describe()}: {first_line(exc)}"
             ) from None
         # JSON stays text end to end: no parse/serialise round trip, no key reordering.
         # An interval stays text too: a timedelta cannot hold months ('1 mon' is not 30 days).
         for name in ("json", "jsonb", "interval"):
             conn.adapters.register_loader(name, TextLoader)
-        _register_infinity_loaders(conn)
+        register_infinity_loaders(conn)
         return conn
 
     def server_version(self, conn: Any) -> str:
         v = conn.info.server_version
         return f"PostgreSQL {v // 10000}.{v % 10000}"
+
+    def connection_broke(self, exc: BaseException) -> bool:
+        """An OperationalError of SQLSTATE class 08 (connection exception), 57P01-03 (the
+        server shutting down or terminating the backend: ``pg_terminate_backend``, a restart)
+        or none at all (the socket closed)."""
+        if super().connection_broke(exc):
+            return True
+        import psycopg
+
+        if not isinstance(exc, psycopg.OperationalError):
+            return False
+        state = exc.sqlstate
+        return state is None or state.startswith("08") or state in _LOST_STATES
 
     # ------------------------------------------------------------------ schema
     def existing_tables(self, conn: Any) -> set[str]:
@@ -70,6 +88,9 @@ class PostgresDialect(Dialect):
     def reflect(self, conn: Any, select: Callable[[str], bool]) -> Schema:
         assert self.endpoint.schema is not None
         return reflection.reflect(conn, self.endpoint.schema, select)
+
+    def declared_type(self, declared: str) -> ColumnType:
+        return canonical_type(declared)
 
     def render_type(self, ctype: ColumnType, where: str) -> TypeChoice:
         return render_type(ctype, where)
@@ -94,7 +115,7 @@ class PostgresDialect(Dialect):
         return "true" if value else "false"
 
     def decoders(self, table: Table, counters: ValueCounters) -> list[Converter | None]:
-        return [_str_or_none if c.type.kind == "uuid" else None for c in table.columns]
+        return [str_or_none if c.type.kind == "uuid" else None for c in table.columns]
 
     def encoders(self, table: Table, counters: ValueCounters) -> list[Converter | None]:
         return encoders(table, self.options.nul_bytes == "strip", counters)
@@ -130,7 +151,7 @@ class PostgresDialect(Dialect):
             conn.commit()
         except psycopg.Error as exc:
             conn.rollback()
-            raise TransferError(f"COPY failed: {_first_line(exc)}", table.name) from exc
+            raise TransferError(f"COPY failed: {first_line(exc)}", table.name) from exc
         return len(rows)
 
     def reset_sequence_sql(self, conn: Any, table: Table) -> list[str]:
@@ -146,8 +167,3 @@ class PostgresDialect(Dialect):
                     f"COALESCE((SELECT MAX({q}) FROM {tname}), 0) + 1, false)"
                 )
         return out
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -6,9 +6,12 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from dmt.dialects.postgres.types import _FIRST_USER_OID, canonical_type
-from dmt.schema.expr import NotPortable, portable_default
+from dmt.dialects.postgres.types import FIRST_USER_OID, canonical_type
+from dmt.schema.expr import NotPortable, Spelling, portable_default
 from dmt.schema.model import Check, Column, ForeignKey, Index, Schema, Table
+
+#: standard string literals; ``[`` indexes an array, it never quotes a name
+SPELLING = Spelling(bracket_names=False)
 
 _COLUMNS_SQL = """
 SELECT a.attname, format_type(a.atttypid, a.atttypmod), t.typtype, a.attnotnull,
@@ -124,13 +127,13 @@ def reflect_table(conn: Any, schema_name: str, name: str) -> Table:
             serial = bool(default and default.startswith("nextval("))
             native = None if serial else default
             try:
-                portable = portable_default(native, "postgres")
+                portable = portable_default(native, SPELLING)
             except NotPortable:
                 portable = None
             columns.append(
                 Column(
                     name=cname,
-                    type=canonical_type(ftype, typtype, values, builtin=oid < _FIRST_USER_OID),
+                    type=canonical_type(ftype, typtype, values, builtin=oid < FIRST_USER_OID),
                     nullable=not notnull,
                     default=portable,
                     autoincrement=bool(identity) or serial,

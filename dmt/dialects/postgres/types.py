@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import re
 
-from dmt.dialects.base import TypeChoice
+from dmt.dialects.sql import TypeChoice
 from dmt.schema.model import ColumnType
+
+#: declared types docs/type-mapping.md shows mapped to every target
+SAMPLE_TYPES = (
+    "boolean", "smallint", "integer", "bigint", "numeric(38,10)", "numeric", "real",
+    "double precision", "character(5)", "character varying(20)", "text", "bytea", "date",
+    "time(6) without time zone", "timestamp(6) without time zone", "timestamp(6) with time zone",
+    "interval", "uuid", "json", "jsonb", "integer[]",
+)  # fmt: skip
 
 _SIMPLE = {
     "smallint": "int16",
@@ -24,7 +32,7 @@ _SIMPLE = {
     "money": "decimal",
 }
 #: OIDs below this belong to the types PostgreSQL ships with (FirstNormalObjectId)
-_FIRST_USER_OID = 16384
+FIRST_USER_OID = 16384
 _TYPE_RE = re.compile(r"^(?P<base>[a-z ]+?)(?:\((?P<a>\d+)(?:,(?P<b>\d+))?\))?(?P<rest>[a-z ]*)$")
 
 

@@ -5,19 +5,20 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from dmt.dialects.base import Converter, ValueCounters
+from dmt.dialects.values import Converter, ValueCounters
 from dmt.errors import TransferError
 from dmt.schema.model import Table
 
 
-def _str_or_none(v: Any) -> Any:
+def str_or_none(v: Any) -> Any:
+    """A uuid as its text (psycopg loads a UUID object)."""
     return None if v is None else str(v)
 
 
 _INFINITY = (b"infinity", b"-infinity")
 
 
-def _register_infinity_loaders(conn: Any) -> None:
+def register_infinity_loaders(conn: Any) -> None:
     """Load ``infinity`` / ``-infinity`` dates and timestamps as those strings (psycopg raises
     on them): the canonical value of an infinite date or timestamp."""
     from psycopg.types.datetime import DateLoader, TimestampLoader, TimestamptzLoader

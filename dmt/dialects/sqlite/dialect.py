@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 from dmt.dialects.base import Converter, Dialect, Row, TypeChoice, ValueCounters
-from dmt.dialects.sqlite.types import MAX_NUMERIC, canonical_type, render_type
+from dmt.dialects.sqlite.types import MAX_NUMERIC, SAMPLE_TYPES, canonical_type, render_type
 from dmt.dialects.sqlite.values import decoder, encode_value, nan_encoder
 from dmt.errors import ConnectError, TransferError
-from dmt.schema.expr import NotPortable, Token, portable_default, tokenize
+from dmt.schema.expr import NotPortable, Spelling, Token, portable_default, tokenize
 from dmt.schema.model import Check, Column, ColumnType, ForeignKey, Index, Schema, Table
 
 
@@ -22,15 +22,17 @@ class SQLiteDialect(Dialect):
     """SQLite 3 through the standard library."""
 
     name = "sqlite"
+    title = "SQLite"
     placeholder = "?"
     max_identifier_length = 1_000_000
-    transactional_ddl = True
     max_bind_params = 32766
     max_decimal_precision = MAX_NUMERIC
     inline_constraints = True
     case_insensitive_names = True
+    char_length_function = "length"  # length() of a text counts characters
     #: one writer at a time: SQLite serialises writers on the file lock anyway
-    max_writers: ClassVar[int] = 1
+    max_writers = 1
+    sample_types = SAMPLE_TYPES
 
     def connect(self) -> sqlite3.Connection:
         path = self.endpoint.path or ":memory:"
@@ -92,7 +94,7 @@ class SQLiteDialect(Dialect):
             ctype = canonical_type(decl or "")
             rowid_alias = len(pk_cols) == 1 and pkpos == 1 and (decl or "").upper() == "INTEGER"
             try:
-                portable = portable_default(default, "sqlite")
+                portable = portable_default(default, self.spelling)
             except NotPortable:
                 portable = None
             columns.append(
@@ -108,7 +110,7 @@ class SQLiteDialect(Dialect):
             )
         table = Table(name=name, columns=columns, primary_key=pk_cols, engine="sqlite", notes=notes)
         row = conn.execute("SELECT sql FROM sqlite_master WHERE name = ?", (name,)).fetchone()
-        table.checks = _checks(row[0] if row else "")
+        table.checks = _checks(row[0] if row else "", self.spelling)
         for _seq, iname, unique, origin, partial in conn.execute(f"PRAGMA index_list({q})"):
             if origin == "pk":
                 continue
@@ -146,6 +148,9 @@ class SQLiteDialect(Dialect):
         )
         table.row_estimate = int(est[0] or 0) if est else 0
         return table
+
+    def declared_type(self, declared: str) -> ColumnType:
+        return canonical_type(declared)
 
     def render_type(self, ctype: ColumnType, where: str) -> TypeChoice:
         return render_type(ctype, where)
@@ -217,10 +222,10 @@ class SQLiteDialect(Dialect):
         )
 
 
-def _checks(create_sql: str) -> list[Check]:
+def _checks(create_sql: str, spelling: Spelling) -> list[Check]:
     """The CHECK constraints of a CREATE TABLE statement, column and table level alike."""
     try:
-        tokens = tokenize(create_sql, "sqlite")
+        tokens = tokenize(create_sql, spelling)
     except NotPortable:
         return []
     out: list[Check] = []

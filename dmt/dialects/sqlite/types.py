@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import re
 
-from dmt.dialects.base import TypeChoice
-from dmt.schema.model import ColumnType
+from dmt.dialects.sql import TypeChoice
+from dmt.schema.model import WHOLE_NUMBER_KINDS, ColumnType
+
+#: declared types docs/type-mapping.md shows mapped to every target
+SAMPLE_TYPES = (
+    "", "INTEGER", "INT(5)", "TINYINT", "SMALLINT", "BOOLEAN", "REAL", "DOUBLE PRECISION",
+    "NUMBER", "DECIMAL(10,2)", "VARCHAR(20)", "TEXT", "BLOB", "DATE", "DATETIME", "JSON",
+)  # fmt: skip
 
 _PARAMS = re.compile(r"\(\s*(\d+)\s*(?:,\s*(-?\d+)\s*)?\)")
 #: integer names whose width the target keeps (SQLite itself stores any 64-bit integer)
@@ -69,7 +75,7 @@ def render_type(ctype: ColumnType, where: str) -> TypeChoice:
     k = ctype.kind
     if ctype.engine == "sqlite":
         return TypeChoice(ctype.source)  # same engine: the declared type, verbatim
-    if k in ("int8", "int16", "int32", "int64", "year"):
+    if k in WHOLE_NUMBER_KINDS:
         if k == "int64" and ctype.unsigned:
             return TypeChoice("TEXT", f"{where}: BIGINT UNSIGNED stored as TEXT in SQLite")
         return TypeChoice("INTEGER")

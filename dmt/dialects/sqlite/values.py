@@ -15,9 +15,9 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from dmt.dialects.base import Converter, ValueCounters, format_timedelta
+from dmt.dialects.values import Converter, ValueCounters, format_timedelta
+from dmt.schema.model import WHOLE_NUMBER_KINDS
 
-_INT_KINDS = ("int8", "int16", "int32", "int64", "year")
 _TEXT_KINDS = ("char", "varchar", "text", "json", "uuid", "enum", "set", "interval")
 _TRUE = ("1", "t", "true", "y", "yes", "on")
 _FALSE = ("0", "f", "false", "n", "no", "off")
@@ -142,7 +142,7 @@ def _uuid(v: Any) -> tuple[Any, bool]:
 
 
 _PARSERS: dict[str, Callable[[Any], tuple[Any, bool]]] = {
-    **dict.fromkeys(_INT_KINDS, _int),
+    **dict.fromkeys(WHOLE_NUMBER_KINDS, _int),
     "float32": _float,
     "float64": _float,
     "decimal": _decimal,
