@@ -129,6 +129,13 @@ MIGRATION_OPTIONS: dict[str, Opt] = {
         "key range read (a larger chunk_size reads consecutive planned ranges as one)",
         choices=("table", "chunk"),
     ),
+    "data_path": Opt(
+        "auto",
+        "choice",
+        "how rows move: `auto` the fastest exact path per table; "
+        "`no_columnar` never the Arrow path; `rows` every table on the exact row path",
+        choices=("auto", "no_columnar", "rows"),
+    ),
     "ai_adjust": Opt(False, "bool", "tune writers and chunk size while running"),
     "ai_adjust_interval": Opt(30.0, "duration", "seconds between adjustment decisions", 1, 3600),
     "state_dir": Opt("~/.dmt", "path", "folder of the state store (state.db)"),
@@ -193,6 +200,7 @@ class MigrationConfig:
     zero_dates: str
     nul_bytes: str
     chunk_size_at: str
+    data_path: str
     ai_adjust: bool
     ai_adjust_interval: float
     state_dir: Path

@@ -18,7 +18,6 @@ from typing import Any
 from dmt.checkpoint import Checkpointer
 from dmt.config import Config
 from dmt.dialects.base import Converter, Dialect, ValueCounters, get_dialect, value_options
-from dmt.dialects.direct import choose as choose_direct_path
 from dmt.errors import (
     Cancelled,
     ConfigError,
@@ -28,8 +27,12 @@ from dmt.errors import (
     as_dmt_error,
 )
 from dmt.logs import redact
-from dmt.pipeline.pipeline import Knobs, Pipeline, TableJob
-from dmt.pipeline.reader import make_row_converter
+from dmt.model.job import TableJob
+from dmt.paths.base import DataPath
+from dmt.paths.choose import choose as choose_path
+from dmt.paths.rows import make_row_converter
+from dmt.pipeline.knobs import Knobs
+from dmt.pipeline.pipeline import Pipeline
 from dmt.pipeline.stats import PipelineCounters
 from dmt.pipeline.updates import UpdateSlot
 from dmt.progress import NullReporter, Reporter
@@ -332,11 +335,11 @@ class Migration:
     def _copy_with_retries(self, store: StateStore, run_id: str, plan: Plan, resume: bool) -> None:
         """Copy; after a lost connection, wait and copy again as a resume would (bounded)."""
         for attempt in range(len(COPY_RETRY_BACKOFF) + 1):
-            hooks = Checkpointer(
+            checkpoints = Checkpointer(
                 store, run_id, plan.source, plan.target, resuming=resume or attempt > 0
             )
             try:
-                self._copy(plan, hooks)
+                self._copy(plan, checkpoints)
                 return
             except ConnectError as exc:
                 if attempt == len(COPY_RETRY_BACKOFF) or self.abort.is_set():
@@ -349,7 +352,7 @@ class Migration:
                 if self.abort.wait(delay):
                     raise Cancelled() from exc
 
-    def _copy(self, plan: Plan, hooks: Checkpointer) -> None:
+    def _copy(self, plan: Plan, checkpoints: Checkpointer) -> None:
         cfg, m = self.cfg, self.cfg.migration
         source, target = plan.source, plan.target
         jobs = [
@@ -358,12 +361,17 @@ class Migration:
                 target=p.target,
                 key=key_for(p.source),
                 convert=_converter(source, target, p, self.values),
-                direct=choose_direct_path(source, target, p),
             )
             for p in plan.tables
         ]
+        mode = getattr(m, "data_path", "auto")
+        paths: dict[str, DataPath] = {}
+        for p in plan.tables:
+            path = choose_path(source, target, p, mode)
+            if path is not None:
+                paths[p.source.name] = path
         knobs = Knobs(
-            workers=m.workers,
+            tables_in_flight=m.workers,
             chunk_size=m.chunk_size,
             parallel_readers=m.parallel_readers,
             read_ahead_buffers=m.read_ahead_buffers,
@@ -371,14 +379,17 @@ class Migration:
             max_memory_mb=m.max_memory_mb,
             chunk_size_at=m.chunk_size_at,
         )
-        self.paths = {job.source.name: job.path for job in jobs}
+        self.paths = {
+            p.source.name: paths[p.source.name].name if p.source.name in paths else "rows"
+            for p in plan.tables
+        }
         self.counters = counters = PipelineCounters()
         slot = self.slot or UpdateSlot()
         total = sum(p.source.row_estimate for p in plan.tables)
         reporter = self.reporter_factory(total) if self.reporter_factory else NullReporter()
         pipeline = Pipeline(
-            source, target, jobs, knobs, counters, slot, reporter, hooks=hooks,
-            abort=_ChildEvent(self.abort),
+            source, target, jobs, knobs, counters, slot, reporter, checkpoints=checkpoints,
+            abort=self.abort, paths=paths,
         )  # fmt: skip
         if m.ai_adjust:
             from dmt.monitor.ai_monitor import build_monitor
@@ -415,28 +426,6 @@ def execute(
 ) -> RunResult:
     """Run (or resume) the whole migration; raises a DmtError on failure."""
     return Migration(cfg, reporter_factory, abort).execute(resume=resume, force=force)
-
-
-class _ChildEvent(threading.Event):
-    """The pipeline's stop flag: set by the pipeline itself (its first error), or seen set
-    when the user's ``parent`` event is (Ctrl-C). A failed attempt does not mark the user's
-    event, so a retry can start afresh and a later Ctrl-C is still the first one."""
-
-    def __init__(self, parent: threading.Event) -> None:
-        super().__init__()
-        self._parent = parent
-
-    def is_set(self) -> bool:
-        return super().is_set() or self._parent.is_set()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while not self.is_set():
-            left = 0.1 if deadline is None else min(0.1, deadline - time.monotonic())
-            if left <= 0:
-                return False
-            super().wait(left)
-        return True
 
 
 @contextmanager

@@ -48,7 +48,8 @@ from dmt.errors import (
     connection_lost,
     first_line,
 )
-from dmt.pipeline.chunks import Chunk, plan_chunks
+from dmt.model.ranges import Chunk
+from dmt.pipeline.chunks import plan_chunks
 from dmt.schema.model import Table
 from dmt.schema.translate import TablePlan, key_for
 

@@ -26,7 +26,6 @@ from typing import Any, BinaryIO
 from dmt.config import Endpoint
 from dmt.dialects.base import (
     Converter,
-    Dialect,
     Fetch,
     Row,
     TypeChoice,
@@ -34,6 +33,7 @@ from dmt.dialects.base import (
     ValueOptions,
 )
 from dmt.dialects.mysql import reflection
+from dmt.dialects.mysql.columnar import MySQLColumnar
 from dmt.dialects.mysql.types import AUTO_INC_TYPES, KEY_CHARS, LONG_TYPES, literal, render_type
 from dmt.dialects.mysql.values import (
     _field,
@@ -67,7 +67,7 @@ _INFILE_REFUSED = {1148, 3948, 2068, 4166}  # LOCAL INFILE disabled on the serve
 _TABLE_OPTIONS = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
 
 
-class MySQLDialect(Dialect):
+class MySQLDialect(MySQLColumnar):
     """MySQL 5.7+ and MariaDB 10.3+ through PyMySQL. The database is the namespace."""
 
     name = "mysql"
@@ -81,6 +81,7 @@ class MySQLDialect(Dialect):
     max_decimal_precision = 65
     case_insensitive_names = True
     supports_prefix_indexes = True
+    tsv_load = True
 
     def __init__(
         self,

@@ -7,15 +7,16 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from dmt.dialects.base import Converter, Dialect, Fetch, Row, TypeChoice, ValueCounters
+from dmt.dialects.base import Converter, Fetch, Row, TypeChoice, ValueCounters
 from dmt.dialects.postgres import reflection
+from dmt.dialects.postgres.columnar import PostgresColumnar
 from dmt.dialects.postgres.types import render_type
 from dmt.dialects.postgres.values import _register_infinity_loaders, _str_or_none, encoders
 from dmt.errors import ConnectError, TransferError
 from dmt.schema.model import Column, ColumnType, Schema, Table
 
 
-class PostgresDialect(Dialect):
+class PostgresDialect(PostgresColumnar):
     """PostgreSQL 12+ through psycopg 3."""
 
     name = "postgres"
@@ -26,6 +27,8 @@ class PostgresDialect(Dialect):
     supports_schemas = True
     supports_bulk_load = True
     max_decimal_precision = 1000
+    copy_binary_passthrough = True
+    text_copy_out = True
 
     def connect(self) -> Any:
         import psycopg

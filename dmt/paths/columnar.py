@@ -1,0 +1,319 @@
+"""The columnar data path: Arrow batches read in C or Rust, written by ADBC ingest.
+
+The source's ``columnar_reader`` reads it (connectorx for MySQL and SQLite, the ADBC driver for
+PostgreSQL); a target with ``columnar_writer`` "adbc" (PostgreSQL) loads it by ADBC ingest
+(binary COPY built in C++). Rows never become Python objects, which is what lets MySQL ->
+PostgreSQL pass PyMySQL's pure-Python ceiling.
+
+It carries a table only when all of this holds (:func:`choose`), else the exact row path does:
+
+- a single-column integer primary key: a batch is ``key > last ... ORDER BY key LIMIT n``, so
+  each query is bounded in rows and, from the widest batch seen, in bytes;
+- every column is of a kind whose reader is exact for it (``../shared/notes/columnar-readers.md``:
+  no decimals — connectorx truncates them —, no time, interval, json, enum …), see ``_CARRIES``
+  and the target's :meth:`~dmt.dialects.base.Dialect.columnar_kind`;
+- the endpoints can be spelled as a URL the readers take.
+
+Values the exact path would convert (a MySQL zero date, a SQLite value stored with another type
+than declared, a PostgreSQL ±infinity, a NUL character bound for PostgreSQL text) are detected
+per batch — by a guard column the source computes (the source's
+:meth:`~dmt.dialects.base.Dialect.columnar_guard`), or in Arrow — and the rest of that chunk then
+takes the row path (the path yields a :class:`~dmt.paths.base.RowFallback`), so what lands is
+what the row path would have written.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Generator, Iterator
+from typing import TYPE_CHECKING, Any
+
+from dmt.dialects.base import Dialect
+from dmt.errors import TransferError, first_line
+from dmt.model.job import TableJob
+from dmt.model.ranges import INT_KINDS, Chunk
+from dmt.paths.base import Read, RowFallback
+from dmt.paths.columnar_support import (
+    CARRIES,
+    GUARD,
+    TEXT,
+    ConnectionPool,
+    arrow_type,
+    available,
+    guard_sql,
+    reader_failed,
+)
+from dmt.schema.translate import TablePlan
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+log = logging.getLogger("dmt.pipeline")
+
+FIRST_ROWS = 4  # the first batch of a table: its rows may be of any width
+COPIES = 2  # a batch's Arrow size times this is what it costs in memory at its peak
+RANGE_BATCHES = 4  # batches one connectorx query streams (see ArrowPath.min_range_rows)
+
+
+class ArrowPath:
+    """Arrow batches from the source's columnar reader into the target through ADBC ingest."""
+
+    def __init__(self, source: Dialect, target: Dialect, plan: TablePlan) -> None:
+        import pyarrow as pa
+
+        self.source = source
+        self.target = target
+        self.reader = source.columnar_reader
+        self._url = source.columnar_url() or ""  # connectorx's; choose() made sure of it
+        self.name = f"arrow ({self.reader} -> adbc ingest)"
+        kinds = [target.columnar_kind(plan.types[t.name]) or "" for t in plan.target.columns]
+        names = [t.name for t in plan.target.columns]
+        self.schema = pa.schema(
+            [pa.field(n, arrow_type(k)) for n, k in zip(names, kinds, strict=True)]
+        )
+        self._texts = [i for i, k in enumerate(kinds) if k in TEXT]
+        self._row_bytes = 0.0  # the widest average row seen in a batch of this table
+        self._batch_bytes = 0  # the byte budget of one batch, as the last read was given
+        self._readers = ConnectionPool(source.columnar_connect)
+        self._writers = ConnectionPool(target.columnar_connect)
+
+    @property
+    def min_range_rows(self) -> int:
+        """Every connectorx query leaks ~43 KB and three threads (connectorx 0.4.6, measured:
+        60 queries, 185 threads), so the pipeline reads consecutive planned key ranges as one
+        of at least RANGE_BATCHES batches, each query streaming that many (:meth:`_stream`)."""
+        if self.reader != "connectorx" or not self._row_bytes:
+            return 0
+        return int(RANGE_BATCHES * self._batch_bytes / self._row_bytes)
+
+    # ------------------------------------------------------------------ reading
+    def read(
+        self, conn: Any, job: TableJob, chunk: Chunk, max_rows: int, max_bytes: int,
+        stop: Callable[[], bool],
+    ) -> Iterator[Read | RowFallback]:  # fmt: skip
+        self._batch_bytes = max_bytes
+        last = chunk.lower[0] if chunk.lower is not None else None
+        upper = chunk.upper[0] if chunk.upper is not None else None
+        while True:
+            segment = self._columnar(job, last, upper, max_rows, max_bytes, stop)
+            try:
+                while True:
+                    table, n, nbytes, secs, top = next(segment)
+                    yield table, n, nbytes, secs
+                    last = top
+            except StopIteration as done:
+                why = done.value
+            if why is None or stop():
+                return
+            # the planned chunk holding the next key takes the row path; after it, the
+            # columnar path goes on (a merged range may span many planned chunks)
+            part = next(p for p in chunk.planned() if p.upper is None or last is None
+                        or p.upper[0] > last)  # fmt: skip
+            end = part.upper[0] if part.upper is not None else None
+            log.debug(
+                "table `%s` %s: keys after %s take the row path (%s)",
+                job.source.name, part.describe(), last, why,
+            )  # fmt: skip
+            yield RowFallback(_rest(part, last), why)
+            if end is None or end == upper or stop():
+                return
+            last = end
+
+    def _columnar(
+        self, job: TableJob, last: Any, upper: Any, max_rows: int, max_bytes: int,
+        stop: Callable[[], bool],
+    ) -> Generator[tuple[Any, int, int, float, Any], None, str | None]:  # fmt: skip
+        """Batches of ``(last, upper]`` as the pipeline takes them, each with its highest
+        key; returns why the rest needs the row path, or None when the range is done."""
+        import pyarrow.compute as pc
+
+        started = time.monotonic()
+        for table, why in self._tables(job, last, upper, max_rows, max_bytes):
+            if table is not None:
+                why = self._not_plain(table)
+            if why is not None:
+                return why
+            assert table is not None
+            top = pc.max(table.column(job.key[0])).as_py()
+            table = table.drop_columns([GUARD]) if GUARD in table.column_names else table
+            try:
+                table = table.rename_columns(self.schema.names).cast(self.schema)
+            except Exception as exc:  # a value the target type cannot hold: the row path says
+                return f"Arrow cast failed: {first_line(exc)}"
+            n = table.num_rows
+            # a batch lives twice: as read (the driver's buffer, then Arrow) and as written
+            # (ADBC encodes the whole batch into one COPY buffer)
+            nbytes = COPIES * table.nbytes
+            self._row_bytes = max(self._row_bytes, nbytes / n)
+            yield table, n, nbytes, time.monotonic() - started, top
+            if stop():
+                return None
+            started = time.monotonic()
+        return None
+
+    def _tables(
+        self, job: TableJob, last: Any, upper: Any, max_rows: int, max_bytes: int
+    ) -> Iterator[tuple[pa.Table | None, str | None]]:
+        """The key range ``(last, upper]`` as Arrow tables in key order, none empty, each
+        within ``max_rows`` and (from the widest rows seen) ``max_bytes``; ``(None, why)``
+        when the reader failed. The table's first batch is small and each next one at most
+        twice the last, until its row width is known; then connectorx streams the rest of the
+        range in one query (each connectorx call leaks ~43 KB: one call per batch grew the
+        process by 100 MB over a 5M-row table), ADBC keeps one bounded query per batch on a
+        pooled connection."""
+        import pyarrow.compute as pc
+
+        limit = max_rows if self._row_bytes else FIRST_ROWS
+        while True:
+            if self._row_bytes and self.reader == "connectorx":
+                yield from self._stream(job, last, upper, max_rows, max_bytes)
+                return
+            if self._row_bytes:
+                limit = min(limit, int(max_bytes / self._row_bytes))
+            limit = max(1, min(limit, max_rows))
+            why, table = self._fetch(job, last, upper, limit)
+            if table is None:
+                yield None, why
+                return
+            n = table.num_rows
+            if n == 0:
+                return
+            yield table, None
+            if n < limit:
+                return
+            last = pc.max(table.column(job.key[0])).as_py()
+            limit *= 2
+
+    def _stream(
+        self, job: TableJob, last: Any, upper: Any, max_rows: int, max_bytes: int
+    ) -> Iterator[tuple[pa.Table | None, str | None]]:
+        """``(last, upper]`` in queries of RANGE_BATCHES batches, each streamed. A query is
+        capped (LIMIT) because connectorx reads its result ahead of the consumer: uncapped, a
+        query holds up to its whole key range (200k-row ranges of wide rows: 1 GB)."""
+        import connectorx as cx
+        import pyarrow as pa
+
+        rows = max(1, min(max_rows, int(max_bytes / self._row_bytes)))
+        limit = RANGE_BATCHES * rows
+        url = self._url
+        while True:
+            got = 0
+            try:
+                sql = self._select(job, last, upper, limit)
+                for batch in cx.read_sql(url, sql, return_type="arrow_stream", batch_size=rows):
+                    if batch.num_rows:
+                        got += batch.num_rows
+                        last = batch.column(job.key[0])[-1].as_py()
+                        yield pa.Table.from_batches([batch]), None
+            except BaseException as exc:
+                yield None, reader_failed(exc)
+                return
+            if got < limit or (upper is not None and last >= upper):
+                return
+
+    def _fetch(
+        self, job: TableJob, last: Any, upper: Any, limit: int
+    ) -> tuple[str | None, pa.Table | None]:
+        sql = self._select(job, last, upper, limit)
+        try:
+            if self.reader == "adbc":
+                conn = self._readers.take()
+                try:
+                    with conn.cursor() as cur:
+                        cur.execute(sql)
+                        table = cur.fetch_arrow_table()
+                    conn.commit()
+                except BaseException:
+                    self._readers.discard(conn)
+                    raise
+                self._readers.give(conn)
+                return None, table
+            import connectorx as cx
+
+            return None, cx.read_sql(self._url, sql, return_type="arrow")
+        except BaseException as exc:
+            return reader_failed(exc), None
+
+    def _select(self, job: TableJob, last: Any, upper: Any, limit: int | None) -> str:
+        src = self.source
+        key = src.quote(job.key[0])
+        cols = [src.columnar_select_expr(c) for c in job.source.columns]
+        guard = guard_sql(src, job.source.columns)
+        if guard:
+            cols.append(f"{guard} AS {src.quote(GUARD)}")
+        where = []
+        if last is not None:
+            where.append(f"{key} > {int(last)}")
+        if upper is not None:
+            where.append(f"{key} <= {int(upper)}")
+        sql = f"SELECT {', '.join(cols)} FROM {src.qualified(job.source.name)}"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += f" ORDER BY {key}" + (f" LIMIT {int(limit)}" if limit is not None else "")
+        sql = src.columnar_query(sql)
+        # no driver merges parameters here: undo the doubled `%` of Dialect.sql_text
+        return sql.replace("%%", "%") if src.placeholder == "%s" else sql
+
+    def _not_plain(self, table: pa.Table) -> str | None:
+        """Why this batch needs the row path, or None."""
+        import pyarrow.compute as pc
+
+        if GUARD in table.column_names and not pc.all(pc.equal(table[GUARD], 1)).as_py():
+            return "a value the row path converts"
+        for i in self._texts:
+            if pc.any(pc.match_substring(table.column(i), "\x00")).as_py():
+                return "a NUL character in text"
+        return None
+
+    # ------------------------------------------------------------------ writing
+    def write(self, conn: Any, job: TableJob, payload: Any) -> int:
+        adbc = self._writers.take()
+        try:
+            with adbc.cursor() as cur:
+                cur.adbc_ingest(
+                    job.target.name, payload, mode="append",
+                    db_schema_name=self.target.endpoint.schema or None,
+                )  # fmt: skip
+            adbc.commit()
+        except Exception as exc:
+            self._writers.discard(adbc)  # closing rolls the batch back
+            raise TransferError(f"ADBC ingest failed: {first_line(exc)}", job.target.name) from exc
+        self._writers.give(adbc)
+        return int(payload.num_rows)
+
+    def close(self) -> None:
+        self._readers.close()
+        self._writers.close()
+
+
+def _rest(chunk: Chunk, last: Any) -> Chunk:
+    """The part of ``chunk`` after the key ``last``."""
+    return Chunk(chunk.table, chunk.index, None if last is None else (last,), chunk.upper)
+
+
+def choose_columnar(source: Dialect, target: Dialect, plan: TablePlan) -> ArrowPath | None:
+    """The columnar path for this table, or None."""
+    if source.columnar_reader is None or target.columnar_writer != "adbc":
+        return None
+    if not (available() and source.columnar_available() and target.columnar_available()):
+        return None
+    key = plan.source.primary_key
+    if len(key) != 1:
+        return None
+    by_name = {c.name: c for c in plan.source.columns}
+    if by_name[key[0]].type.kind not in INT_KINDS:
+        return None
+    if source.columnar_url() is None:
+        return None
+    for col, tcol in zip(plan.source.columns, plan.target.columns, strict=True):
+        kinds = CARRIES.get(target.columnar_kind(plan.types[tcol.name]) or "")
+        if (
+            kinds is None
+            or col.type.kind not in kinds
+            or (col.type.unsigned and col.type.kind == "int64")
+        ):
+            return None
+        if not source.columnar_carries(col):
+            return None
+    return ArrowPath(source, target, plan)
