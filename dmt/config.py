@@ -200,10 +200,10 @@ class MigrationConfig:
     zero_dates: str
     nul_bytes: str
     chunk_size_at: str
-    data_path: str
     ai_adjust: bool
     ai_adjust_interval: float
     state_dir: Path
+    data_path: str = "auto"  # auto | no_columnar | rows (dmt.paths.choose)
 
     def selects(self, table: str) -> bool:
         """Whether ``table`` passes include_tables / exclude_tables."""
