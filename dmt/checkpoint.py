@@ -1,5 +1,5 @@
-"""Chunk checkpoints: the pipeline's :class:`~dmt.pipeline.pipeline.Hooks` backed by the state
-store, and the cleanup that makes a resumed chunk exact.
+"""Chunk checkpoints: the pipeline's :class:`~dmt.pipeline.checkpoints.Checkpoints` backed by
+the state store, and the cleanup that makes a resumed chunk exact.
 
 A chunk's plan (its key bounds) is stored before any of its rows move, it is marked *started*
 before its first batch is queued, and *done* only after its last batch is committed. A merged
@@ -19,9 +19,10 @@ from typing import Any
 
 from dmt.dialects.base import Dialect, Row, ValueCounters
 from dmt.errors import DmtError
-from dmt.pipeline.chunks import Chunk, plan_chunks
-from dmt.pipeline.pipeline import TableJob
-from dmt.pipeline.reader import bridge_rows
+from dmt.model.job import TableJob
+from dmt.model.ranges import Chunk
+from dmt.paths.rows import bridge_rows
+from dmt.pipeline.chunks import plan_chunks
 from dmt.pipeline.tracker import TableResult
 from dmt.schema.model import INT_KINDS
 from dmt.state import StateStore
@@ -32,7 +33,7 @@ DELETE_BATCH = 500
 
 
 class Checkpointer:
-    """Implements the pipeline hooks for one run."""
+    """The pipeline's checkpoints of one run, in the state store."""
 
     def __init__(
         self, store: StateStore, run_id: str, source: Dialect, target: Dialect, resuming: bool

@@ -15,7 +15,6 @@ from typing import Any
 from dmt.checkpoint import Checkpointer
 from dmt.config import Config
 from dmt.dialects.base import ValueCounters, get_dialect
-from dmt.dialects.direct import choose as choose_direct_path
 from dmt.errors import (
     Cancelled,
     ConfigError,
@@ -25,8 +24,12 @@ from dmt.errors import (
     ValidationMismatch,
 )
 from dmt.logs import redact
-from dmt.pipeline.pipeline import Knobs, Pipeline, TableJob
-from dmt.pipeline.reader import bridge_rows
+from dmt.model.job import TableJob
+from dmt.paths.base import DataPath
+from dmt.paths.choose import choose as choose_path
+from dmt.paths.rows import bridge_rows
+from dmt.pipeline.knobs import Knobs
+from dmt.pipeline.pipeline import Pipeline
 from dmt.pipeline.stats import PipelineCounters
 from dmt.pipeline.updates import UpdateSlot
 from dmt.plan import Plan, connected, make_plan
@@ -34,7 +37,7 @@ from dmt.progress import NullReporter, Reporter
 from dmt.report import RunResult, TableSummary
 from dmt.schema.ddl import post_load, prepare_target
 from dmt.schema.translate import key_for
-from dmt.signals import ChildEvent, signals_to
+from dmt.signals import signals_to
 from dmt.state import StateStore, fingerprint
 from dmt.validate import ValidationReport, validate
 
@@ -258,11 +261,11 @@ class Migration:
     def _copy_with_retries(self, store: StateStore, run_id: str, plan: Plan, resume: bool) -> None:
         """Copy; after a lost connection, wait and copy again as a resume would (bounded)."""
         for attempt in range(len(COPY_RETRY_BACKOFF) + 1):
-            hooks = Checkpointer(
+            checkpoints = Checkpointer(
                 store, run_id, plan.source, plan.target, resuming=resume or attempt > 0
             )
             try:
-                self._copy(plan, hooks)
+                self._copy(plan, checkpoints)
                 return
             except ConnectError as exc:
                 if attempt == len(COPY_RETRY_BACKOFF) or self.abort.is_set():
@@ -275,7 +278,7 @@ class Migration:
                 if self.abort.wait(delay):
                     raise Cancelled() from exc
 
-    def _copy(self, plan: Plan, hooks: Checkpointer) -> None:
+    def _copy(self, plan: Plan, checkpoints: Checkpointer) -> None:
         cfg, m = self.cfg, self.cfg.migration
         source, target = plan.source, plan.target
         jobs = [
@@ -284,12 +287,17 @@ class Migration:
                 target=p.target,
                 key=key_for(p.source),
                 convert=bridge_rows(source, p.source, target, p.target, self.values),
-                direct=None if m.data_path == "rows" else choose_direct_path(source, target, p),
             )
             for p in plan.tables
         ]
+        mode = m.data_path
+        paths: dict[str, DataPath] = {}
+        for p in plan.tables:
+            path = choose_path(source, target, p, mode)
+            if path is not None:
+                paths[p.source.name] = path
         knobs = Knobs(
-            workers=m.tables_in_flight,
+            tables_in_flight=m.tables_in_flight,
             chunk_size=m.chunk_size,
             parallel_readers=m.parallel_readers,
             read_ahead_buffers=m.read_ahead_buffers,
@@ -297,20 +305,23 @@ class Migration:
             max_memory_mb=m.max_memory_mb,
             chunk_size_at=m.chunk_size_at,
         )
-        self.paths = {job.source.name: job.path for job in jobs}
+        self.paths = {
+            p.source.name: paths[p.source.name].name if p.source.name in paths else "rows"
+            for p in plan.tables
+        }
         self.counters = counters = PipelineCounters()
         slot = self.slot or UpdateSlot()
         total = sum(p.source.row_estimate for p in plan.tables)
         reporter = self.reporter_factory(total) if self.reporter_factory else NullReporter()
         pipeline = Pipeline(
-            source, target, jobs, knobs, counters, slot, reporter, hooks=hooks,
-            abort=ChildEvent(self.abort),
+            source, target, jobs, knobs, counters, slot, reporter, checkpoints=checkpoints,
+            abort=self.abort, paths=paths,
         )  # fmt: skip
         if m.ai_adjust:
             from dmt.tuning.monitor import build_monitor
 
             self.monitor = build_monitor(
-                counters.snapshot, slot, m, cfg.ai, max_writers=getattr(target, "max_writers", None)
+                counters.snapshot, slot, m, cfg.ai, max_writers=target.max_writers
             )
         try:
             if self.monitor is not None:

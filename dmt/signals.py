@@ -1,6 +1,7 @@
 """Ctrl-C and SIGTERM in two stages: the first stops cleanly (batches in flight finish and are
-checkpointed; exit 5 later), the second exits at once. The pipeline's own stop flag follows
-the user's without marking it, so a retried copy starts afresh."""
+checkpointed; exit 5 later), the second exits at once. The pipeline's own stop flag
+(:class:`dmt.pipeline.stop.StopFlag`) follows the user's without marking it, so a retried copy
+starts afresh."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import logging
 import os
 import signal
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -16,28 +16,6 @@ from typing import Any
 from dmt.errors import Cancelled
 
 log = logging.getLogger("dmt")
-
-
-class ChildEvent(threading.Event):
-    """The pipeline's stop flag: set by the pipeline itself (its first error), or seen set
-    when the user's ``parent`` event is (Ctrl-C). A failed attempt does not mark the user's
-    event, so a retry can start afresh and a later Ctrl-C is still the first one."""
-
-    def __init__(self, parent: threading.Event) -> None:
-        super().__init__()
-        self._parent = parent
-
-    def is_set(self) -> bool:
-        return super().is_set() or self._parent.is_set()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while not self.is_set():
-            left = 0.1 if deadline is None else min(0.1, deadline - time.monotonic())
-            if left <= 0:
-                return False
-            super().wait(left)
-        return True
 
 
 @contextmanager

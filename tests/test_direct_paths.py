@@ -105,9 +105,9 @@ def test_stopping_mid_chunk_leaves_the_connection_usable(
     # Ctrl-C between two batches: the COPY is cancelled, so the connection answers the next
     # command (a COPY left running would look like a lost connection: exit 2, not 5)
     from dmt.dialects.base import get_dialect
-    from dmt.dialects.direct import PgCopyPath
-    from dmt.pipeline.chunks import Chunk
-    from dmt.pipeline.pipeline import TableJob
+    from dmt.model.job import TableJob
+    from dmt.model.ranges import Chunk
+    from dmt.paths.pg_binary import PgCopyPath
     from dmt.run import make_plan
 
     src, dst = dbs
@@ -134,7 +134,7 @@ def test_stopping_mid_chunk_leaves_the_connection_usable(
 def test_copy_out_reads_every_row_and_reports_server_errors(dbs: tuple[str, str]) -> None:
     # the libpq-level COPY reader: every row message once, in runs of `step`; an error the
     # server raises mid-stream arrives as psycopg's exception, and the connection recovers
-    from dmt.dialects.direct import copy_out
+    from dmt.paths.pg_copy import copy_out
 
     src, _ = dbs
     with psycopg.connect(dbname=src, **PG) as conn:

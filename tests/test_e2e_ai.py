@@ -74,7 +74,6 @@ def test_ai_decisions_change_the_running_pipeline(
 ) -> None:
     # the decision loop needs tables that take seconds each, whatever the machine: the exact
     # row path (the columnar path and the binary pass-through copy 800k rows in about 1 s)
-    monkeypatch.setenv("DMT_ROW_PATH", "1")
     with psycopg.connect(dbname="postgres", autocommit=True, **PG) as admin:
         target_db = f"{pg_source}_dst"
         admin.execute(f'DROP DATABASE IF EXISTS "{target_db}"')
@@ -101,7 +100,7 @@ def test_ai_decisions_change_the_running_pipeline(
         "migration": {
             "workers": 1, "write_ahead_writers": 2, "chunk_size": 4000, "parallel_readers": 1,
             "ai_adjust": True, "ai_adjust_interval": "1s", "state_dir": str(tmp_path / "state"),
-            "include_tables": ["big*", "small"],
+            "include_tables": ["big*", "small"], "data_path": "rows",
         },
         "ai": {"api_key": KEY, "base_url": fake_anthropic.url, "cache_ttl": 0,
                "min_call_interval": 0},

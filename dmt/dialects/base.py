@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
 
 from dmt.config import Endpoint
-from dmt.dialects.sql import SqlDialect, TypeChoice
+from dmt.dialects.hooks import DataPathHooks
+from dmt.dialects.sql import TypeChoice
 from dmt.dialects.values import (
     Converter,
     Fetch,
@@ -56,7 +57,7 @@ __all__ = [
 log = logging.getLogger("dmt")
 
 
-class Dialect(SqlDialect):
+class Dialect(DataPathHooks):
     """Base class: one subclass per engine overrides only its differences.
 
     Capabilities (class attributes, here and on :class:`SqlDialect`) are what the rest of dmt

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dmt.config import MigrationConfig
+from dmt.model.ranges import Row
 
-Row = tuple[Any, ...]
 Converter = Callable[[Any], Any]
 Fetch = Callable[[int], list[Row]]
 

@@ -1,4 +1,9 @@
-"""The read-ahead queue: bounded, with a capacity that can change between tables."""
+"""The read-ahead queue: bounded, with a capacity that can change between tables.
+
+Nothing polls: every wait is on the queue's condition, which every change notifies (a put, a
+get, a capacity change, :meth:`BatchQueue.close`, :meth:`BatchQueue.drain` and
+:meth:`BatchQueue.abort`).
+"""
 
 from __future__ import annotations
 
@@ -6,25 +11,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
-
-from dmt.dialects.base import Row
-from dmt.pipeline.chunks import Chunk
+from typing import Protocol
 
 
-@dataclass
-class Batch:
-    """Rows of one chunk, bounded in rows and bytes: a list of tuples on the exact path, or a
-    data path's payload (e.g. COPY bytes) holding ``nrows`` rows."""
+class Flag(Protocol):
+    """What ``put`` checks of an abort flag (a ``threading.Event``, or the pipeline's own)."""
 
-    job: Any  # pipeline.TableJob (kept loose to avoid an import cycle)
-    chunk: Chunk
-    seq: int
-    rows: list[Row] | Any
-    nbytes: int
-    nrows: int = 0
-    read_seconds: float = field(default=0.0, repr=False)
+    def is_set(self) -> bool: ...
 
 
 STOP = object()  # the queue is closed and empty: no more batches
@@ -36,7 +29,8 @@ class BatchQueue:
 
     ``put`` blocks while full and ``get`` while empty; both return the seconds they waited so
     the pipeline can report its waiting share. Closing the queue ends every consumer once the
-    queue is empty, however many writers the pool has by then.
+    queue is empty, however many writers the pool has by then; aborting it ends every ``put``
+    waiting for room.
     """
 
     def __init__(self, capacity: int, on_change: Callable[[int], None] | None = None) -> None:
@@ -45,6 +39,7 @@ class BatchQueue:
         self._cond = threading.Condition()
         self._on_change = on_change
         self._closed = False
+        self._aborted = False
 
     @property
     def capacity(self) -> int:
@@ -59,13 +54,16 @@ class BatchQueue:
         with self._cond:
             return len(self._items)
 
-    def put(self, item: object, abort: threading.Event | None = None) -> float:
+    def put(self, item: object, abort: Flag | None = None) -> float:
+        """Queue ``item`` once there is room; dropped, not queued, once the queue is aborted or
+        ``abort`` is set (checked again whenever the queue changes: a writer taking a batch
+        makes room, and a failure drains or aborts the queue)."""
         start = time.monotonic()
         with self._cond:
             while len(self._items) >= self._capacity:
-                if abort is not None and abort.is_set():
+                if self._aborted or (abort is not None and abort.is_set()):
                     return time.monotonic() - start
-                self._cond.wait(0.2)
+                self._cond.wait()
             self._items.append(item)
             self._notify_change()
             self._cond.notify_all()
@@ -91,6 +89,12 @@ class BatchQueue:
         """No more puts: consumers get ``STOP`` once the queue is empty."""
         with self._cond:
             self._closed = True
+            self._cond.notify_all()
+
+    def abort(self) -> None:
+        """Stop taking batches: every ``put`` waiting for room returns at once."""
+        with self._cond:
+            self._aborted = True
             self._cond.notify_all()
 
     def wake(self) -> None:

@@ -2,13 +2,17 @@
 
 ::
 
-    table drivers (workers) ─ plan chunks ─▶ readers (parallel_readers per table)
-        ─▶ BatchQueue (read_ahead_buffers) ─▶ DynamicWriterPool (writers) ─▶ target
+    table drivers (tables_in_flight) ─ plan key ranges ─▶ executor: readers (parallel_readers
+        per table, :mod:`~dmt.pipeline.executor`) ─▶ BatchQueue (read_ahead_buffers)
+        ─▶ DynamicWriterPool (writers) ─▶ target
 
-Writers drain the update slot after every batch: writer counts apply at once (between
-chunks), chunk_size / parallel_readers / read_ahead_buffers at the next table start (or the
-next chunk with ``chunk_size_at: chunk``; once chunk_size grows past the width the table was
-planned with, readers take consecutive planned chunks as one key range, so batches can grow).
+A table's rows move by its data path (:mod:`dmt.paths`, chosen before the run) or by the exact
+row path; a path may hand a key range back to the row path (:mod:`~dmt.pipeline.reading`).
+Writers drain the update slot after every batch (:mod:`~dmt.pipeline.knobs`): writer counts
+apply at once, chunk_size / parallel_readers / read_ahead_buffers at the next table start (or
+the next key range with ``chunk_size_at: chunk``; once chunk_size grows past the width the table
+was planned with, readers take consecutive planned chunks as one key range, so batches can
+grow). Checkpoints go to :class:`~dmt.pipeline.checkpoints.Checkpoints`.
 """
 
 from __future__ import annotations
@@ -16,117 +20,48 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-from dmt.dialects.base import Dialect, Row
-from dmt.errors import (
-    Cancelled,
-    ConnectionLost,
-    DmtError,
-    TransferError,
-)
-from dmt.pipeline.batchqueue import Batch, BatchQueue
-from dmt.pipeline.chunks import Chunk, plan_chunks, take_adjacent
-from dmt.pipeline.reader import read_rows
+from dmt.dialects.base import Dialect
+from dmt.errors import Cancelled, DmtError, TransferError
+from dmt.model.job import Batch, TableJob
+from dmt.model.ranges import Chunk
+from dmt.paths.base import DataPath
+from dmt.pipeline.batchqueue import BatchQueue
+from dmt.pipeline.checkpoints import Checkpoints
+from dmt.pipeline.chunks import plan_chunks
+from dmt.pipeline.executor import Executor, KeyRangeTasks, ThreadExecutor
+from dmt.pipeline.failures import planning_failed, with_key_range, write_failed
+from dmt.pipeline.knobs import Knobs, KnobUpdates
+from dmt.pipeline.reading import RangeReader
 from dmt.pipeline.stats import PipelineCounters
+from dmt.pipeline.stop import StopFlag
 from dmt.pipeline.tracker import ChunkTracker, TableResult
 from dmt.pipeline.updates import UpdateSlot
 from dmt.pipeline.writer_pool import DynamicWriterPool
 from dmt.progress import NullReporter, Reporter
-from dmt.schema.model import Table
-from dmt.settings import KNOBS, Update, writer_bound
+from dmt.settings import writer_bound
 
 log = logging.getLogger("dmt.pipeline")
 
 
-class DataPath(Protocol):
-    """A way to move one chunk other than Python rows (e.g. a COPY stream passed through).
-
-    ``read`` yields ``(payload, rows, bytes, read_seconds)`` per batch, each payload bounded by
-    ``max_rows`` and ``max_bytes``; ``write`` loads one payload on the target and commits. A
-    path may fall back to the exact row path for part of a chunk: such a payload is a list of
-    converted rows, which ``write`` hands to the target dialect's ``write_rows``.
-    """
-
-    name: str
-
-    @property
-    def min_range_rows(self) -> int:
-        """The fewest rows one read should cover: the pipeline merges consecutive planned
-        key ranges up to it (0: read ranges as planned)."""
-
-    def read(
-        self, conn: Any, job: TableJob, chunk: Chunk, max_rows: int, max_bytes: int,
-        stop: Callable[[], bool],
-    ) -> Iterator[tuple[Any, int, int, float]]: ...  # fmt: skip
-
-    def write(self, conn: Any, job: TableJob, payload: Any) -> int: ...
-
-    def close(self) -> None:
-        """Release what the path holds of its own (e.g. driver connections); once per run."""
-
-
-@dataclass(frozen=True)
-class TableJob:
-    """One table to copy: as the source has it, as the target has it, its chunk key, and the
-    data path: Python rows through ``convert`` (the exact path), or a :class:`DataPath`."""
-
-    source: Table
-    target: Table
-    key: tuple[str, ...]
-    convert: Callable[[list[Row]], list[Row]] | None = None
-    direct: DataPath | None = None
-
-    @property
-    def path(self) -> str:
-        """Which data path carries this table, for --verbosity debug and the result."""
-        return self.direct.name if self.direct is not None else "rows"
-
-
-@dataclass
-class Knobs:
-    """The runtime-adjustable settings, plus the fixed ones they are checked against."""
-
-    workers: int
-    chunk_size: int
-    parallel_readers: int
-    read_ahead_buffers: int
-    writers: int
-    max_memory_mb: int
-    chunk_size_at: str = "table"
-
-    def batch_bytes(self) -> int:
-        """Byte budget of one batch: the memory budget shared by every batch that can exist."""
-        slots = self.read_ahead_buffers + self.writers + self.workers * self.parallel_readers
-        return max(64 * 1024, self.max_memory_mb * 1024 * 1024 // max(1, slots))
-
-
-class Hooks(Protocol):
-    """Checkpointing (the state store) seen from the pipeline; called from its threads.
-
-    ``chunks_for`` decides which chunks of a table still need copying (and cleans the target
-    of a chunk that was in flight when an earlier run died); ``chunk_started`` is called
-    before the first batch of a chunk is queued, ``chunk_committed`` after its last batch is
-    committed on the target.
-    """
-
-    def chunks_for(self, job: TableJob, conn: Any, chunk_size: int) -> list[Chunk]: ...
-    def chunk_started(self, job: TableJob, chunk: Chunk) -> None: ...
-    def chunk_committed(self, job: TableJob, chunk: Chunk, rows: int) -> None: ...
-    def table_done(self, job: TableJob, result: TableResult) -> None: ...
-
-
 @dataclass
 class PipelineResult:
+    """What the copy did: each table's result, and the runtime changes applied."""
+
     tables: list[TableResult]
     applied: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Pipeline:
-    """Copies ``jobs`` from ``source`` to ``target``; see the module docstring."""
+    """Copies ``jobs`` from ``source`` to ``target``; see the module docstring.
+
+    ``paths`` maps a table to the data path that carries it (absent: the exact row path);
+    ``abort`` is the user's cancel event (never set by the pipeline itself); ``executor`` runs
+    each table's key-range tasks (default: threads).
+    """
 
     def __init__(
         self,
@@ -137,30 +72,27 @@ class Pipeline:
         counters: PipelineCounters | None = None,
         slot: UpdateSlot | None = None,
         reporter: Reporter | None = None,
-        hooks: Hooks | None = None,
+        checkpoints: Checkpoints | None = None,
         abort: threading.Event | None = None,
+        paths: Mapping[str, DataPath] | None = None,
+        executor: Executor | None = None,
     ) -> None:
         self.source = source
         self.target = target
         self.jobs = jobs
         self.knobs = knobs
+        self.paths = dict(paths or {})
         self.counters = counters or PipelineCounters()
-        self.slot = slot
         self.reporter = reporter or NullReporter()
-        self.hooks = hooks
-        self.abort = abort or threading.Event()
-        self.applied: list[dict[str, Any]] = []
-        self._pending: dict[str, int] = {}
-        self._pending_source = Update()
-        self._update_lock = threading.Lock()
+        self.checkpoints = checkpoints
+        self.stop = StopFlag(abort)
         self._error_lock = threading.Lock()
         self._first_error: BaseException | None = None
-        self._started = time.monotonic()
         self._jobs_lock = threading.Lock()
         self._next_job = 0
         self.queue = BatchQueue(knobs.read_ahead_buffers, self._on_queue_change)
+        self.stop.on_set(self.queue.abort)
         self.tracker = ChunkTracker(self._on_chunk_committed, self._on_table_done)
-        self._max_writers = writer_bound(target.max_writers)
         self.pool = DynamicWriterPool(
             self.queue,
             connect=self._writer_connect,
@@ -171,6 +103,25 @@ class Pipeline:
                 active_writers=alive, target_writers=target
             ),
         )
+        self.updates = KnobUpdates(
+            knobs, slot, writer_bound(target.max_writers),
+            pool_target=lambda: self.pool.target, scale_writers=self.pool.scale_workers,
+            on_applied=self._on_knob_applied,
+            current_table=lambda: self.counters.current_table,
+        )  # fmt: skip
+        self.reader = RangeReader(
+            source, self.paths, knobs, self.queue, self.tracker, self.counters, checkpoints,
+            self.stop,
+        )  # fmt: skip
+        self.executor = executor or ThreadExecutor(
+            connect=source.connect, close=_close, on_error=lambda exc: self._fail(exc, None),
+            on_worker=lambda n: self.counters.add("active_readers", n),
+        )  # fmt: skip
+
+    @property
+    def applied(self) -> list[dict[str, Any]]:
+        """The runtime changes applied so far (see :class:`~dmt.pipeline.knobs.KnobUpdates`)."""
+        return self.updates.applied
 
     # ------------------------------------------------------------------ run
     def run(self) -> PipelineResult:
@@ -182,10 +133,10 @@ class Pipeline:
             chunk_size=k.chunk_size,
             rows_expected=sum(j.source.row_estimate for j in self.jobs),
         )
-        self.pool.scale_workers(min(k.writers, self._max_writers))
+        self.pool.scale_workers(min(k.writers, self.updates.max_writers))
         drivers = [
             threading.Thread(target=self._drive_tables, name=f"dmt-table-{i + 1}")
-            for i in range(max(1, min(k.workers, len(self.jobs))))
+            for i in range(max(1, min(k.tables_in_flight, len(self.jobs))))
         ]
         for t in drivers:
             t.start()
@@ -193,44 +144,38 @@ class Pipeline:
             t.join()
         self.queue.close()
         self.pool.join()
-        for path in {id(j.direct): j.direct for j in self.jobs if j.direct is not None}.values():
+        for path in {id(p): p for p in self.paths.values()}.values():
             path.close()  # connections a data path keeps of its own
         if self._first_error is not None:
             err = self._first_error
             if isinstance(err, DmtError):
                 raise err
             raise TransferError(f"unexpected {type(err).__name__}: {err}") from err
-        if self.abort.is_set():
+        if self.stop.is_set():
             raise Cancelled()
         return PipelineResult(tables=self.tracker.results(), applied=self.applied)
 
     def _fail(self, exc: BaseException, batch: Batch | None) -> None:
-        if batch is not None and isinstance(exc, DmtError) and not isinstance(exc, Cancelled):
-            if isinstance(exc, TransferError) and exc.key_range is None:
-                wrapped = TransferError(
-                    str(exc).split(": ", 1)[-1], batch.job.source.name, batch.chunk.describe()
-                )
-                wrapped.__cause__ = exc.__cause__ or exc
-                exc = wrapped
-        elif batch is not None and not isinstance(exc, DmtError):
-            wrapped = TransferError(
-                f"{type(exc).__name__}: {exc}", batch.job.source.name, batch.chunk.describe()
-            )
-            wrapped.__cause__ = exc
-            exc = wrapped
+        """Keep the first error, then stop: no new work, queued batches dropped."""
+        exc = with_key_range(exc, batch)
         with self._error_lock:
             if self._first_error is None:
                 self._first_error = exc
                 log.debug("stopping after error: %s", exc)
         self.counters.add("errors")
-        self.abort.set()
+        self.stop.set()
         self.pool.skip_writes.set()
         self.queue.drain()
 
-    # ------------------------------------------------------------------ tables and readers
+    # ------------------------------------------------------------------ tables
+    def path_name(self, job: TableJob) -> str:
+        """Which data path carries this table, for --verbosity debug and the result."""
+        path = self.paths.get(job.source.name)
+        return path.name if path is not None else "rows"
+
     def _take_job(self) -> TableJob | None:
         with self._jobs_lock:
-            if self._next_job >= len(self.jobs) or self.abort.is_set():
+            if self._next_job >= len(self.jobs) or self.stop.is_set():
                 return None
             job = self.jobs[self._next_job]
             self._next_job += 1
@@ -247,9 +192,7 @@ class Pipeline:
                 except DmtError:
                     raise
                 except Exception as exc:  # planning failed: name the table
-                    raise self.source.translate_error(
-                        exc, "planning failed", job.source.name
-                    ) from exc
+                    raise planning_failed(self.source, job, exc) from exc
         except BaseException as exc:
             self._fail(exc, None)
         finally:
@@ -259,49 +202,31 @@ class Pipeline:
     def _copy_table(self, conn: Any, job: TableJob) -> None:
         name = job.source.name
         self.counters.set(current_table=name, column_count=len(job.source.columns))
-        self._drain_updates(table_start=True)
+        self.updates.drain(table_start=True)
         k = self.knobs
         chunk_size = k.chunk_size
-        if self.hooks is not None:
-            todo = self.hooks.chunks_for(job, conn, chunk_size)
+        if self.checkpoints is not None:
+            todo = self.checkpoints.chunks_for(job, conn, chunk_size)
         else:
             todo = plan_chunks(self.source, conn, job.source, job.key, chunk_size)
         log.debug(
             "table `%s`: %d chunk(s) of %d rows to copy, path=%s",
-            name, len(todo), chunk_size, job.path,
+            name, len(todo), chunk_size, self.path_name(job),
         )  # fmt: skip
-        self.tracker.start_table(job, len(todo))
+        self.tracker.start_table(job, len(todo), self.path_name(job))
         self.reporter.start_table(name, job.source.row_estimate)
-        lock = threading.Lock()
-        pending = deque(todo)
-        width = 1  # planned chunks per read
 
-        def next_chunk() -> Chunk | None:
-            nonlocal width
-            with lock:
-                if not pending or self.abort.is_set():
-                    return None
-                n = self._chunks_per_read(chunk_size, job)
-                if n != width:
-                    width = n
-                    log.debug(
-                        "table `%s`: reading %d planned chunk(s) per range (chunk_size %d)",
-                        name, n, self.knobs.chunk_size,
-                    )  # fmt: skip
-                return take_adjacent(pending, n)
+        def on_width(n: int) -> None:
+            log.debug(
+                "table `%s`: reading %d planned chunk(s) per range (chunk_size %d)",
+                name, n, self.knobs.chunk_size,
+            )  # fmt: skip
 
-        n_readers = max(1, min(k.parallel_readers, len(todo)))
-        extra = [
-            threading.Thread(
-                target=self._reader_thread, args=(None, job, next_chunk), name=f"dmt-reader-{i}"
-            )
-            for i in range(n_readers - 1)
-        ]
-        for t in extra:
-            t.start()
-        self._reader_thread(conn, job, next_chunk)
-        for t in extra:
-            t.join()
+        tasks = KeyRangeTasks(
+            todo, lambda: self._chunks_per_read(chunk_size, job), self.stop.is_set, on_width
+        )
+        self.executor.run(tasks, lambda c, chunk: self.reader.read(c, job, chunk),
+                          k.parallel_readers, conn)  # fmt: skip
         self.tracker.reading_done(job)
 
     def _chunks_per_read(self, planned: int, job: TableJob) -> int:
@@ -312,65 +237,9 @@ class Pipeline:
         n = 1
         if self.knobs.chunk_size_at == "chunk":
             n = max(1, round(self.knobs.chunk_size / planned))
-        floor = job.direct.min_range_rows if job.direct is not None else 0
+        path = self.paths.get(job.source.name)
+        floor = path.min_range_rows if path is not None else 0
         return max(n, -(-floor // max(1, planned)))
-
-    def _reader_thread(
-        self, conn: Any, job: TableJob, next_chunk: Callable[[], Chunk | None]
-    ) -> None:
-        own = conn is None
-        self.counters.add("active_readers")
-        try:
-            if own:
-                conn = self.source.connect()
-            while (chunk := next_chunk()) is not None:
-                self._read_one(conn, job, chunk)
-        except BaseException as exc:
-            if own:
-                self._fail(exc, None)
-            else:
-                raise
-        finally:
-            self.counters.add("active_readers", -1)
-            if own and conn is not None:
-                _close(conn)
-
-    def _read_one(self, conn: Any, job: TableJob, chunk: Chunk) -> None:
-        seq = 0
-        try:
-            for payload, nrows, nbytes, secs in self._batches(conn, job, chunk):
-                self.counters.record_read(secs)
-                if nrows:
-                    self.counters.set(avg_row_bytes=nbytes / nrows)
-                self.tracker.add_read(job, secs)
-                batch = Batch(job, chunk, seq, payload, nbytes, nrows=nrows, read_seconds=secs)
-                if seq == 0 and self.hooks is not None:
-                    self.hooks.chunk_started(job, chunk)
-                seq += 1
-                self.counters.add("batches_in_flight")
-                waited = self.queue.put(batch, self.abort)
-                self.counters.record_wait(waited)
-                self.tracker.add_wait(job, waited)
-        except Exception as exc:
-            err = self.source.translate_error(exc, "read failed", job.source.name, chunk.describe())
-            if err is exc and not isinstance(exc, ConnectionLost):  # ours: name table and range
-                err = TransferError(str(exc), job.source.name, chunk.describe())
-            raise err from exc
-        if not self.abort.is_set():
-            self.tracker.chunk_read(job, chunk, seq)
-
-    def _batches(
-        self, conn: Any, job: TableJob, chunk: Chunk
-    ) -> Iterator[tuple[Any, int, int, float]]:
-        k = self.knobs
-        if job.direct is not None:
-            yield from job.direct.read(
-                conn, job, chunk, k.chunk_size, k.batch_bytes(), self.abort.is_set
-            )
-            return
-        yield from read_rows(
-            self.source, conn, job, chunk, k.chunk_size, k.batch_bytes(), self.abort.is_set
-        )
 
     # ------------------------------------------------------------------ writers
     def _writer_connect(self) -> Any:
@@ -388,18 +257,16 @@ class Pipeline:
         t0 = time.monotonic()
         job = batch.job
         try:
-            if job.direct is not None:
-                n = job.direct.write(conn, job, batch.rows)
+            if batch.by_path:
+                n = self.paths[job.source.name].write(conn, job, batch.rows)
             else:
                 n = self.target.write_rows(conn, job.target, batch.rows)
         except Exception as exc:
             # the batch may or may not be committed: its chunk stays not-done, and a retry or
             # resume removes the chunk from the target before copying it again
-            err = self.target.translate_error(
-                exc, "write failed", job.source.name, batch.chunk.describe()
-            )
-            if isinstance(err, ConnectionLost) and err is not exc:
-                raise err from exc
+            lost = write_failed(self.target, batch, exc)
+            if lost is not None:
+                raise lost from exc
             raise
         finally:
             self.counters.add("batches_in_flight", -1)
@@ -408,18 +275,26 @@ class Pipeline:
         self.tracker.add_write(batch.job, secs)
         self.reporter.advance(batch.job.source.name, n)
         self.tracker.batch_written(batch, n)
-        self._drain_updates(table_start=False)
+        self.updates.drain(table_start=False)
 
+    # ------------------------------------------------------------------ callbacks
     def _on_queue_change(self, depth: int) -> None:
         self.counters.set(queue_depth=depth)
 
+    def _on_knob_applied(self, knob: str, value: int) -> None:
+        if knob == "read_ahead_buffers":
+            self.queue.set_capacity(value)
+            self.counters.set(queue_capacity=value)
+        if knob == "chunk_size":
+            self.counters.set(chunk_size=value)
+
     def _on_chunk_committed(self, job: TableJob, chunk: Chunk, rows: int) -> None:
-        if self.hooks is not None:
-            self.hooks.chunk_committed(job, chunk, rows)
+        if self.checkpoints is not None:
+            self.checkpoints.chunk_committed(job, chunk, rows)
 
     def _on_table_done(self, result: TableResult) -> None:
-        if self.hooks is not None:
-            self.hooks.table_done(self.tracker.job(result.name), result)
+        if self.checkpoints is not None:
+            self.checkpoints.table_done(self.tracker.job(result.name), result)
         self.counters.add("tables_done")
         self.reporter.finish_table(result.name, result.rows)
         log.debug(
@@ -431,65 +306,6 @@ class Pipeline:
                 "table `%s`: %d of %d planned chunk(s) read in merged ranges",
                 result.name, result.merged, result.chunks,
             )  # fmt: skip
-
-    # ------------------------------------------------------------------ runtime updates
-    def _drain_updates(self, table_start: bool) -> None:
-        with self._update_lock:
-            upd = self.slot.take() if self.slot is not None else None
-            if upd is not None:
-                self._accept(upd)
-            if table_start or self.knobs.chunk_size_at == "chunk":
-                self._apply_pending()
-
-    def _accept(self, upd: Update) -> None:
-        for knob in ("writers", "chunk_size", "parallel_readers", "read_ahead_buffers"):
-            value = getattr(upd, knob)
-            if value is None:
-                continue
-            lo, hi = KNOBS[knob].low, KNOBS[knob].high
-            if not lo <= value <= hi:
-                log.warning("ignored runtime update %s=%s: outside %d-%d", knob, value, lo, hi)
-                continue
-            if knob == "writers":
-                value = min(value, self._max_writers)
-                before, after = self.pool.target, value
-                if before != after:
-                    self.pool.scale_workers(after)
-                    self.knobs.writers = after
-                    log.info("Scaled writers from %d to %d", before, after)
-                    self._record(upd, knob, before, after)
-            else:
-                self._pending[knob] = value
-                self._pending_source = upd
-
-    def _apply_pending(self) -> None:
-        for knob, value in self._pending.items():
-            before = getattr(self.knobs, knob)
-            if before == value:
-                continue
-            setattr(self.knobs, knob, value)
-            if knob == "read_ahead_buffers":
-                self.queue.set_capacity(value)
-                self.counters.set(queue_capacity=value)
-            if knob == "chunk_size":
-                self.counters.set(chunk_size=value)
-            log.info("Changed %s from %d to %d", knob, before, value)
-            self._record(self._pending_source, knob, before, value)
-        self._pending.clear()
-
-    def _record(self, upd: Update, knob: str, before: int, after: int) -> None:
-        self.applied.append(
-            {
-                "at_seconds": round(time.monotonic() - self._started, 3),
-                "knob": knob,
-                "before": before,
-                "after": after,
-                "source": upd.source,
-                "action": upd.action,
-                "decision_id": upd.decision_id,
-                "table": self.counters.current_table,
-            }
-        )
 
 
 def _close(conn: Any) -> None:

@@ -10,10 +10,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
-from dmt.pipeline.batchqueue import Batch
-from dmt.pipeline.chunks import Chunk
+from dmt.model.job import Batch, TableJob
+from dmt.model.ranges import Chunk
 
 
 @dataclass
@@ -63,36 +62,36 @@ class ChunkTracker:
 
     def __init__(
         self,
-        on_chunk: Callable[[Any, Chunk, int], None],
+        on_chunk: Callable[[TableJob, Chunk, int], None],
         on_table: Callable[[TableResult], None],
     ) -> None:
         self._lock = threading.Lock()
         self._tables: dict[str, _TableState] = {}
-        self._jobs: dict[str, Any] = {}
+        self._jobs: dict[str, TableJob] = {}
         self._order: list[str] = []
         self._on_chunk = on_chunk
         self._on_table = on_table
 
-    def start_table(self, job: Any, chunks: int) -> None:
+    def start_table(self, job: TableJob, chunks: int, path: str) -> None:
         name = job.source.name
         with self._lock:
-            self._tables[name] = _TableState(TableResult(name, path=job.path), chunks)
+            self._tables[name] = _TableState(TableResult(name, path=path), chunks)
             self._jobs[name] = job
             self._order.append(name)
 
-    def add_read(self, job: Any, secs: float) -> None:
+    def add_read(self, job: TableJob, secs: float) -> None:
         with self._lock:
             self._tables[job.source.name].result.read_seconds += secs
 
-    def add_wait(self, job: Any, secs: float) -> None:
+    def add_wait(self, job: TableJob, secs: float) -> None:
         with self._lock:
             self._tables[job.source.name].result.wait_seconds += secs
 
-    def add_write(self, job: Any, secs: float) -> None:
+    def add_write(self, job: TableJob, secs: float) -> None:
         with self._lock:
             self._tables[job.source.name].result.write_seconds += secs
 
-    def chunk_read(self, job: Any, chunk: Chunk, batches: int) -> None:
+    def chunk_read(self, job: TableJob, chunk: Chunk, batches: int) -> None:
         with self._lock:
             st = self._tables[job.source.name].chunks.setdefault(chunk.index, _ChunkState())
             st.batches = batches
@@ -107,12 +106,12 @@ class ChunkTracker:
             table.result.rows += rows
         self._check(batch.job, batch.chunk)
 
-    def reading_done(self, job: Any) -> None:
+    def reading_done(self, job: TableJob) -> None:
         with self._lock:
             self._tables[job.source.name].reading = False
         self._check_table(job.source.name)
 
-    def _check(self, job: Any, chunk: Chunk) -> None:
+    def _check(self, job: TableJob, chunk: Chunk) -> None:
         name = job.source.name
         with self._lock:
             table = self._tables[name]
@@ -138,7 +137,7 @@ class ChunkTracker:
             result = table.result
         self._on_table(result)
 
-    def job(self, name: str) -> Any:
+    def job(self, name: str) -> TableJob:
         with self._lock:
             return self._jobs[name]
 

@@ -7,7 +7,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from dmt.pipeline.batchqueue import RETIRE, STOP, Batch, BatchQueue
+from dmt.model.job import Batch
+from dmt.pipeline.batchqueue import RETIRE, STOP, BatchQueue
 
 log = logging.getLogger("dmt.pipeline")
 

@@ -19,7 +19,7 @@ from dmt.errors import (
     ValidationIncomplete,
     first_line,
 )
-from dmt.pipeline.reader import bridge_rows
+from dmt.paths.rows import bridge_rows
 from dmt.schema.model import Table
 
 log = logging.getLogger("dmt")

@@ -113,7 +113,7 @@ def fill(dbs: Databases, engine: str) -> dict[str, Any]:
 WIDEN = {"type_overrides": {"columns": {"plain.i16": "integer", "keylast.v": "varchar(64)"}}}
 
 
-def migrate(src: dict[str, Any], dst: dict[str, Any], state: Path) -> Any:
+def migrate(src: dict[str, Any], dst: dict[str, Any], state: Path, data_path: str = "auto") -> Any:
     cfg = build_config(
         {
             **(WIDEN if src["type"] == "postgres" else {}),
@@ -124,6 +124,7 @@ def migrate(src: dict[str, Any], dst: dict[str, Any], state: Path) -> Any:
                 "chunk_size": 1000,
                 "validate": "count",
                 "nul_bytes": "strip",
+                "data_path": data_path,
             },
             "ai": {"provider": "none"},
         }
@@ -147,8 +148,7 @@ def test_columnar_path_lands_what_the_row_path_lands(
     assert fallbacks, "the odd values should have sent a key range to the row path"
     assert all("chunk 1 " in m for m in fallbacks), fallbacks
 
-    monkeypatch.setenv("DMT_COLUMNAR", "0")
-    cfg_rows, rows = migrate(src, dbs.new("postgres"), tmp_path / "b")
+    cfg_rows, rows = migrate(src, dbs.new("postgres"), tmp_path / "b", "no_columnar")
     assert rows.status == "success"
     assert not rows.tables[0].path.startswith("arrow")
 

@@ -24,13 +24,12 @@ import pymysql
 import pytest
 import yaml
 
-import dmt.run
 from dmt.config import build_config
 from dmt.dialects.mysql import MySQLDialect
-from dmt.dialects.pgtext import PgTextPath, choose_text, mysql_escapes
 from dmt.errors import TransferError
-from dmt.pipeline.chunks import Chunk
-from dmt.pipeline.pipeline import TableJob
+from dmt.model.job import TableJob
+from dmt.model.ranges import Chunk
+from dmt.paths.pg_text import PgTextPath, choose_text, mysql_escapes
 from dmt.report import RunResult
 from dmt.run import execute, make_plan
 from tests.conftest import MY, PG, endpoint
@@ -138,13 +137,12 @@ def _config(
 
 
 def _run(src: str, dst: str, tmp: Path, tables: list[str], *, text: bool, **kw: Any) -> RunResult:
-    """Copy ``tables`` through the text path (wired as dmt.dialects.direct.choose would), or
-    through the row path alone."""
+    """Copy ``tables`` through the text path (as dmt.paths.choose picks it), or through the
+    row path alone."""
     raw = _config(src, dst, tmp / f"state-{text}", tables, **kw)
-    if text:
-        return execute(build_config(raw, tmp))
-    with mock.patch.object(dmt.run, "choose_direct_path", lambda s, t, p: None):
-        return execute(build_config(raw, tmp))
+    if not text:
+        raw["migration"]["data_path"] = "rows"
+    return execute(build_config(raw, tmp))
 
 
 def _mysql_rows(db: str, table: str) -> list[tuple[str, ...]]:

@@ -20,8 +20,8 @@ import yaml
 from dmt.checkpoint import split_rows
 from dmt.config import build_config
 from dmt.errors import TransferError
-from dmt.pipeline.batchqueue import Batch
-from dmt.pipeline.chunks import Chunk, merge, take_adjacent
+from dmt.model.job import Batch
+from dmt.model.ranges import Chunk, merge, take_adjacent
 from dmt.pipeline.pipeline import Pipeline
 from dmt.pipeline.updates import UpdateSlot
 from dmt.run import Migration, execute
@@ -34,13 +34,6 @@ ROOT = Path(__file__).resolve().parents[2]
 ROWS = {"ints": 60_000, "words": 40_000, "pairs": 30_000}
 PLANNED = 1000
 RAISED = 8000
-
-
-@pytest.fixture(autouse=True)
-def row_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    """These tests watch ranges merge because chunk_size grew; the columnar path merges ranges
-    for its own reason (ArrowPath.min_range_rows), so they run on the row path."""
-    monkeypatch.setenv("DMT_COLUMNAR", "0")
 
 
 class LateSlot(UpdateSlot):
@@ -112,9 +105,11 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _raw(src: Path, kind: str, dst: Any, tmp_path: Path, **migration: Any) -> dict[str, Any]:
+    # these tests watch ranges merge because chunk_size grew; the columnar path merges ranges
+    # for its own reason (ArrowPath.min_range_rows), so they run without it
     settings = {"state_dir": str(tmp_path / "state"), "chunk_size": PLANNED,
                 "chunk_size_at": "chunk", "workers": 1, "parallel_readers": 1,
-                "write_ahead_writers": 2, **migration}  # fmt: skip
+                "write_ahead_writers": 2, "data_path": "no_columnar", **migration}  # fmt: skip
     return {"source": endpoint("sqlite", src), "target": endpoint(kind, dst),
             "migration": settings}  # fmt: skip
 

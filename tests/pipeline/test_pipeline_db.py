@@ -14,9 +14,9 @@ import psycopg
 import pytest
 
 from dmt.config import build_config
-from dmt.dialects.arrow import COPIES, FIRST_ROWS
 from dmt.errors import TransferError
-from dmt.pipeline.reader import FIRST_FETCH
+from dmt.paths.columnar import COPIES, FIRST_ROWS
+from dmt.paths.rows import FIRST_FETCH
 from dmt.pipeline.updates import UpdateSlot
 from dmt.run import Migration, execute
 from dmt.settings import Update

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from dmt.config import Endpoint
 from dmt.dialects.sqlite import SQLiteDialect
+from dmt.model.ranges import Chunk
+from dmt.paths.rows import make_row_converter, read_chunk, row_bytes
 from dmt.pipeline.batchqueue import RETIRE, STOP, BatchQueue
-from dmt.pipeline.chunks import Chunk
-from dmt.pipeline.reader import make_row_converter, read_chunk, row_bytes
 from dmt.pipeline.updates import UpdateSlot
 from dmt.schema.model import Column, ColumnType, Table
 from dmt.settings import Update
@@ -103,3 +103,24 @@ def test_reader_bounds_batches_in_rows_and_bytes(tmp_path: Path) -> None:
     )
     conn.close()
     assert [len(rows) for rows, _, _ in narrow] == [4, 4, 1]
+
+
+def test_a_put_waiting_for_room_returns_when_the_pipeline_stops() -> None:
+    from dmt.pipeline.stop import StopFlag
+
+    q = BatchQueue(1)
+    q.put("full")
+    cancel = threading.Event()
+    stop = StopFlag(cancel)
+    stop.on_set(q.abort)
+    waited: list[float] = []
+    t = threading.Thread(target=lambda: waited.append(q.put("blocked", stop)))
+    t.start()
+    time.sleep(0.1)
+    assert t.is_alive() and not stop.is_set()
+    stop.set()  # the pipeline's first error: no polling, the condition is notified
+    t.join(1)
+    assert not t.is_alive() and len(q) == 1
+    assert not cancel.is_set()  # the user's event is never set by the pipeline
+    cancel.set()
+    assert StopFlag(cancel).is_set()

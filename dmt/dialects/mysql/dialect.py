@@ -18,8 +18,9 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, BinaryIO
 
 from dmt.config import Endpoint
-from dmt.dialects.base import Converter, Dialect, Fetch, Row, TypeChoice, ValueCounters
+from dmt.dialects.base import Converter, Fetch, Row, TypeChoice, ValueCounters
 from dmt.dialects.mysql import load, reflection, values
+from dmt.dialects.mysql.columnar import MySQLColumnar
 from dmt.dialects.mysql.types import (
     AUTO_INC_TYPES,
     KEY_CHARS,
@@ -47,7 +48,7 @@ _TABLE_OPTIONS = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
 _LOST = {1053, 1927, 2003, 2006, 2013, 2055, 4031}
 
 
-class MySQLDialect(Dialect):
+class MySQLDialect(MySQLColumnar):
     """MySQL 5.7+ and MariaDB 10.3+ through PyMySQL. The database is the namespace."""
 
     name = "mysql"
@@ -61,6 +62,7 @@ class MySQLDialect(Dialect):
     max_decimal_precision = 65
     case_insensitive_names = True
     supports_prefix_indexes = True
+    tsv_load = True
     spelling = reflection.SPELLING
     sample_types = SAMPLE_TYPES
 

@@ -7,8 +7,9 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from dmt.dialects.base import Converter, Dialect, Fetch, Row, TypeChoice, ValueCounters
+from dmt.dialects.base import Converter, Fetch, Row, TypeChoice, ValueCounters
 from dmt.dialects.postgres import reflection
+from dmt.dialects.postgres.columnar import PostgresColumnar
 from dmt.dialects.postgres.types import SAMPLE_TYPES, canonical_type, render_type
 from dmt.dialects.postgres.values import encoders, register_infinity_loaders, str_or_none
 from dmt.errors import ConnectError, TransferError, first_line
@@ -18,7 +19,7 @@ from dmt.schema.model import Column, ColumnType, Schema, Table
 _LOST_STATES = ("57P01", "57P02", "57P03")
 
 
-class PostgresDialect(Dialect):
+class PostgresDialect(PostgresColumnar):
     """PostgreSQL 12+ through psycopg 3."""
 
     name = "postgres"
@@ -31,6 +32,8 @@ class PostgresDialect(Dialect):
     max_decimal_precision = 1000
     spelling = reflection.SPELLING
     sample_types = SAMPLE_TYPES
+    copy_binary_passthrough = True
+    text_copy_out = True
 
     def connect(self) -> Any:
         import psycopg

@@ -10,7 +10,8 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from dmt.dialects.base import Converter, Dialect, Row, TypeChoice, ValueCounters
+from dmt.dialects.base import Converter, Row, TypeChoice, ValueCounters
+from dmt.dialects.sqlite.columnar import SQLiteColumnar
 from dmt.dialects.sqlite.types import MAX_NUMERIC, SAMPLE_TYPES, canonical_type, render_type
 from dmt.dialects.sqlite.values import decoder, encode_value, nan_encoder
 from dmt.errors import ConnectError, TransferError
@@ -18,7 +19,7 @@ from dmt.schema.expr import NotPortable, Spelling, Token, portable_default, toke
 from dmt.schema.model import Check, Column, ColumnType, ForeignKey, Index, Schema, Table
 
 
-class SQLiteDialect(Dialect):
+class SQLiteDialect(SQLiteColumnar):
     """SQLite 3 through the standard library."""
 
     name = "sqlite"

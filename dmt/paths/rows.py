@@ -1,18 +1,19 @@
-"""Readers: stream one chunk's rows from the source into batches bounded in rows and bytes."""
+"""The exact row path: stream one key range's rows from the source driver into batches
+bounded in rows and bytes, converted in Python for the target's bulk path. It carries every
+table no faster path takes, and every key range a faster path hands back
+(:class:`~dmt.paths.base.RowFallback`)."""
 
 from __future__ import annotations
 
 import sys
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from dmt.dialects.base import Converter, Dialect, Row, ValueCounters
-from dmt.pipeline.chunks import Chunk
+from dmt.dialects.base import Converter, Dialect, ValueCounters
+from dmt.model.job import RowConverter, TableJob
+from dmt.model.ranges import Chunk, Row
 from dmt.schema.model import Table
-
-if TYPE_CHECKING:
-    from dmt.pipeline.pipeline import TableJob
 
 #: rows fetched from the driver at first, while the row width is still unknown
 FIRST_FETCH = 16
@@ -26,7 +27,7 @@ def row_bytes(row: Row) -> int:
     return sys.getsizeof(row) + sum(sys.getsizeof(v) for v in row if v is not None)
 
 
-def make_row_converter(convs: list[Converter | None]) -> Callable[[list[Row]], list[Row]] | None:
+def make_row_converter(convs: list[Converter | None]) -> RowConverter | None:
     """One function converting a list of rows, touching only the columns that need it."""
     active = [(i, f) for i, f in enumerate(convs) if f is not None]
     if not active:
@@ -111,9 +112,8 @@ def read_rows(
     dialect: Dialect, conn: Any, job: TableJob, chunk: Chunk, max_rows: int, max_bytes: int,
     stop: Callable[[], bool],
 ) -> Iterator[tuple[list[Row], int, int, float]]:  # fmt: skip
-    """The exact row path for one chunk: :func:`read_chunk` batches converted by the job,
-    as ``(rows, row count, bytes, read_seconds)`` — the pipeline's own reads and every data
-    path's fallback."""
+    """The exact row path for one key range: :func:`read_chunk` batches converted by the job,
+    as ``(rows, row count, bytes, read_seconds)``."""
     for rows, nbytes, secs in read_chunk(
         dialect, conn, job.source, job.key, chunk, max_rows, max_bytes, stop
     ):

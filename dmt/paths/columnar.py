@@ -1,185 +1,83 @@
-"""The columnar data path: Arrow batches read in C or Rust, written to PostgreSQL by ADBC.
+"""The columnar data path: Arrow batches read in C or Rust, written by ADBC ingest.
 
-MySQL and SQLite are read with connectorx, PostgreSQL with the ADBC driver; every target is
-PostgreSQL, loaded by ADBC ingest (binary COPY built in C++). Rows never become Python objects,
-which is what lets MySQL -> PostgreSQL pass PyMySQL's pure-Python ceiling.
+The source's ``columnar_reader`` reads it (connectorx for MySQL and SQLite, the ADBC driver for
+PostgreSQL); a target with ``columnar_writer`` "adbc" (PostgreSQL) loads it by ADBC ingest
+(binary COPY built in C++). Rows never become Python objects, which is what lets MySQL ->
+PostgreSQL pass PyMySQL's pure-Python ceiling.
 
 It carries a table only when all of this holds (:func:`choose`), else the exact row path does:
 
 - a single-column integer primary key: a batch is ``key > last ... ORDER BY key LIMIT n``, so
   each query is bounded in rows and, from the widest batch seen, in bytes;
 - every column is of a kind whose reader is exact for it (``../shared/notes/columnar-readers.md``:
-  no decimals — connectorx truncates them —, no time, interval, json, enum …), see ``_CASTS``;
+  no decimals — connectorx truncates them —, no time, interval, json, enum …), see ``_CARRIES``
+  and the target's :meth:`~dmt.dialects.base.Dialect.columnar_kind`;
 - the endpoints can be spelled as a URL the readers take.
 
 Values the exact path would convert (a MySQL zero date, a SQLite value stored with another type
 than declared, a PostgreSQL ±infinity, a NUL character bound for PostgreSQL text) are detected
-per batch — by a guard column the source computes, or in Arrow — and the rest of that chunk then
-takes the row path, so what lands is what the row path would have written. Such a payload is a
-list of converted rows; :meth:`ArrowPath.write` hands it to the target dialect.
+per batch — by a guard column the source computes (the source's
+:meth:`~dmt.dialects.base.Dialect.columnar_guard`), or in Arrow — and the rest of that chunk then
+takes the row path (the path yields a :class:`~dmt.paths.base.RowFallback`), so what lands is
+what the row path would have written.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import queue
-import re
-import threading
 import time
 from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
-from dmt.config import Endpoint
 from dmt.dialects.base import Dialect
 from dmt.errors import TransferError, first_line
-from dmt.pipeline.reader import read_rows
+from dmt.model.job import TableJob
+from dmt.model.ranges import Chunk
+from dmt.paths.base import Read, RowFallback
+from dmt.paths.columnar_support import (
+    CARRIES,
+    GUARD,
+    TEXT,
+    ConnectionPool,
+    arrow_type,
+    available,
+    guard_sql,
+    reader_failed,
+)
+from dmt.schema.model import INT_KINDS
+from dmt.schema.translate import TablePlan
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from dmt.pipeline.chunks import Chunk
-    from dmt.pipeline.pipeline import TableJob
-    from dmt.schema.model import Column
-    from dmt.schema.translate import TablePlan
-
 log = logging.getLogger("dmt.pipeline")
 
-GUARD = "__dmt_exact"  # the guard column's name: 1 where every value of the row is plain
 FIRST_ROWS = 4  # the first batch of a table: its rows may be of any width
 COPIES = 2  # a batch's Arrow size times this is what it costs in memory at its peak
 RANGE_BATCHES = 4  # batches one connectorx query streams (see ArrowPath.min_range_rows)
 
-# PostgreSQL target type (normalized, parameters stripped) -> the kind the Arrow batch takes
-_TARGET = {
-    "smallint": "int16",
-    "integer": "int32",
-    "bigint": "int64",
-    "double precision": "float64",
-    "character varying": "varchar",
-    "character": "char",
-    "text": "text",
-    "bytea": "blob",
-    "date": "date",
-    "timestamp without time zone": "timestamp",
-    "boolean": "boolean",
-}
-# that kind -> source kinds the readers carry exactly into it
-_CARRIES: dict[str, set[str]] = {
-    "int16": {"int8", "int16"},
-    "int32": {"int8", "int16", "int32"},
-    "int64": {"int8", "int16", "int32", "int64"},
-    "float64": {"float64"},
-    "varchar": {"char", "varchar", "text"},
-    "char": {"char", "varchar", "text"},
-    "text": {"char", "varchar", "text"},
-    "date": {"date"},
-    "timestamp": {"timestamp"},
-    "binary": {"binary", "varbinary", "blob"},
-    "varbinary": {"binary", "varbinary", "blob"},
-    "blob": {"binary", "varbinary", "blob"},
-    "boolean": {"boolean"},
-}
-_TEXT = {"char", "varchar", "text"}
-_PLAIN_PATH = re.compile(r"^[\w./-]+$")
-
-
-def _arrow_type(kind: str) -> pa.DataType:
-    import pyarrow as pa
-
-    return {
-        "int16": pa.int16(),
-        "int32": pa.int32(),
-        "int64": pa.int64(),
-        "float64": pa.float64(),
-        "date": pa.date32(),
-        "timestamp": pa.timestamp("us"),
-        "boolean": pa.bool_(),
-        **dict.fromkeys(_TEXT, pa.string()),
-        **dict.fromkeys(("binary", "varbinary", "blob"), pa.binary()),
-    }[kind]
-
-
-def available() -> bool:
-    """Whether the columnar libraries import (they are dependencies of the default install)."""
-    try:
-        import adbc_driver_postgresql.dbapi  # noqa: F401
-        import connectorx  # noqa: F401
-        import pyarrow  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def _url(ep: Endpoint, scheme: str, default_port: int) -> str:
-    user = quote(ep.user or "", safe="")
-    auth = f"{user}:{quote(ep.password, safe='')}@" if ep.password else (f"{user}@" if user else "")
-    host = ep.host or ""
-    port = f":{ep.port or default_port}" if host else ""
-    return f"{scheme}://{auth}{host}{port}/{quote(ep.database or '', safe='')}"
-
-
-class _Pool:
-    """Idle driver connections, shared by the threads of one run; all closed at the end."""
-
-    def __init__(self, connect: Callable[[], Any]) -> None:
-        self._connect = connect
-        self._idle: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._all: list[Any] = []
-        self._lock = threading.Lock()
-
-    def take(self) -> Any:
-        try:
-            return self._idle.get_nowait()
-        except queue.Empty:
-            conn = self._connect()
-            with self._lock:
-                self._all.append(conn)
-            return conn
-
-    def give(self, conn: Any) -> None:
-        self._idle.put(conn)
-
-    def discard(self, conn: Any) -> None:
-        with self._lock:
-            self._all.remove(conn)
-        _close(conn)
-
-    def close(self) -> None:
-        with self._lock:
-            conns, self._all = self._all, []
-        for conn in conns:
-            _close(conn)
-
-
-def _close(conn: Any) -> None:
-    try:
-        conn.close()
-    except Exception as exc:  # closing is best effort
-        log.debug("closing an ADBC connection: %s", first_line(exc))
-
 
 class ArrowPath:
-    """Arrow batches from the source's columnar reader into PostgreSQL through ADBC ingest."""
+    """Arrow batches from the source's columnar reader into the target through ADBC ingest."""
 
     def __init__(self, source: Dialect, target: Dialect, plan: TablePlan) -> None:
         import pyarrow as pa
 
         self.source = source
         self.target = target
-        self.reader = "adbc" if source.name == "postgres" else "connectorx"
+        self.reader = source.columnar_reader
+        self._url = source.columnar_url() or ""  # connectorx's; choose() made sure of it
         self.name = f"arrow ({self.reader} -> adbc ingest)"
-        kinds = [_target_kind(plan.types[t.name]) or "" for t in plan.target.columns]
+        kinds = [target.columnar_kind(plan.types[t.name]) or "" for t in plan.target.columns]
         names = [t.name for t in plan.target.columns]
         self.schema = pa.schema(
-            [pa.field(n, _arrow_type(k)) for n, k in zip(names, kinds, strict=True)]
+            [pa.field(n, arrow_type(k)) for n, k in zip(names, kinds, strict=True)]
         )
-        self._texts = [i for i, k in enumerate(kinds) if k in _TEXT]
+        self._texts = [i for i, k in enumerate(kinds) if k in TEXT]
         self._row_bytes = 0.0  # the widest average row seen in a batch of this table
         self._batch_bytes = 0  # the byte budget of one batch, as the last read was given
-        self._readers = _Pool(lambda: _adbc_connect(source.endpoint))
-        self._writers = _Pool(lambda: _adbc_connect(target.endpoint))
+        self._readers = ConnectionPool(source.columnar_connect)
+        self._writers = ConnectionPool(target.columnar_connect)
 
     @property
     def min_range_rows(self) -> int:
@@ -194,7 +92,7 @@ class ArrowPath:
     def read(
         self, conn: Any, job: TableJob, chunk: Chunk, max_rows: int, max_bytes: int,
         stop: Callable[[], bool],
-    ) -> Iterator[tuple[Any, int, int, float]]:  # fmt: skip
+    ) -> Iterator[Read | RowFallback]:  # fmt: skip
         self._batch_bytes = max_bytes
         last = chunk.lower[0] if chunk.lower is not None else None
         upper = chunk.upper[0] if chunk.upper is not None else None
@@ -218,8 +116,7 @@ class ArrowPath:
                 "table `%s` %s: keys after %s take the row path (%s)",
                 job.source.name, part.describe(), last, why,
             )  # fmt: skip
-            rest = _rest(part, last)
-            yield from read_rows(self.source, conn, job, rest, max_rows, max_bytes, stop)
+            yield RowFallback(_rest(part, last), why)
             if end is None or end == upper or stop():
                 return
             last = end
@@ -300,7 +197,7 @@ class ArrowPath:
 
         rows = max(1, min(max_rows, int(max_bytes / self._row_bytes)))
         limit = RANGE_BATCHES * rows
-        url = _cx_url(self.source.endpoint)
+        url = self._url
         while True:
             got = 0
             try:
@@ -311,7 +208,7 @@ class ArrowPath:
                         last = batch.column(job.key[0])[-1].as_py()
                         yield pa.Table.from_batches([batch]), None
             except BaseException as exc:
-                yield None, _reader_failed(exc)
+                yield None, reader_failed(exc)
                 return
             if got < limit or (upper is not None and last >= upper):
                 return
@@ -335,15 +232,15 @@ class ArrowPath:
                 return None, table
             import connectorx as cx
 
-            return None, cx.read_sql(_cx_url(self.source.endpoint), sql, return_type="arrow")
+            return None, cx.read_sql(self._url, sql, return_type="arrow")
         except BaseException as exc:
-            return _reader_failed(exc), None
+            return reader_failed(exc), None
 
     def _select(self, job: TableJob, last: Any, upper: Any, limit: int | None) -> str:
         src = self.source
         key = src.quote(job.key[0])
-        cols = [_select_expr(src, c) for c in job.source.columns]
-        guard = _guard(src, job.source.columns)
+        cols = [src.columnar_select_expr(c) for c in job.source.columns]
+        guard = guard_sql(src, job.source.columns)
         if guard:
             cols.append(f"{guard} AS {src.quote(GUARD)}")
         where = []
@@ -355,8 +252,7 @@ class ArrowPath:
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += f" ORDER BY {key}" + (f" LIMIT {int(limit)}" if limit is not None else "")
-        if src.name == "sqlite":  # connectorx appends its own LIMIT to learn the result's types
-            sql = f"SELECT * FROM ({sql})"
+        sql = src.columnar_query(sql)
         # no driver merges parameters here: undo the doubled `%` of Dialect.sql_text
         return sql.replace("%%", "%") if src.placeholder == "%s" else sql
 
@@ -373,8 +269,6 @@ class ArrowPath:
 
     # ------------------------------------------------------------------ writing
     def write(self, conn: Any, job: TableJob, payload: Any) -> int:
-        if isinstance(payload, list):  # a row-path fallback batch
-            return self.target.write_rows(conn, job.target, payload)
         adbc = self._writers.take()
         try:
             with adbc.cursor() as cur:
@@ -394,127 +288,33 @@ class ArrowPath:
         self._writers.close()
 
 
-def _reader_failed(exc: BaseException) -> str:
-    """Why a read failed, for the row path to take over; anything but a driver error or
-    connectorx's Rust panic (a ``BaseException``) — GeneratorExit, Ctrl-C — goes on up."""
-    if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
-        raise exc
-    return f"reader failed: {first_line(exc)}"
-
-
 def _rest(chunk: Chunk, last: Any) -> Chunk:
-    from dmt.pipeline.chunks import Chunk
-
+    """The part of ``chunk`` after the key ``last``."""
     return Chunk(chunk.table, chunk.index, None if last is None else (last,), chunk.upper)
 
 
-def _adbc_connect(ep: Endpoint) -> Any:
-    import adbc_driver_postgresql.dbapi as pgdb
-
-    try:
-        return pgdb.connect(_url(ep, "postgresql", 5432))
-    except Exception as exc:
-        raise TransferError(
-            f"ADBC could not connect to {ep.describe()}: {first_line(exc)}"
-        ) from None
-
-
-def _cx_url(ep: Endpoint) -> str:
-    if ep.engine == "sqlite":
-        return "sqlite://" + os.path.abspath(ep.path or "")
-    return _url(ep, "mysql", 3306)
-
-
-def _select_expr(src: Dialect, col: Column) -> str:
-    q = src.quote(col.name)
-    if src.name == "mysql" and col.type.kind in ("date", "timestamp"):
-        return f"CASE WHEN {_zero_date(q)} THEN NULL ELSE {q} END AS {q}"  # no Rust panic
-    return q
-
-
-def _zero_date(q: str) -> str:
-    return f"(YEAR({q}) = 0 OR MONTH({q}) = 0 OR DAYOFMONTH({q}) = 0)"
-
-
-_INT_KINDS = ("int8", "int16", "int32", "int64")
-# the storage class a SQLite value of these kinds must have (integers and booleans: see _guard)
-_SQLITE_CLASS = {
-    "float64": "'real'",
-    **dict.fromkeys(_TEXT, "'text'"),
-    **dict.fromkeys(("binary", "varbinary", "blob"), "'blob'"),
-}
-_DIGITS = "[0-9][0-9]"
-_SQLITE_DATE = f"{_DIGITS}{_DIGITS}-{_DIGITS}-{_DIGITS}"
-_SQLITE_TS = f"{_SQLITE_DATE} {_DIGITS}:{_DIGITS}:{_DIGITS}"
-
-
-def _guard(src: Dialect, columns: tuple[Column, ...] | list[Column]) -> str | None:
-    """An expression that is 1 where the row holds only values the readers carry as the row
-    path would, per source engine; None when every value qualifies by its type alone.
-
-    SQLite integer columns need no term: connectorx refuses a text, real or blob value in a
-    column declared integer ("Invalid column type", tested), and the reader's failure sends
-    that range to the row path; the ``typeof`` tests cost 1.2 s of CPU per 2M rows of `votes`
-    (five integer columns), a fifth of the whole copy's."""
-    terms: list[str] = []
-    for col in columns:
-        q, kind = src.quote(col.name), col.type.kind
-        if src.name == "sqlite" and kind in _INT_KINDS:
-            continue
-        if src.name == "mysql" and kind in ("date", "timestamp"):
-            terms.append(f"NOT {_zero_date(q)}")
-        elif src.name == "postgres" and kind in ("date", "timestamp"):
-            terms.append(f"isfinite({q})")
-        elif src.name == "sqlite" and kind == "date":
-            terms.append(f"(typeof({q}) = 'text' AND {q} GLOB '{_SQLITE_DATE}')")
-        elif src.name == "sqlite" and kind == "timestamp":
-            terms.append(
-                f"(typeof({q}) = 'text' AND ({q} GLOB '{_SQLITE_TS}' "
-                f"OR {q} GLOB '{_SQLITE_TS}.{_DIGITS}{_DIGITS}{_DIGITS}'))"
-            )
-        elif src.name == "sqlite" and kind == "boolean":
-            terms.append(f"(typeof({q}) = 'integer' AND {q} IN (0, 1))")
-        elif src.name == "sqlite":
-            terms.append(f"typeof({q}) = {_SQLITE_CLASS[kind]}")
-        else:
-            continue
-        terms[-1] = f"({q} IS NULL OR {terms[-1]})"
-    if not terms:
-        return None
-    expr = " AND ".join(terms)
-    return f"CASE WHEN {expr} THEN 1 ELSE 0 END"
-
-
-def _target_kind(pg_type: str) -> str | None:
-    from dmt.dialects.direct import base_type
-
-    return _TARGET.get(base_type(pg_type))
-
-
-def choose(source: Dialect, target: Dialect, plan: TablePlan) -> ArrowPath | None:
+def choose_columnar(source: Dialect, target: Dialect, plan: TablePlan) -> ArrowPath | None:
     """The columnar path for this table, or None."""
-    if target.name != "postgres" or source.name not in ("postgres", "mysql", "sqlite"):
+    if source.columnar_reader is None or target.columnar_writer != "adbc":
         return None
-    if os.environ.get("DMT_COLUMNAR", "1") == "0" or not available():
+    if not (available() and source.columnar_available() and target.columnar_available()):
         return None
     key = plan.source.primary_key
     if len(key) != 1:
         return None
     by_name = {c.name: c for c in plan.source.columns}
-    if by_name[key[0]].type.kind not in _INT_KINDS:
+    if by_name[key[0]].type.kind not in INT_KINDS:
         return None
-    if source.name == "sqlite" and not _PLAIN_PATH.match(
-        os.path.abspath(source.endpoint.path or "")
-    ):
+    if source.columnar_url() is None:
         return None
     for col, tcol in zip(plan.source.columns, plan.target.columns, strict=True):
-        kinds = _CARRIES.get(_target_kind(plan.types[tcol.name]) or "")
+        kinds = CARRIES.get(target.columnar_kind(plan.types[tcol.name]) or "")
         if (
             kinds is None
             or col.type.kind not in kinds
             or (col.type.unsigned and col.type.kind == "int64")
         ):
             return None
-        if col.type.kind == "boolean" and source.name == "mysql":
-            return None  # tinyint(1) arrives as int8, any value 0-255 in it
+        if not source.columnar_carries(col):
+            return None
     return ArrowPath(source, target, plan)

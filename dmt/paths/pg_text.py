@@ -1,10 +1,11 @@
-"""PostgreSQL -> MySQL/MariaDB text pass-through: ``COPY (SELECT … ORDER BY key) TO STDOUT``
-in PostgreSQL's text format, loaded with ``LOAD DATA LOCAL INFILE``, no Python row objects.
+"""Text pass-through: ``COPY (SELECT … ORDER BY key) TO STDOUT`` in PostgreSQL's text format
+(a source with ``text_copy_out``), loaded as tab-separated text (a target with ``tsv_load``:
+MySQL/MariaDB's ``LOAD DATA LOCAL INFILE``), no Python row objects.
 
 The two text formats agree byte for byte on tab-separated fields, ``\\N`` for NULL and
 backslash escapes, except for two escapes MySQL does not know (``\\f``, ``\\v``: rewritten to the
 raw bytes). A column is carried only when, after MySQL unescapes it, the field is the value the
-exact row path would deliver (:func:`dmt.dialects.mysql.values._field` of the converted value):
+exact row path would deliver (the target's text form of the converted value):
 
 - integers, ``numeric``, text, ``varchar``, ``char`` (padding included) and dates (DateStyle
   ISO) are the same bytes on both paths; booleans are selected as ``col::int`` (``1``/``0``);
@@ -14,8 +15,9 @@ exact row path would deliver (:func:`dmt.dialects.mysql.values._field` of the co
 Values the row path converts (PostgreSQL ±infinity dates and timestamps are clamped, NaN and
 ±Infinity become NULL, both counted) or cannot read at all (BC dates, years past 9999) are looked
 for before each chunk, in the same snapshot as its COPY; a chunk holding one takes the exact row
-path instead, its payloads being lists of converted rows. So does every chunk when the target
-refuses LOCAL INFILE (asked once per table) or the source connection does not speak UTF-8.
+path instead (the path yields a :class:`~dmt.paths.base.RowFallback`). So does every chunk when
+the target refuses LOCAL INFILE (asked once per table) or the source connection does not speak
+UTF-8.
 """
 
 from __future__ import annotations
@@ -24,19 +26,15 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dmt.dialects.base import Dialect
-from dmt.dialects.direct import CopyBatch, base_type, copy_batches, copy_out
-from dmt.pipeline.reader import read_rows
-
-if TYPE_CHECKING:
-    from dmt.dialects.mysql import MySQLDialect
-    from dmt.dialects.postgres import PostgresDialect
-    from dmt.pipeline.chunks import Chunk
-    from dmt.pipeline.pipeline import DataPath, TableJob
-    from dmt.schema.model import Column
-    from dmt.schema.translate import TablePlan
+from dmt.model.job import TableJob
+from dmt.model.ranges import Chunk
+from dmt.paths.base import RowFallback
+from dmt.paths.pg_copy import CopyBatch, copy_batches, copy_out
+from dmt.schema.model import Column
+from dmt.schema.translate import TablePlan
 
 log = logging.getLogger("dmt")
 
@@ -60,33 +58,25 @@ _PARSED_AS = {
 _FF_OR_VT = re.compile(rb"\\[fv]")
 
 
-def choose_text(source: Dialect, target: Dialect, plan: TablePlan) -> DataPath | None:
-    """The text pass-through for a PostgreSQL -> MySQL table whose every column arrives as
-    the row path would deliver it (see the module docstring), or None for the row path."""
-    from dmt.dialects.mysql import MySQLDialect
-    from dmt.dialects.postgres import PostgresDialect
-
-    if not (isinstance(source, PostgresDialect) and isinstance(target, MySQLDialect)):
+def choose_text(source: Dialect, target: Dialect, plan: TablePlan) -> PgTextPath | None:
+    """The text pass-through for a table whose every column arrives as the row path would
+    deliver it (see the module docstring), or None."""
+    if not (source.text_copy_out and target.tsv_load):
         return None
     if not plan.source.primary_key:
         return None
     for col, tcol in zip(plan.source.columns, plan.target.columns, strict=True):
-        if _unsafe(col, plan.types[tcol.name]):
+        if _unsafe(source, target, col, plan.types[tcol.name]):
             return None
     return PgTextPath(source, target, plan.source.columns)
 
 
-def _unsafe(col: Column, target_sql: str) -> bool:
+def _unsafe(source: Dialect, target: Dialect, col: Column, target_sql: str) -> bool:
     t = col.type
-    base = base_type(t.source)
-    if t.kind not in _SAFE.get(base, ()) or not t.builtin or t.note:
+    if t.kind not in _SAFE.get(source.type_base(t.source), ()) or not t.builtin or t.note:
         return True  # domains, enums, arrays, and anything carried as its text form
     wanted = _PARSED_AS.get(t.kind)
-    return wanted is not None and _base_type(target_sql) not in wanted
-
-
-def _base_type(sql: str) -> str:
-    return sql.strip().lower().split("(")[0].split(" ")[0]
+    return wanted is not None and target.type_base(target_sql) not in wanted
 
 
 def mysql_escapes(data: bytes) -> bytes:
@@ -111,14 +101,12 @@ def _tsv(messages: list[Any]) -> bytes:
 
 
 class PgTextPath:
-    """PostgreSQL text COPY out of the source, LOAD DATA LOCAL INFILE into MySQL."""
+    """Text COPY out of the source, loaded as tab-separated text into the target."""
 
     name = "pg-text-load-data"
     min_range_rows = 0
 
-    def __init__(
-        self, source: PostgresDialect, target: MySQLDialect, columns: list[Column]
-    ) -> None:
+    def __init__(self, source: Dialect, target: Dialect, columns: list[Column]) -> None:
         self.source = source
         self.target = target
         q = source.quote
@@ -131,11 +119,11 @@ class PgTextPath:
     def read(
         self, conn: Any, job: TableJob, chunk: Chunk, max_rows: int, max_bytes: int,
         stop: Callable[[], bool],
-    ) -> Iterator[tuple[CopyBatch | list[Any], int, int, float]]:  # fmt: skip
+    ) -> Iterator[tuple[CopyBatch, int, int, float] | RowFallback]:  # fmt: skip
         why = self._row_path_reason(conn, job, chunk)
         if why is not None:
             log.debug("table `%s` %s: row path (%s)", job.source.name, chunk.describe(), why)
-            yield from read_rows(self.source, conn, job, chunk, max_rows, max_bytes, stop)
+            yield RowFallback(chunk, why)
             return
         sql = f"COPY ({self._select_sql(job, chunk)}) TO STDOUT"
         stream = copy_out(conn, sql, chunk.params())  # one message per row, `\n` included
@@ -198,9 +186,7 @@ class PgTextPath:
             return self._infile
 
     # ------------------------------------------------------------------ writing
-    def write(self, conn: Any, job: TableJob, payload: CopyBatch | list[Any]) -> int:
-        if isinstance(payload, list):  # a chunk that took the row path
-            return self.target.write_rows(conn, job.target, payload)
+    def write(self, conn: Any, job: TableJob, payload: CopyBatch) -> int:
         return self.target.load_tsv(conn, job.target, payload.write_to, payload.rows)
 
     def close(self) -> None:

@@ -1,0 +1,99 @@
+"""PostgreSQL's data-path hooks: type spellings compared across a COPY pass-through, and the
+columnar hooks (ADBC reads and ingests Arrow batches)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, ClassVar
+
+from dmt.dialects.base import Dialect
+from dmt.errors import TransferError, first_line
+from dmt.schema.model import Column
+
+# PostgreSQL types whose binary form is the same on both sides of the mapping (format_type
+# spellings, parameters stripped); arrays of them too. Anything else takes another path.
+_BINARY_SAFE = {
+    "smallint", "integer", "bigint", "boolean", "real", "double precision", "numeric",
+    "character varying", "character", "text", "bytea", "date", "time without time zone",
+    "timestamp without time zone", "timestamp with time zone", "interval", "uuid", "json",
+    "jsonb",
+}  # fmt: skip
+_PARAMS = re.compile(r"\(\d+(?:,\d+)?\)")
+_ALIASES = (
+    (re.compile(r"^varchar\b"), "character varying"),
+    (re.compile(r"^timestamptz(\(\d+\))?$"), r"timestamp\1 with time zone"),
+    (re.compile(r"^timestamp(\(\d+\))?$"), r"timestamp\1 without time zone"),
+    (re.compile(r"^time(\(\d+\))?$"), r"time\1 without time zone"),
+    (re.compile(r"\(6\)"), ""),  # microseconds are the default precision
+)
+# target type (normalized, parameters stripped) -> the kind an ingested Arrow column takes
+_INGEST = {
+    "smallint": "int16",
+    "integer": "int32",
+    "bigint": "int64",
+    "double precision": "float64",
+    "character varying": "varchar",
+    "character": "char",
+    "text": "text",
+    "bytea": "blob",
+    "date": "date",
+    "timestamp without time zone": "timestamp",
+    "boolean": "boolean",
+}
+
+
+def normalize(pg_type: str) -> str:
+    """One spelling per PostgreSQL type, so a rendered type compares with ``format_type()``."""
+    t = pg_type.strip().lower()
+    for pattern, repl in _ALIASES:
+        t = pattern.sub(repl, t)
+    return t
+
+
+def base_type(pg_type: str) -> str:
+    """The type without its parameters, in :func:`normalize`'s spelling: ``numeric``."""
+    return _PARAMS.sub("", normalize(pg_type)).strip()
+
+
+class PostgresColumnar(Dialect):
+    """The data-path hooks of :class:`~dmt.dialects.postgres.PostgresDialect`."""
+
+    columnar_reader: ClassVar[str | None] = "adbc"
+    columnar_writer: ClassVar[str | None] = "adbc"
+
+    def type_base(self, sql_type: str) -> str:
+        return base_type(sql_type)
+
+    def same_type(self, a: str, b: str) -> bool:
+        return normalize(a) == normalize(b)
+
+    def binary_copy_safe(self, sql_type: str) -> bool:
+        return base_type(normalize(sql_type).removesuffix("[]")) in _BINARY_SAFE
+
+    def columnar_available(self) -> bool:
+        try:
+            import adbc_driver_postgresql.dbapi  # noqa: F401
+        except ImportError:
+            return False
+        return True
+
+    def columnar_url(self) -> str:
+        return self._endpoint_url("postgresql", 5432)
+
+    def columnar_connect(self) -> Any:
+        import adbc_driver_postgresql.dbapi as pgdb
+
+        try:
+            return pgdb.connect(self.columnar_url())
+        except Exception as exc:
+            raise TransferError(
+                f"ADBC could not connect to {self.endpoint.describe()}: {first_line(exc)}"
+            ) from None
+
+    def columnar_kind(self, sql_type: str) -> str | None:
+        return _INGEST.get(base_type(sql_type))
+
+    def columnar_guard(self, col: Column) -> str | None:
+        if col.type.kind in ("date", "timestamp"):
+            return f"isfinite({self.quote(col.name)})"  # ±infinity: the row path clamps them
+        return None

@@ -1,0 +1,127 @@
+"""What the columnar path carries (kinds, their Arrow types, the guard column), the libraries it
+needs, and the pool of driver connections it keeps of its own."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from dmt.dialects.base import Dialect
+from dmt.errors import first_line
+from dmt.schema.model import Column
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+log = logging.getLogger("dmt.pipeline")
+
+GUARD = "__dmt_exact"  # the guard column's name: 1 where every value of the row is plain
+
+# the kind an ingested Arrow column takes -> source kinds the readers carry exactly into it
+CARRIES: dict[str, set[str]] = {
+    "int16": {"int8", "int16"},
+    "int32": {"int8", "int16", "int32"},
+    "int64": {"int8", "int16", "int32", "int64"},
+    "float64": {"float64"},
+    "varchar": {"char", "varchar", "text"},
+    "char": {"char", "varchar", "text"},
+    "text": {"char", "varchar", "text"},
+    "date": {"date"},
+    "timestamp": {"timestamp"},
+    "binary": {"binary", "varbinary", "blob"},
+    "varbinary": {"binary", "varbinary", "blob"},
+    "blob": {"binary", "varbinary", "blob"},
+    "boolean": {"boolean"},
+}
+TEXT = {"char", "varchar", "text"}
+
+
+def arrow_type(kind: str) -> pa.DataType:
+    import pyarrow as pa
+
+    return {
+        "int16": pa.int16(),
+        "int32": pa.int32(),
+        "int64": pa.int64(),
+        "float64": pa.float64(),
+        "date": pa.date32(),
+        "timestamp": pa.timestamp("us"),
+        "boolean": pa.bool_(),
+        **dict.fromkeys(TEXT, pa.string()),
+        **dict.fromkeys(("binary", "varbinary", "blob"), pa.binary()),
+    }[kind]
+
+
+def guard_sql(src: Dialect, columns: tuple[Column, ...] | list[Column]) -> str | None:
+    """An expression that is 1 where the row holds only values the readers carry as the row
+    path would (the source's :meth:`~dmt.dialects.base.Dialect.columnar_guard` per column);
+    None when every value qualifies by its type alone."""
+    terms: list[str] = []
+    for col in columns:
+        term = src.columnar_guard(col)
+        if term is not None:
+            terms.append(f"({src.quote(col.name)} IS NULL OR {term})")
+    if not terms:
+        return None
+    expr = " AND ".join(terms)
+    return f"CASE WHEN {expr} THEN 1 ELSE 0 END"
+
+
+def available() -> bool:
+    """Whether pyarrow imports (a dependency of the default install, like the readers)."""
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def reader_failed(exc: BaseException) -> str:
+    """Why a read failed, for the row path to take over; anything but a driver error or
+    connectorx's Rust panic (a ``BaseException``) — GeneratorExit, Ctrl-C — goes on up."""
+    if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
+        raise exc
+    return f"reader failed: {first_line(exc)}"
+
+
+class ConnectionPool:
+    """Idle driver connections, shared by the threads of one run; all closed at the end."""
+
+    def __init__(self, connect: Callable[[], Any]) -> None:
+        self._connect = connect
+        self._idle: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._all: list[Any] = []
+        self._lock = threading.Lock()
+
+    def take(self) -> Any:
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            conn = self._connect()
+            with self._lock:
+                self._all.append(conn)
+            return conn
+
+    def give(self, conn: Any) -> None:
+        self._idle.put(conn)
+
+    def discard(self, conn: Any) -> None:
+        with self._lock:
+            self._all.remove(conn)
+        _close(conn)
+
+    def close(self) -> None:
+        with self._lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            _close(conn)
+
+
+def _close(conn: Any) -> None:
+    try:
+        conn.close()
+    except Exception as exc:  # closing is best effort
+        log.debug("closing an ADBC connection: %s", first_line(exc))
