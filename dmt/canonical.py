@@ -23,7 +23,7 @@ import math
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from dmt.schema.model import WHOLE_NUMBER_KINDS
+from dmt.model.schema import WHOLE_NUMBER_KINDS
 
 
 def _decimal(v: Any) -> str:

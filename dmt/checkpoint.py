@@ -21,10 +21,10 @@ from dmt.dialects.base import Dialect, Row, ValueCounters
 from dmt.errors import DmtError
 from dmt.model.job import TableJob
 from dmt.model.ranges import Chunk
+from dmt.model.schema import INT_KINDS
 from dmt.paths.rows import bridge_rows
 from dmt.pipeline.chunks import plan_chunks
 from dmt.pipeline.tracker import TableResult
-from dmt.schema.model import INT_KINDS
 from dmt.state import StateStore
 
 log = logging.getLogger("dmt")

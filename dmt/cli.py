@@ -110,15 +110,11 @@ def _fail(exc: DmtError, output_json: bool, result: dict[str, Any] | None = None
     raise typer.Exit(exc.exit_code)
 
 
-def _emit(obj: dict[str, Any]) -> None:
+def _emit(out: dict[str, Any] | str) -> None:
+    """A result on stdout (a JSON object, or text), secrets redacted."""
     from dmt.logs import redact
 
-    typer.echo(redact(json.dumps(obj, default=str, ensure_ascii=False)))
-
-
-def _emit_text(text: str) -> None:
-    from dmt.logs import redact
-
+    text = out if isinstance(out, str) else json.dumps(out, default=str, ensure_ascii=False)
     typer.echo(redact(text))
 
 
@@ -192,7 +188,7 @@ def plan(
     if output_json:
         _emit(data)
     else:
-        _emit_text(plan_text(data))
+        _emit(plan_text(data))
 
 
 @app.command()
@@ -317,7 +313,7 @@ def history(
     if output_json:
         _emit(data)
     else:
-        _emit_text(text)
+        _emit(text)
 
 
 def _one_malloc_arena() -> None:

@@ -11,8 +11,8 @@ from typing import Any
 
 from dmt.config import Config
 from dmt.dialects.base import Dialect, get_dialect, value_options
+from dmt.model.schema import Schema
 from dmt.schema.ddl import PrepareReport, plan_target
-from dmt.schema.model import Schema
 from dmt.schema.translate import TablePlan, key_for, translate
 
 log = logging.getLogger("dmt")
@@ -84,3 +84,32 @@ def make_plan(cfg: Config) -> Plan:
         if not key_for(p.source):
             warnings.append(f"{p.source.name}: no primary key; copied as one ordered stream")
     return Plan(source, target, schema, plans, actions, warnings)
+
+
+def fingerprint_parts(cfg: Config) -> dict[str, Any]:
+    """The settings a resume must share with the run it continues (tuning knobs excluded)."""
+    m = cfg.migration
+    return {
+        "source": cfg.source.describe(),
+        "source_schema": cfg.source.schema,
+        "target": cfg.target.describe(),
+        "target_schema": cfg.target.schema,
+        "include_tables": list(m.include_tables),
+        "exclude_tables": list(m.exclude_tables),
+        "target_mode": m.target_mode,
+        "identifier_case": m.identifier_case,
+        "zero_dates": m.zero_dates,
+        "nul_bytes": m.nul_bytes,
+        "create_indexes": m.create_indexes,
+        "create_foreign_keys": m.create_foreign_keys,
+        "type_overrides": {
+            "columns": dict(cfg.type_overrides.columns),
+            "types": dict(cfg.type_overrides.types),
+        },
+    }
+
+
+def setting_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """What differs between the settings of two runs, one line per key (for `resume`)."""
+    keys = sorted(set(old) | set(new))
+    return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]

@@ -32,7 +32,7 @@ from dmt.pipeline.knobs import Knobs
 from dmt.pipeline.pipeline import Pipeline
 from dmt.pipeline.stats import PipelineCounters
 from dmt.pipeline.updates import UpdateSlot
-from dmt.plan import Plan, connected, make_plan
+from dmt.plan import Plan, connected, fingerprint_parts, make_plan, setting_changes
 from dmt.progress import NullReporter, Reporter
 from dmt.report import RunResult, TableSummary
 from dmt.schema.ddl import post_load, prepare_target
@@ -52,34 +52,6 @@ COPY_RETRY_BACKOFF = (2.0, 5.0, 10.0)
 
 def _step(n: int, text: str) -> None:
     log.info("Step %d/%d: %s", n, TOTAL_STEPS, text)
-
-
-def fingerprint_parts(cfg: Config) -> dict[str, Any]:
-    """The settings a resume must share with the run it continues (tuning knobs excluded)."""
-    m = cfg.migration
-    return {
-        "source": cfg.source.describe(),
-        "source_schema": cfg.source.schema,
-        "target": cfg.target.describe(),
-        "target_schema": cfg.target.schema,
-        "include_tables": list(m.include_tables),
-        "exclude_tables": list(m.exclude_tables),
-        "target_mode": m.target_mode,
-        "identifier_case": m.identifier_case,
-        "zero_dates": m.zero_dates,
-        "nul_bytes": m.nul_bytes,
-        "create_indexes": m.create_indexes,
-        "create_foreign_keys": m.create_foreign_keys,
-        "type_overrides": {
-            "columns": dict(cfg.type_overrides.columns),
-            "types": dict(cfg.type_overrides.types),
-        },
-    }
-
-
-def _changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    keys = sorted(set(old) | set(new))
-    return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
 
 
 class Migration:
@@ -161,7 +133,7 @@ class Migration:
                     "(or none was started); use `dmt run`",
                 )  # fmt: skip
             if prev["fingerprint"] != fp:
-                changed = _changes(json.loads(prev["settings"]), parts)
+                changed = setting_changes(json.loads(prev["settings"]), parts)
                 if not force:
                     raise ConfigError(
                         "", f"run `{prev['id']}` was started with a different config ("

@@ -19,14 +19,6 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "dmt"
 ENGINE_NAMES = {"postgres", "postgresql", "pg", "mysql", "mariadb", "sqlite", "sqlite3"}
 
-#: modules another helper of the restructuring is moving right now; the lead removes each
-#: exemption once that work is merged
-EXEMPT = {
-    # helper CONFIG is moving the engine aliases, default ports, users and schemas into a
-    # registry under dmt/dialects/
-    "dmt/config.py": "endpoint defaults move to the dialect registry",
-}
-
 
 def _dialect_classes() -> set[str]:
     found: set[str] = set()
@@ -125,7 +117,5 @@ def test_every_dialect_class_is_known() -> None:
 @pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(ROOT)))
 def test_no_engine_name_is_tested_outside_the_dialects(path: Path) -> None:
     rel = str(path.relative_to(ROOT))
-    if rel in EXEMPT:
-        pytest.skip(f"exempt while it moves: {EXEMPT[rel]}")
     found = engine_tests(path.read_text(encoding="utf-8"), _dialect_classes())
     assert not found, f"{rel} tests an engine name on line(s) {found}: use a dialect capability"

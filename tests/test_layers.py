@@ -31,10 +31,32 @@ class Rule:
 
 #: the layer rules, one place: extend here
 RULES = (
-    Rule("dmt.model", only=("dmt.model", "dmt.errors", "dmt.schema.model")),
-    Rule("dmt.paths", never=("dmt.pipeline", "dmt.tuning", "dmt.monitor")),
-    Rule("dmt.dialects", never=("dmt.pipeline", "dmt.paths")),
+    Rule("dmt.settings", only=("dmt.settings",)),
+    Rule("dmt.model", only=("dmt.model", "dmt.errors")),
+    Rule("dmt.dialects", never=("dmt.pipeline", "dmt.paths", "dmt.tuning", "dmt.run", "dmt.cli")),
+    Rule("dmt.schema", never=("dmt.pipeline", "dmt.paths", "dmt.tuning", "dmt.run", "dmt.cli")),
+    Rule("dmt.paths", never=("dmt.pipeline", "dmt.tuning", "dmt.run", "dmt.cli")),
+    Rule("dmt.pipeline", never=("dmt.tuning", "dmt.run", "dmt.cli")),
+    Rule(
+        "dmt.tuning",
+        only=(
+            "dmt.tuning",
+            "dmt.settings",
+            "dmt.pipeline.updates",
+            "dmt.pipeline.stats",
+            "dmt.config",
+            "dmt.errors",
+        ),
+    ),
 )
+
+#: third-party libraries only these modules may import (DESIGN.md: typer only in the CLI,
+#: rich only in progress and logs, anthropic only in the Claude adviser)
+ONLY_IN = {
+    "typer": ("dmt.cli",),
+    "rich": ("dmt.progress", "dmt.logs"),
+    "anthropic": ("dmt.tuning.claude",),
+}
 
 
 def _name(path: Path) -> str:
@@ -167,3 +189,20 @@ def test_layer_rules(rule: Rule) -> None:
             if any(_within(target, p) for p in rule.never):
                 broken.append(f"{module} imports {target} (never: {', '.join(rule.never)})")
     assert not broken, "\n".join(broken)
+
+
+@pytest.mark.parametrize("library", sorted(ONLY_IN))
+def test_libraries_stay_at_their_edge(library: str) -> None:
+    users = []
+    for name, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                mods = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                mods = [node.module or ""]
+            else:
+                continue
+            if any(m == library or m.startswith(library + ".") for m in mods):
+                users.append(name)
+    assert users, f"nothing imports {library}: the rule is stale"
+    assert set(users) <= set(ONLY_IN[library]), f"{library} imported by {sorted(set(users))}"

@@ -9,7 +9,6 @@ are translated here, once, into :mod:`dmt.errors` (:meth:`Dialect.translate_erro
 from __future__ import annotations
 
 import contextlib
-import difflib
 import importlib
 import logging
 from collections.abc import Callable, Iterator, Sequence
@@ -17,6 +16,7 @@ from typing import Any, ClassVar
 
 from dmt.config import Endpoint
 from dmt.dialects.hooks import DataPathHooks
+from dmt.dialects.registry import ENGINES, engine_for
 from dmt.dialects.sql import TypeChoice
 from dmt.dialects.values import (
     Converter,
@@ -28,7 +28,6 @@ from dmt.dialects.values import (
     value_options,
 )
 from dmt.errors import (
-    ConfigError,
     ConnectError,
     ConnectionLost,
     DmtError,
@@ -37,7 +36,7 @@ from dmt.errors import (
     first_line,
     located,
 )
-from dmt.schema.model import ColumnType, Schema, Table
+from dmt.model.schema import ColumnType, Schema, Table
 
 __all__ = [
     "DIALECTS",
@@ -261,22 +260,14 @@ class Dialect(DataPathHooks):
         return max(0, int(n))
 
 
-DIALECTS = {
-    "postgres": "dmt.dialects.postgres:PostgresDialect",
-    "mysql": "dmt.dialects.mysql:MySQLDialect",
-    "sqlite": "dmt.dialects.sqlite:SQLiteDialect",
-}
+#: engine name -> ``module:Class`` of its dialect, from the engine registry
+DIALECTS = {name: engine.dialect for name, engine in ENGINES.items()}
 
 
 def dialect_class(engine: str, key: str = "engine") -> type[Dialect]:
-    """The dialect class of an engine name; an unknown name lists the known ones (a
-    ConfigError naming the config ``key``)."""
-    spec = DIALECTS.get(engine)
-    if spec is None:
-        close = difflib.get_close_matches(engine, list(DIALECTS), n=1)
-        hint = f"; did you mean `{close[0]}`?" if close else ""
-        raise ConfigError(key, f"unknown engine `{engine}`{hint} (known: {', '.join(DIALECTS)})")
-    module, cls = spec.split(":")
+    """The dialect class of an engine name or alias; an unknown name lists the known ones and
+    the closest (a ConfigError naming the config ``key``)."""
+    module, cls = engine_for(engine, key).dialect.split(":")
     found: type[Dialect] = getattr(importlib.import_module(module), cls)
     return found
 

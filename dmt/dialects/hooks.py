@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from dmt.dialects.sql import SqlDialect
-from dmt.schema.model import Column, Table
+from dmt.model.schema import Column, Table
 
 
 class DataPathHooks(SqlDialect):

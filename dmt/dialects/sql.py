@@ -12,8 +12,8 @@ from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from dmt.config import Endpoint
+from dmt.model.schema import Check, Column, ColumnType, ForeignKey, Index, Table
 from dmt.schema.expr import Spelling, is_string, unquote
-from dmt.schema.model import Check, Column, ColumnType, ForeignKey, Index, Table
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dmt.model.ranges import Chunk, Row
-from dmt.schema.model import Table
+from dmt.model.schema import Table
 
 #: converts a list of rows read from the source into what the target's bulk path takes
 RowConverter = Callable[[list[Row]], list[Row]]

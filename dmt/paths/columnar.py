@@ -33,6 +33,7 @@ from dmt.dialects.base import Dialect
 from dmt.errors import TransferError, first_line
 from dmt.model.job import TableJob
 from dmt.model.ranges import Chunk
+from dmt.model.schema import INT_KINDS
 from dmt.paths.base import Read, RowFallback
 from dmt.paths.columnar_support import (
     CARRIES,
@@ -44,7 +45,6 @@ from dmt.paths.columnar_support import (
     guard_sql,
     reader_failed,
 )
-from dmt.schema.model import INT_KINDS
 from dmt.schema.translate import TablePlan
 
 if TYPE_CHECKING:

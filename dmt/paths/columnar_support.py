@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from dmt.dialects.base import Dialect
 from dmt.errors import first_line
-from dmt.schema.model import Column
+from dmt.model.schema import Column
 
 if TYPE_CHECKING:
     import pyarrow as pa

@@ -31,9 +31,9 @@ from typing import Any
 from dmt.dialects.base import Dialect
 from dmt.model.job import TableJob
 from dmt.model.ranges import Chunk
+from dmt.model.schema import Column
 from dmt.paths.base import RowFallback
 from dmt.paths.pg_copy import CopyBatch, copy_batches, copy_out
-from dmt.schema.model import Column
 from dmt.schema.translate import TablePlan
 
 log = logging.getLogger("dmt")

@@ -13,7 +13,7 @@ from typing import Any
 from dmt.dialects.base import Converter, Dialect, ValueCounters
 from dmt.model.job import RowConverter, TableJob
 from dmt.model.ranges import Chunk, Row
-from dmt.schema.model import Table
+from dmt.model.schema import Table
 
 #: rows fetched from the driver at first, while the row width is still unknown
 FIRST_FETCH = 16

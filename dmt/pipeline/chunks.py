@@ -8,7 +8,7 @@ from typing import Any
 
 from dmt.dialects.base import Dialect
 from dmt.model.ranges import Chunk, Row
-from dmt.schema.model import INT_KINDS, Table
+from dmt.model.schema import INT_KINDS, Table
 
 #: below this share of used key values, integer ranges would be too uneven: sample instead
 MIN_DENSITY = 0.5

@@ -1,1 +1,2 @@
-"""Engine-neutral schema model, type mapping and DDL."""
+"""Engine-neutral type mapping, expression and default translation, and DDL planning
+(the schema model itself is :mod:`dmt.model.schema`)."""

@@ -9,7 +9,7 @@ from typing import Any
 
 from dmt.dialects.base import Dialect
 from dmt.errors import ConfigError, PostLoadError
-from dmt.schema.model import WHOLE_NUMBER_KINDS
+from dmt.model.schema import WHOLE_NUMBER_KINDS
 from dmt.schema.translate import TablePlan
 
 log = logging.getLogger("dmt.schema")

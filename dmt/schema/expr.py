@@ -265,7 +265,7 @@ def _join(parts: list[str]) -> str:
 
 
 def portable_default(native: str | None, spelling: Spelling) -> str | None:
-    """The portable form of a source default (see :class:`dmt.schema.model.Column`).
+    """The portable form of a source default (see :class:`dmt.model.schema.Column`).
 
     Returns ``None`` for no default or ``NULL``; raises :class:`NotPortable` otherwise.
     """

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field, replace
 from dmt.config import MigrationConfig, TypeOverrides
 from dmt.dialects.base import DIALECTS, Dialect, dialect_class
 from dmt.errors import ConfigError
+from dmt.model.schema import Check, Column, ForeignKey, Table
 from dmt.schema.expr import NotPortable, Spelling, translate_check
-from dmt.schema.model import Check, Column, ForeignKey, Table
 
 
 @dataclass

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dmt.config import Endpoint
 from dmt.dialects.base import DIALECTS, Dialect, get_dialect
-from dmt.schema.model import ColumnType
+from dmt.model.schema import ColumnType
 
 
 def _dialect(engine: str) -> Dialect:

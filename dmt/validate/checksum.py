@@ -13,8 +13,8 @@ from typing import Any
 
 from dmt.dialects.base import Dialect, Row
 from dmt.errors import Cancelled
+from dmt.model.schema import INT_KINDS, Table
 from dmt.pipeline.chunks import Chunk, plan_chunks
-from dmt.schema.model import INT_KINDS, Table
 from dmt.schema.translate import TablePlan, key_for
 from dmt.validate.reading import (
     FETCH,

@@ -19,8 +19,8 @@ from dmt.errors import (
     ValidationIncomplete,
     first_line,
 )
+from dmt.model.schema import Table
 from dmt.paths.rows import bridge_rows
-from dmt.schema.model import Table
 
 log = logging.getLogger("dmt")
 

@@ -20,7 +20,7 @@ from dmt.canonical import canonical_row
 from dmt.config import Endpoint
 from dmt.dialects.base import Dialect, ValueCounters, get_dialect
 from dmt.errors import ConnectError, TransferError
-from dmt.schema.model import Column, ColumnType, Table
+from dmt.model.schema import Column, ColumnType, Table
 from tests.conftest import MY, PG
 
 ENGINES = ["sqlite", "postgres", "mysql"]

@@ -18,7 +18,7 @@ from dmt.config import Endpoint, build_config
 from dmt.dialects.base import Dialect, ValueCounters
 from dmt.dialects.mysql import MySQLDialect, _field, _format_timedelta, canonical_type
 from dmt.errors import ConnectError, TransferError
-from dmt.schema.model import Column, ColumnType, ForeignKey, Index, Table
+from dmt.model.schema import Column, ColumnType, ForeignKey, Index, Table
 from tests.conftest import MY, PG
 
 # ---------------------------------------------------------------------------------- helpers

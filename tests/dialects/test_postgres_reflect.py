@@ -9,7 +9,7 @@ import psycopg
 
 from dmt.config import build_config
 from dmt.dialects.base import get_dialect
-from dmt.schema.model import Check, ForeignKey, Index
+from dmt.model.schema import Check, ForeignKey, Index
 from tests.conftest import PG, endpoint
 
 DDL = """

@@ -11,10 +11,10 @@ from pathlib import Path
 from dmt.config import Endpoint
 from dmt.dialects.sqlite import SQLiteDialect
 from dmt.model.ranges import Chunk
+from dmt.model.schema import Column, ColumnType, Table
 from dmt.paths.rows import make_row_converter, read_chunk, row_bytes
 from dmt.pipeline.batchqueue import RETIRE, STOP, BatchQueue
 from dmt.pipeline.updates import UpdateSlot
-from dmt.schema.model import Column, ColumnType, Table
 from dmt.settings import Update
 
 

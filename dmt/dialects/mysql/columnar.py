@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from dmt.dialects.base import Dialect
-from dmt.schema.model import Column
+from dmt.model.schema import Column
 
 
 def _zero_date(q: str) -> str:

@@ -32,7 +32,7 @@ from dmt.dialects.mysql.types import (
 )
 from dmt.dialects.values import ValueOptions
 from dmt.errors import ConnectError, TransferError, first_line
-from dmt.schema.model import ColumnType, Index, Schema, Table
+from dmt.model.schema import ColumnType, Index, Schema, Table
 
 log = logging.getLogger("dmt")
 

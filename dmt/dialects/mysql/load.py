@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from dmt.dialects.mysql.values import _field, _insert_value, _statement
 from dmt.dialects.values import Row
 from dmt.errors import TransferError
-from dmt.schema.model import Table
+from dmt.model.schema import Table
 
 if TYPE_CHECKING:
     from dmt.dialects.mysql.dialect import MySQLDialect

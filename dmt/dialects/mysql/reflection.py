@@ -9,8 +9,8 @@ from typing import Any
 
 from dmt.dialects.mysql.types import canonical_type
 from dmt.dialects.values import Row
+from dmt.model.schema import Check, Column, ColumnType, ForeignKey, Index, Schema, Table
 from dmt.schema.expr import NotPortable, Spelling, portable_default
-from dmt.schema.model import Check, Column, ColumnType, ForeignKey, Index, Schema, Table
 
 #: MySQL's default string syntax: a backslash escapes the next character
 SPELLING = Spelling(backslash_escapes=True)

@@ -12,7 +12,7 @@ from typing import Any
 
 from dmt.dialects.values import Converter, ValueCounters, format_timedelta
 from dmt.errors import TransferError
-from dmt.schema.model import Table
+from dmt.model.schema import Table
 
 #: what PostgreSQL ±infinity timestamps and dates become (MySQL has no infinity)
 MAX_DATETIME = dt.datetime(9999, 12, 31, 23, 59, 59, 999999)

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from dmt.dialects.base import Dialect
 from dmt.errors import TransferError, first_line
-from dmt.schema.model import Column
+from dmt.model.schema import Column
 
 # PostgreSQL types whose binary form is the same on both sides of the mapping (format_type
 # spellings, parameters stripped); arrays of them too. Anything else takes another path.

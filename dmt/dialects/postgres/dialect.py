@@ -13,7 +13,7 @@ from dmt.dialects.postgres.columnar import PostgresColumnar
 from dmt.dialects.postgres.types import SAMPLE_TYPES, canonical_type, render_type
 from dmt.dialects.postgres.values import encoders, register_infinity_loaders, str_or_none
 from dmt.errors import ConnectError, TransferError, first_line
-from dmt.schema.model import Column, ColumnType, Schema, Table
+from dmt.model.schema import Column, ColumnType, Schema, Table
 
 #: SQLSTATEs of a server shutting down or terminating the backend
 _LOST_STATES = ("57P01", "57P02", "57P03")

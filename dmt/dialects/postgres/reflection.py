@@ -7,8 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 from dmt.dialects.postgres.types import FIRST_USER_OID, canonical_type
+from dmt.model.schema import Check, Column, ForeignKey, Index, Schema, Table
 from dmt.schema.expr import NotPortable, Spelling, portable_default
-from dmt.schema.model import Check, Column, ForeignKey, Index, Schema, Table
 
 #: standard string literals; ``[`` indexes an array, it never quotes a name
 SPELLING = Spelling(bracket_names=False)

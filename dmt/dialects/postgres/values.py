@@ -7,7 +7,7 @@ from typing import Any
 
 from dmt.dialects.values import Converter, ValueCounters
 from dmt.errors import TransferError
-from dmt.schema.model import Table
+from dmt.model.schema import Table
 
 
 def str_or_none(v: Any) -> Any:

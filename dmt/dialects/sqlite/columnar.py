@@ -11,7 +11,7 @@ import re
 from typing import ClassVar
 
 from dmt.dialects.base import Dialect
-from dmt.schema.model import Column
+from dmt.model.schema import Column
 
 _PLAIN_PATH = re.compile(r"^[\w./-]+$")
 _INT_KINDS = ("int8", "int16", "int32", "int64")

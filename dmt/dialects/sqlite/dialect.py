@@ -15,8 +15,8 @@ from dmt.dialects.sqlite.columnar import SQLiteColumnar
 from dmt.dialects.sqlite.types import MAX_NUMERIC, SAMPLE_TYPES, canonical_type, render_type
 from dmt.dialects.sqlite.values import decoder, encode_value, nan_encoder
 from dmt.errors import ConnectError, TransferError
+from dmt.model.schema import Check, Column, ColumnType, ForeignKey, Index, Schema, Table
 from dmt.schema.expr import NotPortable, Spelling, Token, portable_default, tokenize
-from dmt.schema.model import Check, Column, ColumnType, ForeignKey, Index, Schema, Table
 
 
 class SQLiteDialect(SQLiteColumnar):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from dmt.dialects.sql import TypeChoice
-from dmt.schema.model import WHOLE_NUMBER_KINDS, ColumnType
+from dmt.model.schema import WHOLE_NUMBER_KINDS, ColumnType
 
 #: declared types docs/type-mapping.md shows mapped to every target
 SAMPLE_TYPES = (

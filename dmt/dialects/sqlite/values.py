@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from dmt.dialects.values import Converter, ValueCounters, format_timedelta
-from dmt.schema.model import WHOLE_NUMBER_KINDS
+from dmt.model.schema import WHOLE_NUMBER_KINDS
 
 _TEXT_KINDS = ("char", "varchar", "text", "json", "uuid", "enum", "set", "interval")
 _TRUE = ("1", "t", "true", "y", "yes", "on")
