@@ -2,7 +2,7 @@
 values, migrated in all nine directions and compared value by value.
 
 Both sides are read through dmt's own dialects (reflection + decoders) and compared in the
-canonical form of :mod:`dmt.canonical`, using the *source* column's kind for both sides. The
+canonical form of :mod:`dmt.validate.canonical`, using the *source* column's kind for both sides. The
 documented lossy mappings (docs/type-mapping.md) are applied to the expected side, so a lossy
 step that gives anything but its documented result fails.
 """
@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from dmt.canonical import canonical
 from dmt.config import Endpoint, build_config
 from dmt.dialects.base import ValueCounters, get_dialect
 from dmt.run import execute
+from dmt.validate.canonical import canonical
 from tests.conftest import MY, PG, endpoint
 
 ENGINES = ["postgres", "mysql", "sqlite"]

@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
-from dmt.canonical import canonical
 from dmt.dialects.base import Dialect, Row, ValueCounters
 from dmt.errors import (
     Cancelled,
@@ -21,6 +20,7 @@ from dmt.errors import (
 )
 from dmt.model.schema import Table
 from dmt.paths.rows import bridge_rows
+from dmt.validate.canonical import canonical
 
 log = logging.getLogger("dmt")
 

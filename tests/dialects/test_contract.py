@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-from dmt.canonical import canonical_row
 from dmt.config import Endpoint
 from dmt.dialects.base import Dialect, ValueCounters, get_dialect
 from dmt.errors import ConnectError, TransferError
 from dmt.model.schema import Column, ColumnType, Table
+from dmt.validate.canonical import canonical_row
 from tests.conftest import MY, PG
 
 ENGINES = ["sqlite", "postgres", "mysql"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from dmt.canonical import canonical_row
 from dmt.config import Endpoint
 from dmt.dialects.base import ValueCounters, get_dialect
+from dmt.validate.canonical import canonical_row
 
 
 def table_rows(ep: Endpoint, table: str) -> tuple[list[str], list[tuple[str | None, ...]]]:
