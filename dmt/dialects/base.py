@@ -65,10 +65,6 @@ class Dialect(DataPathHooks):
 
     #: the most bound values one statement takes (deletes of listed keys are split to fit)
     max_bind_params: ClassVar[int] = 65535
-    #: a native bulk path exists (COPY, LOAD DATA); otherwise batched INSERTs
-    supports_bulk_load: ClassVar[bool] = False
-    #: the largest precision of an exact decimal
-    max_decimal_precision: ClassVar[int] = 65
     #: the most writer connections that help; None: no limit beyond the knob's bounds
     max_writers: ClassVar[int | None] = None
     #: the heading of this engine's column in docs/type-mapping.md

@@ -7,6 +7,7 @@ Default: not capable. The columnar hooks are implemented per engine in
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -53,9 +54,19 @@ class DataPathHooks(SqlDialect):
         """Load the tab-separated rows ``write`` puts in a file and commit (:attr:`tsv_load`)."""
         raise NotImplementedError
 
+    #: the modules :attr:`columnar_reader` / :attr:`columnar_writer` need
+    columnar_modules: ClassVar[tuple[str, ...]] = ()
+
     def columnar_available(self) -> bool:
-        """Whether the libraries of :attr:`columnar_reader` / :attr:`columnar_writer` import."""
-        return False
+        """Whether every module in :attr:`columnar_modules` imports (none declared: no)."""
+        if not self.columnar_modules:
+            return False
+        try:
+            for name in self.columnar_modules:
+                importlib.import_module(name)
+        except ImportError:
+            return False
+        return True
 
     def columnar_url(self) -> str | None:
         """The endpoint as the columnar libraries take it; None when it cannot be spelled."""

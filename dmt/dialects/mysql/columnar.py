@@ -16,13 +16,7 @@ class MySQLColumnar(Dialect):
     """The columnar hooks of :class:`~dmt.dialects.mysql.MySQLDialect`."""
 
     columnar_reader: ClassVar[str | None] = "connectorx"
-
-    def columnar_available(self) -> bool:
-        try:
-            import connectorx  # noqa: F401
-        except ImportError:
-            return False
-        return True
+    columnar_modules = ("connectorx",)
 
     def columnar_url(self) -> str:
         return self._endpoint_url("mysql", 3306)

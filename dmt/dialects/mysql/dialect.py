@@ -58,8 +58,6 @@ class MySQLDialect(MySQLColumnar):
     identifier_length_in_bytes = False
     supports_schemas = False
     max_bind_params = 65535
-    supports_bulk_load = True
-    max_decimal_precision = 65
     case_insensitive_names = True
     supports_prefix_indexes = True
     tsv_load = True

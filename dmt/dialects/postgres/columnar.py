@@ -59,6 +59,7 @@ class PostgresColumnar(Dialect):
     """The data-path hooks of :class:`~dmt.dialects.postgres.PostgresDialect`."""
 
     columnar_reader: ClassVar[str | None] = "adbc"
+    columnar_modules = ("adbc_driver_postgresql.dbapi",)
     columnar_writer: ClassVar[str | None] = "adbc"
 
     def type_base(self, sql_type: str) -> str:
@@ -69,13 +70,6 @@ class PostgresColumnar(Dialect):
 
     def binary_copy_safe(self, sql_type: str) -> bool:
         return base_type(normalize(sql_type).removesuffix("[]")) in _BINARY_SAFE
-
-    def columnar_available(self) -> bool:
-        try:
-            import adbc_driver_postgresql.dbapi  # noqa: F401
-        except ImportError:
-            return False
-        return True
 
     def columnar_url(self) -> str:
         return self._endpoint_url("postgresql", 5432)

@@ -28,8 +28,6 @@ class PostgresDialect(PostgresColumnar):
     max_identifier_length = 63
     identifier_length_in_bytes = True
     supports_schemas = True
-    supports_bulk_load = True
-    max_decimal_precision = 1000
     spelling = reflection.SPELLING
     sample_types = SAMPLE_TYPES
     copy_binary_passthrough = True

@@ -30,13 +30,7 @@ class SQLiteColumnar(Dialect):
     """The columnar hooks of :class:`~dmt.dialects.sqlite.SQLiteDialect`."""
 
     columnar_reader: ClassVar[str | None] = "connectorx"
-
-    def columnar_available(self) -> bool:
-        try:
-            import connectorx  # noqa: F401
-        except ImportError:
-            return False
-        return True
+    columnar_modules = ("connectorx",)
 
     def columnar_url(self) -> str | None:
         path = os.path.abspath(self.endpoint.path or "")

@@ -12,7 +12,7 @@ from typing import Any
 
 from dmt.dialects.base import Converter, Row, TypeChoice, ValueCounters
 from dmt.dialects.sqlite.columnar import SQLiteColumnar
-from dmt.dialects.sqlite.types import MAX_NUMERIC, SAMPLE_TYPES, canonical_type, render_type
+from dmt.dialects.sqlite.types import SAMPLE_TYPES, canonical_type, render_type
 from dmt.dialects.sqlite.values import decoder, encode_value, nan_encoder
 from dmt.errors import ConnectError, TransferError
 from dmt.model.schema import Check, Column, ColumnType, ForeignKey, Index, Schema, Table
@@ -27,7 +27,6 @@ class SQLiteDialect(SQLiteColumnar):
     placeholder = "?"
     max_identifier_length = 1_000_000
     max_bind_params = 32766
-    max_decimal_precision = MAX_NUMERIC
     inline_constraints = True
     case_insensitive_names = True
     char_length_function = "length"  # length() of a text counts characters
