@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from dmt.dialects.sql import SqlDialect
 from dmt.model.schema import Column, Table
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 
 class DataPathHooks(SqlDialect):
@@ -88,6 +91,11 @@ class DataPathHooks(SqlDialect):
     def columnar_select_expr(self, col: Column) -> str:
         """How the columnar reader selects a column (the reader must not fail on a value)."""
         return self.quote(col.name)
+
+    def columnar_encode(self, table: pa.Table) -> tuple[pa.Table | None, str | None]:
+        """A batch as this (target) engine's ingest must receive it, or ``(None, why)`` when
+        a value in it needs the row path (which would convert it)."""
+        return table, None
 
     def columnar_guard(self, col: Column) -> str | None:
         """A condition true where a non-NULL value of this column is read as the row path

@@ -1,9 +1,10 @@
 """The columnar data path: Arrow batches read in C or Rust, written by ADBC ingest.
 
 The source's ``columnar_reader`` reads it (connectorx for MySQL and SQLite, the ADBC driver for
-PostgreSQL); a target with ``columnar_writer`` "adbc" (PostgreSQL) loads it by ADBC ingest
-(binary COPY built in C++). Rows never become Python objects, which is what lets MySQL ->
-PostgreSQL pass PyMySQL's pure-Python ceiling.
+PostgreSQL); a target with ``columnar_writer`` "adbc" loads it by ADBC ingest (PostgreSQL:
+binary COPY built in C++; SQLite: prepared inserts in one transaction, in C). Rows never
+become Python objects, which is what lets MySQL -> PostgreSQL pass PyMySQL's pure-Python
+ceiling.
 
 It carries a table only when all of this holds (:func:`choose`), else the exact row path does:
 
@@ -142,6 +143,10 @@ class ArrowPath:
                 table = table.rename_columns(self.schema.names).cast(self.schema)
             except Exception as exc:  # a value the target type cannot hold: the row path says
                 return f"Arrow cast failed: {first_line(exc)}"
+            encoded, why = self.target.columnar_encode(table)
+            if encoded is None:
+                return why
+            table = encoded
             n = table.num_rows
             # a batch lives twice: as read (the driver's buffer, then Arrow) and as written
             # (ADBC encodes the whole batch into one COPY buffer)

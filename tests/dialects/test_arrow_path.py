@@ -212,3 +212,40 @@ def test_connectorx_calls_do_not_grow_with_the_number_of_key_ranges(
     # (one stream per reader's first range, then the rest in one range: a query of exactly
     # its LIMIT of rows at the open end of the table takes one more, empty, query)
     assert 1 <= streams <= 4 and len(calls) - streams <= 2, calls
+
+
+def _sqlite_raw(path: str) -> list[tuple[Any, ...]]:
+    """Every value of ``plain`` with its storage class, as SQLite holds it."""
+    import sqlite3
+
+    c = sqlite3.connect(path)
+    try:
+        cols = [r[1] for r in c.execute("PRAGMA table_info(plain)")]
+        exprs = ", ".join(f'"{n}", typeof("{n}")' for n in cols)
+        return c.execute(f"SELECT {exprs} FROM plain ORDER BY 1").fetchall()
+    finally:
+        c.close()
+
+
+@pytest.mark.parametrize("engine", ["postgres", "mysql", "sqlite"])
+def test_columnar_path_into_sqlite_stores_what_the_row_path_stores(
+    engine: str, dbs: Databases, tmp_path: Path
+) -> None:
+    src = fill(dbs, engine)
+    cfg, columnar = migrate(src, dbs.new("sqlite"), tmp_path / "a")
+    assert columnar.status == "success"
+    (table,) = columnar.tables
+    reader = "adbc" if engine == "postgres" else "connectorx"
+    assert table.path == f"arrow ({reader} -> adbc ingest)", table.path
+    assert table.rows == ROWS
+
+    cfg_rows, rows = migrate(src, dbs.new("sqlite"), tmp_path / "b", "no_columnar")
+    assert rows.status == "success"
+    assert not rows.tables[0].path.startswith("arrow")
+
+    assert cfg.target.path is not None and cfg_rows.target.path is not None
+    want, got = _sqlite_raw(cfg_rows.target.path), _sqlite_raw(cfg.target.path)
+    assert len(got) == len(want) == ROWS
+    for w, g in zip(want, got, strict=True):
+        assert g == w, f"id={w[0]}: row path {w!r}, columnar {g!r}"
+    assert columnar.value_conversions == rows.value_conversions
