@@ -64,7 +64,8 @@ LOG_DIR = OUT_DIR / "logs"
 STATE_DIR = OUT_DIR / "state"
 ALL_DIRECTIONS = [f"{s}-{t}" for s in ENGINES for t in ENGINES]
 #: dmt rows/s over reference rows/s that a direction must reach
-TARGETS = {"pg-pg": 0.8, "my-pg": 0.8, "sqlite-pg": 0.8, "pg-my": 0.9}
+#: the ratio to the pipe every direction must reach (issue 18); pg-my is held above 0.9
+TARGETS = {**dict.fromkeys(ALL_DIRECTIONS, 0.8), "pg-my": 0.9}
 
 
 # ----------------------------------------------------------------------------- configs
