@@ -4,8 +4,9 @@ In order, the first that carries every column of the table exactly:
 
 1. the binary COPY pass-through (:mod:`~dmt.paths.pg_binary`): no decoding at all, and none of
    the columnar libraries to load (0.3 s);
-2. the columnar path (:mod:`~dmt.paths.columnar`);
-3. the text pass-through (:mod:`~dmt.paths.pg_text`);
+2. the text pass-through (:mod:`~dmt.paths.pg_text`): PostgreSQL's own text COPY is already
+   what LOAD DATA reads;
+3. the columnar path (:mod:`~dmt.paths.columnar`);
 4. else the exact row path (:mod:`~dmt.paths.rows`): ``None`` here.
 
 ``mode`` is ``migration.data_path``: ``auto`` as above, ``no_columnar`` without the columnar
@@ -32,13 +33,9 @@ def choose(
         raise ValueError(f"unknown data path mode `{mode}` (known: {', '.join(MODES)})")
     if mode == "rows":
         return None
-    binary = choose_binary(source, target, plan)
-    if binary is not None:
-        return binary
-    if mode != "no_columnar":
-        from dmt.paths.columnar import choose_columnar  # pyarrow's users, loaded only here
+    passthrough = choose_binary(source, target, plan) or choose_text(source, target, plan)
+    if passthrough is not None or mode == "no_columnar":
+        return passthrough
+    from dmt.paths.columnar import choose_columnar  # pyarrow's users, loaded only here
 
-        columnar = choose_columnar(source, target, plan)
-        if columnar is not None:
-            return columnar
-    return choose_text(source, target, plan)
+    return choose_columnar(source, target, plan)

@@ -2,7 +2,8 @@
 
 The source's ``columnar_reader`` reads it (connectorx for MySQL and SQLite, the ADBC driver for
 PostgreSQL); a target with ``columnar_writer`` "adbc" loads it by ADBC ingest (PostgreSQL:
-binary COPY built in C++; SQLite: prepared inserts in one transaction, in C). Rows never
+binary COPY built in C++; SQLite: prepared inserts in one transaction, in C), one with "tsv"
+(MySQL) by LOAD DATA of the tab-separated text its ``columnar_encode`` builds. Rows never
 become Python objects, which is what lets MySQL -> PostgreSQL pass PyMySQL's pure-Python
 ceiling.
 
@@ -41,10 +42,12 @@ from dmt.paths.columnar_support import (
     GUARD,
     TEXT,
     ConnectionPool,
+    InfileCheck,
     arrow_type,
     available,
     guard_sql,
     reader_failed,
+    tsv_bytes,
 )
 from dmt.schema.translate import TablePlan
 
@@ -56,6 +59,8 @@ log = logging.getLogger("dmt.pipeline")
 FIRST_ROWS = 4  # the first batch of a table: its rows may be of any width
 COPIES = 2  # a batch's Arrow size times this is what it costs in memory at its peak
 RANGE_BATCHES = 4  # batches one connectorx query streams (see ArrowPath.min_range_rows)
+#: the target's ``columnar_writer`` -> how a batch is loaded, as the path's name says it
+_WRITERS = {"adbc": "adbc ingest", "tsv": "load data"}
 
 
 class ArrowPath:
@@ -68,7 +73,8 @@ class ArrowPath:
         self.target = target
         self.reader = source.columnar_reader
         self._url = source.columnar_url() or ""  # connectorx's; choose() made sure of it
-        self.name = f"arrow ({self.reader} -> adbc ingest)"
+        self.writer = target.columnar_writer
+        self.name = f"arrow ({self.reader} -> {_WRITERS[self.writer or '']})"
         kinds = [target.columnar_kind(plan.types[t.name]) or "" for t in plan.target.columns]
         names = [t.name for t in plan.target.columns]
         self.schema = pa.schema(
@@ -79,6 +85,7 @@ class ArrowPath:
         self._batch_bytes = 0  # the byte budget of one batch, as the last read was given
         self._readers = ConnectionPool(source.columnar_connect)
         self._writers = ConnectionPool(target.columnar_connect)
+        self._infile = InfileCheck(target) if self.writer == "tsv" else None
 
     @property
     def min_range_rows(self) -> int:
@@ -95,6 +102,9 @@ class ArrowPath:
         stop: Callable[[], bool],
     ) -> Iterator[Read | RowFallback]:  # fmt: skip
         self._batch_bytes = max_bytes
+        if self._infile is not None and not self._infile.usable():
+            yield RowFallback(chunk, "the target refuses LOAD DATA LOCAL INFILE")
+            return
         last = chunk.lower[0] if chunk.lower is not None else None
         upper = chunk.upper[0] if chunk.upper is not None else None
         while True:
@@ -274,6 +284,9 @@ class ArrowPath:
 
     # ------------------------------------------------------------------ writing
     def write(self, conn: Any, job: TableJob, payload: Any) -> int:
+        if self.writer == "tsv":  # on the pipeline's own connection; the dialect commits
+            data = tsv_bytes(payload)
+            return self.target.load_tsv(conn, job.target, lambda f: f.write(data), payload.num_rows)
         adbc = self._writers.take()
         try:
             with adbc.cursor() as cur:
@@ -300,7 +313,7 @@ def _rest(chunk: Chunk, last: Any) -> Chunk:
 
 def choose_columnar(source: Dialect, target: Dialect, plan: TablePlan) -> ArrowPath | None:
     """The columnar path for this table, or None."""
-    if source.columnar_reader is None or target.columnar_writer != "adbc":
+    if source.columnar_reader is None or target.columnar_writer not in _WRITERS:
         return None
     if not (available() and source.columnar_available() and target.columnar_available()):
         return None

@@ -125,3 +125,32 @@ def _close(conn: Any) -> None:
         conn.close()
     except Exception as exc:  # closing is best effort
         log.debug("closing an ADBC connection: %s", first_line(exc))
+
+
+def tsv_bytes(table: pa.Table) -> memoryview:
+    """The text of a one-column table of lines (a target's ``columnar_encode`` for a "tsv"
+    writer) as one buffer, without copying it row by row."""
+    column = table.column(0).combine_chunks()
+    offsets = memoryview(column.buffers()[1]).cast("i")  # int32 offsets of a string array
+    start, end = offsets[column.offset], offsets[column.offset + len(column)]
+    return memoryview(column.buffers()[2])[start:end]
+
+
+class InfileCheck:
+    """Whether the target takes LOAD DATA LOCAL INFILE, asked once (on a connection of its
+    own) and remembered."""
+
+    def __init__(self, target: Dialect) -> None:
+        self._target = target
+        self._usable: bool | None = None
+        self._lock = threading.Lock()
+
+    def usable(self) -> bool:
+        with self._lock:
+            if self._usable is None:
+                conn = self._target.connect()
+                try:
+                    self._usable = self._target.local_infile_usable(conn)
+                finally:
+                    conn.close()
+            return self._usable

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -33,6 +32,7 @@ from dmt.model.job import TableJob
 from dmt.model.ranges import Chunk
 from dmt.model.schema import Column
 from dmt.paths.base import RowFallback
+from dmt.paths.columnar_support import InfileCheck
 from dmt.paths.pg_copy import CopyBatch, copy_batches, copy_out
 from dmt.schema.translate import TablePlan
 
@@ -112,8 +112,7 @@ class PgTextPath:
         q = source.quote
         self._exprs = {c.name: f"{q(c.name)}::int" for c in columns if c.type.kind == "boolean"}
         self._checked = [(q(c.name), c.type.kind) for c in columns]
-        self._infile: bool | None = None
-        self._lock = threading.Lock()
+        self._infile = InfileCheck(target)
 
     # ------------------------------------------------------------------ reading
     def read(
@@ -135,7 +134,7 @@ class PgTextPath:
     def _row_path_reason(self, conn: Any, job: TableJob, chunk: Chunk) -> str | None:
         """Why this chunk must take the exact row path, or None. When it need not, the
         source transaction is left open in REPEATABLE READ: the COPY sees what was checked."""
-        if not self._infile_usable():
+        if not self._infile.usable():
             return "the target refuses LOAD DATA LOCAL INFILE"
         if conn.info.encoding != "utf-8":
             return f"the source connection's encoding is `{conn.info.encoding}`, not UTF-8"
@@ -174,16 +173,6 @@ class PgTextPath:
         assert sql.startswith(head), sql  # select_sql's own shape
         mine = ", ".join(self._exprs.get(c.name) or src.select_expr(c) for c in job.source.columns)
         return f"SELECT {mine} FROM {sql[len(head) :]}"
-
-    def _infile_usable(self) -> bool:
-        with self._lock:
-            if self._infile is None:
-                conn = self.target.connect()
-                try:
-                    self._infile = self.target.local_infile_usable(conn)
-                finally:
-                    conn.close()
-            return self._infile
 
     # ------------------------------------------------------------------ writing
     def write(self, conn: Any, job: TableJob, payload: CopyBatch) -> int:

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from dmt.config import build_config
+from dmt.config import Endpoint, build_config
 from dmt.run import execute
 from tests.test_fidelity import Databases, read, run_sql
 
@@ -245,6 +245,47 @@ def test_columnar_path_into_sqlite_stores_what_the_row_path_stores(
 
     assert cfg.target.path is not None and cfg_rows.target.path is not None
     want, got = _sqlite_raw(cfg_rows.target.path), _sqlite_raw(cfg.target.path)
+    assert len(got) == len(want) == ROWS
+    for w, g in zip(want, got, strict=True):
+        assert g == w, f"id={w[0]}: row path {w!r}, columnar {g!r}"
+    assert columnar.value_conversions == rows.value_conversions
+
+
+def _mysql_raw(ep: Endpoint) -> list[tuple[Any, ...]]:
+    """Every value of ``plain`` as MariaDB holds it (raw, no dmt decoding)."""
+    import pymysql
+
+    conn = pymysql.connect(
+        host=ep.host, port=ep.port or 3306, user=ep.user, password=ep.password or "",
+        database=ep.database, charset="utf8mb4",
+    )  # fmt: skip
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT * FROM plain ORDER BY 1")
+            return list(cur.fetchall())
+    finally:
+        conn.close()
+
+
+# (PostgreSQL -> MySQL takes the text pass-through, PostgreSQL's own COPY text)
+@pytest.mark.parametrize("engine", ["mysql", "sqlite"])
+def test_columnar_path_into_mysql_loads_what_the_row_path_loads(
+    engine: str, dbs: Databases, tmp_path: Path
+) -> None:
+    # no binary column: LOAD DATA of Arrow-encoded text carries no blobs yet
+    src = fill(dbs, engine)
+    run_sql(src, ["ALTER TABLE plain DROP COLUMN bb"])
+    cfg, columnar = migrate(src, dbs.new("mysql"), tmp_path / "a")
+    assert columnar.status == "success"
+    (table,) = columnar.tables
+    assert table.path == "arrow (connectorx -> load data)", table.path
+    assert table.rows == ROWS
+
+    cfg_rows, rows = migrate(src, dbs.new("mysql"), tmp_path / "b", "no_columnar")
+    assert rows.status == "success"
+    assert not rows.tables[0].path.startswith("arrow")
+
+    want, got = _mysql_raw(cfg_rows.target), _mysql_raw(cfg.target)
     assert len(got) == len(want) == ROWS
     for w, g in zip(want, got, strict=True):
         assert g == w, f"id={w[0]}: row path {w!r}, columnar {g!r}"
