@@ -150,3 +150,54 @@ def test_ai_decisions_change_the_running_pipeline(
     finally:
         with psycopg.connect(dbname="postgres", autocommit=True, **PG) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{target_db}" WITH (FORCE)')
+
+
+def test_ai_adjust_into_sqlite_never_asks_for_a_writer_it_cannot_have(
+    pg_source: str, fake_anthropic: FakeAnthropic, tmp_path: Path
+) -> None:
+    # SQLite takes one writer: the AI is shown that bound, an answer past it is rejected, and
+    # neither the rules nor the AI ever move the writer count of the running pipeline
+    def answer(request: Request) -> Reply:
+        current = context_of(request)["current"]
+        return tool_answer(
+            "scale_up", writers=current["writers"] + 4, chunk_size=current["chunk_size"],
+            reasoning="writers are the bottleneck",
+        )  # fmt: skip
+
+    fake_anthropic.default = answer
+    raw: dict[str, Any] = {
+        "source": endpoint("postgres", pg_source),
+        "target": endpoint("sqlite", tmp_path / "t.db"),
+        "migration": {
+            "chunk_size": 4000, "ai_adjust": True, "ai_adjust_interval": "1s",
+            "state_dir": str(tmp_path / "state"), "include_tables": ["big1"],
+            "data_path": "rows",
+        },
+        "ai": {"api_key": KEY, "base_url": fake_anthropic.url, "cache_ttl": 0,
+               "min_call_interval": 0},
+    }  # fmt: skip
+    counter = WriterCounter()
+    counter.start()
+    try:
+        result = execute(build_config(raw, tmp_path))
+    finally:
+        counter.stop.set()
+        counter.join()
+    assert result.status == "success" and result.tables[0].rows == ROWS
+    assert fake_anthropic.calls >= 2, "the copy should last several intervals"
+    for request in fake_anthropic.requests:
+        if request.body:
+            assert context_of(request)["bounds"]["writers"] == [1, 1]
+            tools = request.body["tools"]
+            assert (
+                tools[0]["input_schema"]["properties"]["adjustments"]["properties"]["writers"][
+                    "maximum"
+                ]
+                == 1
+            )
+    assert not [a for a in result.adjustments if a["knob"] == "writers"]
+    assert result.monitor is not None
+    assert all(d["writers_after"] == 1 for d in result.monitor["records"])
+    samples = result.monitor["samples"]
+    assert len(samples) >= 2 and all(s["writers"] == 1 for s in samples)
+    assert max(n for _, n in counter.samples) == 1
