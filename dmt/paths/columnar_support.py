@@ -131,7 +131,7 @@ def tsv_bytes(table: pa.Table) -> memoryview:
     """The text of a one-column table of lines (a target's ``columnar_encode`` for a "tsv"
     writer) as one buffer, without copying it row by row."""
     column = table.column(0).combine_chunks()
-    offsets = memoryview(column.buffers()[1]).cast("i")  # int32 offsets of a string array
+    offsets = memoryview(column.buffers()[1]).cast("i")  # int32 offsets (string or binary)
     start, end = offsets[column.offset], offsets[column.offset + len(column)]
     return memoryview(column.buffers()[2])[start:end]
 

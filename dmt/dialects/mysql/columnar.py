@@ -17,12 +17,14 @@ if TYPE_CHECKING:
 _LOAD = {
     "float64": "float64",
     **dict.fromkeys(("char", "varchar", "text"), "text"),
+    **dict.fromkeys(("binary", "varbinary", "blob"), "blob"),
     "date": "date",
     "timestamp": "timestamp",
     "boolean": "boolean",
 }
-#: the backslash escapes LOAD DATA reads (ESCAPED BY '\\'), the backslash itself first
-_ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"))
+#: the backslash escapes LOAD DATA reads (ESCAPED BY '\\'), the backslash itself first; NUL
+#: only occurs in binary columns (text holding one takes the row path)
+_ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"), ("\0", "\\0"))
 
 
 def _zero_date(q: str) -> str:
@@ -72,7 +74,7 @@ class MySQLColumnar(Dialect):
             kind = field.type
             if pa.types.is_floating(kind) and not pc.all(pc.is_finite(col)).as_py():
                 return None, "NaN or ±Infinity, which MySQL cannot store"
-            if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            if pa.types.is_string(kind) or pa.types.is_binary(kind):
                 text = col
                 for raw, escaped in _ESCAPES:
                     text = pc.replace_substring(text, raw, escaped)
@@ -80,6 +82,6 @@ class MySQLColumnar(Dialect):
                 text = col.cast(pa.int8()).cast(pa.string())  # 1 / 0, as the row path writes
             else:  # integers, doubles (shortest round-trip digits), ISO dates and timestamps
                 text = col.cast(pa.string())
-            fields.append(pc.fill_null(text, "\\N"))
-        fields[-1] = pc.binary_join_element_wise(fields[-1], "\n", "")
-        return pa.table({"tsv": pc.binary_join_element_wise(*fields, "\t")}), None
+            fields.append(pc.fill_null(text.cast(pa.binary()), b"\\N"))
+        fields[-1] = pc.binary_join_element_wise(fields[-1], b"\n", b"")
+        return pa.table({"tsv": pc.binary_join_element_wise(*fields, b"\t")}), None
