@@ -79,6 +79,11 @@ class Checkpointer:
     # ------------------------------------------------------------------ cleanup on resume
     def _clean(self, job: TableJob, source_conn: Any, chunks: list[Chunk]) -> None:
         tgt = self.target
+        with tgt.exclusive_writes():
+            self._clean_all(job, source_conn, chunks)
+
+    def _clean_all(self, job: TableJob, source_conn: Any, chunks: list[Chunk]) -> None:
+        tgt = self.target
         tconn = tgt.connect()
         try:
             for chunk in chunks:

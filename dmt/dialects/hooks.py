@@ -7,8 +7,10 @@ Default: not capable. The columnar hooks are implemented per engine in
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from dmt.dialects.sql import SqlDialect
@@ -91,6 +93,11 @@ class DataPathHooks(SqlDialect):
     def columnar_select_expr(self, col: Column) -> str:
         """How the columnar reader selects a column (the reader must not fail on a value)."""
         return self.quote(col.name)
+
+    def exclusive_writes(self) -> AbstractContextManager[object]:
+        """Held around every write to this target that may overlap another in the process
+        (a columnar batch, a resume's cleanup); a no-op where the server arbitrates."""
+        return contextlib.nullcontext()
 
     def columnar_encode(self, table: pa.Table) -> tuple[pa.Table | None, str | None]:
         """A batch as this (target) engine's ingest must receive it, or ``(None, why)`` when

@@ -287,18 +287,20 @@ class ArrowPath:
         if self.writer == "tsv":  # on the pipeline's own connection; the dialect commits
             data = tsv_bytes(payload)
             return self.target.load_tsv(conn, job.target, lambda f: f.write(data), payload.num_rows)
-        adbc = self._writers.take()
-        try:
-            with adbc.cursor() as cur:
-                cur.adbc_ingest(
-                    job.target.name, payload, mode="append",
-                    db_schema_name=self.target.endpoint.schema or None,
-                )  # fmt: skip
-            adbc.commit()
-        except Exception as exc:
-            self._writers.discard(adbc)  # closing rolls the batch back
-            raise TransferError(f"ADBC ingest failed: {first_line(exc)}", job.target.name) from exc
-        self._writers.give(adbc)
+        with self.target.exclusive_writes():
+            adbc = self._writers.take()
+            try:
+                with adbc.cursor() as cur:
+                    cur.adbc_ingest(
+                        job.target.name, payload, mode="append",
+                        db_schema_name=self.target.endpoint.schema or None,
+                    )  # fmt: skip
+                adbc.commit()
+            except Exception as exc:
+                self._writers.discard(adbc)  # closing rolls the batch back
+                msg = f"ADBC ingest failed: {first_line(exc)}"
+                raise TransferError(msg, job.target.name) from exc
+            self._writers.give(adbc)
         return int(payload.num_rows)
 
     def close(self) -> None:

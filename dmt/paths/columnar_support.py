@@ -151,6 +151,9 @@ class InfileCheck:
                 conn = self._target.connect()
                 try:
                     self._usable = self._target.local_infile_usable(conn)
+                except Exception as exc:  # asked from a reader: name the target's failure
+                    what = "checking LOAD DATA LOCAL INFILE"
+                    raise self._target.translate_error(exc, what) from exc
                 finally:
                     conn.close()
             return self._usable

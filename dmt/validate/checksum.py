@@ -197,7 +197,7 @@ class TableChecksum:
         scanon = Canon(self.source, skeys, kinds, positions)
         to_source = bridge(self.target, tkeys, self.source, skeys)
         sql = self.target.select_sql(tkeys, (), False, False)
-        with guard(self.source, "looking up target keys", self.name):
+        with guard(self.source, "looking up target keys", self.name, also=self.target):
             sconn = self.source.connect()
             try:
                 batch: list[Row] = []

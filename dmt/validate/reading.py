@@ -29,10 +29,14 @@ FETCH = 5_000
 
 
 class guard:
-    """Turn any failure of a validation query into ConnectionLost or ValidationIncomplete."""
+    """Turn any failure of a validation query into ConnectionLost or ValidationIncomplete.
+    ``also``: the other side's dialect, when the guarded block reads both sides (each dialect
+    recognises only its own driver's lost connections)."""
 
-    def __init__(self, dialect: Dialect, what: str, table: str | None = None) -> None:
-        self.dialect, self.what, self.table = dialect, what, table
+    def __init__(
+        self, dialect: Dialect, what: str, table: str | None = None, also: Dialect | None = None
+    ) -> None:
+        self.dialect, self.what, self.table, self.also = dialect, what, table, also
 
     def __enter__(self) -> None:
         return None
@@ -44,6 +48,8 @@ class guard:
             return
         where = f"table `{self.table}`: " if self.table else ""
         err = self.dialect.translate_error(exc, self.what, self.table)
+        if not isinstance(err, ConnectionLost) and self.also is not None:
+            err = self.also.translate_error(exc, self.what, self.table)
         if isinstance(err, ConnectionLost):
             raise err from exc
         msg = first_line(exc) if isinstance(exc, DmtError) else self.dialect.describe_error(exc)

@@ -288,3 +288,29 @@ def test_columnar_path_into_mysql_loads_what_the_row_path_loads(
     for w, g in zip(want, got, strict=True):
         assert g == w, f"id={w[0]}: row path {w!r}, columnar {g!r}"
     assert columnar.value_conversions == rows.value_conversions
+
+
+def test_writes_to_one_sqlite_file_take_turns(tmp_path: Path) -> None:
+    # ADBC's SQLite and Python's are two libraries that cannot see each other's locks: every
+    # dialect of the same file hands out the same lock, other files and engines do not lock
+    from dmt.config import Endpoint
+    from dmt.dialects.base import get_dialect
+
+    def lite(name: str) -> Any:
+        return get_dialect(Endpoint("sqlite", path=str(tmp_path / name)), "target")
+
+    a, b, other = lite("t.db"), lite("t.db"), lite("u.db")
+    assert a.exclusive_writes() is b.exclusive_writes()
+    assert a.exclusive_writes() is not other.exclusive_writes()
+    held = a.exclusive_writes()
+    with held:
+        import threading
+
+        got: list[bool] = []
+        t = threading.Thread(target=lambda: got.append(b.exclusive_writes().acquire(timeout=0.2)))
+        t.start()
+        t.join()
+        assert got == [False], "a second writer of the same file must wait"
+    pg = get_dialect(Endpoint("postgres", host="127.0.0.1", port=5432, database="x"), "target")
+    with pg.exclusive_writes(), pg.exclusive_writes():
+        pass  # the server arbitrates: no lock

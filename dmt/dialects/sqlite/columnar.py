@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import re
+import threading
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from dmt.dialects.base import Dialect
@@ -20,6 +22,9 @@ from dmt.model.schema import INT_KINDS, Column
 if TYPE_CHECKING:
     import pyarrow as pa
 
+#: one lock per SQLite file this process writes (see SQLiteColumnar.exclusive_writes)
+_LOCKS: dict[str, threading.RLock] = {}
+_LOCKS_GUARD = threading.Lock()
 _PLAIN_PATH = re.compile(r"^[\w./-]+$")
 # the storage class a value of these kinds must have (integers and booleans: see columnar_guard)
 _CLASS = {
@@ -74,6 +79,15 @@ class SQLiteColumnar(Dialect):
 
     def columnar_query(self, sql: str) -> str:
         return f"SELECT * FROM ({sql})"  # connectorx appends its own LIMIT to learn the types
+
+    def exclusive_writes(self) -> AbstractContextManager[object]:
+        """The ADBC driver carries its own SQLite library: two copies in one process cannot
+        see each other's file locks (a transaction of one rolls back as "hot" the other's
+        journal, a close by one drops the other's locks), so every write to the file, and
+        the cleanup connections of a resume, take turns on one lock per file."""
+        path = os.path.abspath(self.endpoint.path or "")
+        with _LOCKS_GUARD:
+            return _LOCKS.setdefault(path, threading.RLock())
 
     def columnar_connect(self) -> Any:
         import adbc_driver_sqlite.dbapi as lite
