@@ -227,30 +227,6 @@ def _sqlite_raw(path: str) -> list[tuple[Any, ...]]:
         c.close()
 
 
-@pytest.mark.parametrize("engine", ["postgres", "mysql", "sqlite"])
-def test_columnar_path_into_sqlite_stores_what_the_row_path_stores(
-    engine: str, dbs: Databases, tmp_path: Path
-) -> None:
-    src = fill(dbs, engine)
-    cfg, columnar = migrate(src, dbs.new("sqlite"), tmp_path / "a")
-    assert columnar.status == "success"
-    (table,) = columnar.tables
-    reader = "adbc" if engine == "postgres" else "connectorx"
-    assert table.path == f"arrow ({reader} -> adbc ingest)", table.path
-    assert table.rows == ROWS
-
-    cfg_rows, rows = migrate(src, dbs.new("sqlite"), tmp_path / "b", "no_columnar")
-    assert rows.status == "success"
-    assert not rows.tables[0].path.startswith("arrow")
-
-    assert cfg.target.path is not None and cfg_rows.target.path is not None
-    want, got = _sqlite_raw(cfg_rows.target.path), _sqlite_raw(cfg.target.path)
-    assert len(got) == len(want) == ROWS
-    for w, g in zip(want, got, strict=True):
-        assert g == w, f"id={w[0]}: row path {w!r}, columnar {g!r}"
-    assert columnar.value_conversions == rows.value_conversions
-
-
 def _mysql_raw(ep: Endpoint) -> list[tuple[Any, ...]]:
     """Every value of ``plain`` as MariaDB holds it (raw, no dmt decoding)."""
     import pymysql
@@ -267,23 +243,40 @@ def _mysql_raw(ep: Endpoint) -> list[tuple[Any, ...]]:
         conn.close()
 
 
-# (PostgreSQL -> MySQL takes the text pass-through, PostgreSQL's own COPY text)
-@pytest.mark.parametrize("engine", ["mysql", "sqlite"])
-def test_columnar_path_into_mysql_loads_what_the_row_path_loads(
-    engine: str, dbs: Databases, tmp_path: Path
+def _raw(ep: Endpoint) -> list[tuple[Any, ...]]:
+    """Every value of ``plain`` as the target holds it (with its storage class in SQLite)."""
+    if ep.path is not None:
+        return _sqlite_raw(ep.path)
+    return _mysql_raw(ep)
+
+
+# PostgreSQL -> MySQL takes the text pass-through (PostgreSQL's own COPY text), not this path
+@pytest.mark.parametrize(
+    ("engine", "target", "path"),
+    [
+        ("postgres", "sqlite", "arrow (adbc -> adbc ingest)"),
+        ("mysql", "sqlite", "arrow (connectorx -> adbc ingest)"),
+        ("sqlite", "sqlite", "arrow (connectorx -> adbc ingest)"),
+        ("mysql", "mysql", "arrow (connectorx -> load data)"),
+        ("sqlite", "mysql", "arrow (connectorx -> load data)"),
+    ],
+    ids=["postgres->sqlite", "mysql->sqlite", "sqlite->sqlite", "mysql->mysql", "sqlite->mysql"],
+)
+def test_columnar_path_lands_what_the_row_path_lands_into_sqlite_and_mysql(
+    engine: str, target: str, path: str, dbs: Databases, tmp_path: Path
 ) -> None:
     src = fill(dbs, engine)
-    cfg, columnar = migrate(src, dbs.new("mysql"), tmp_path / "a")
+    cfg, columnar = migrate(src, dbs.new(target), tmp_path / "a")
     assert columnar.status == "success"
     (table,) = columnar.tables
-    assert table.path == "arrow (connectorx -> load data)", table.path
+    assert table.path == path, table.path
     assert table.rows == ROWS
 
-    cfg_rows, rows = migrate(src, dbs.new("mysql"), tmp_path / "b", "no_columnar")
+    cfg_rows, rows = migrate(src, dbs.new(target), tmp_path / "b", "no_columnar")
     assert rows.status == "success"
     assert not rows.tables[0].path.startswith("arrow")
 
-    want, got = _mysql_raw(cfg_rows.target), _mysql_raw(cfg.target)
+    want, got = _raw(cfg_rows.target), _raw(cfg.target)
     assert len(got) == len(want) == ROWS
     for w, g in zip(want, got, strict=True):
         assert g == w, f"id={w[0]}: row path {w!r}, columnar {g!r}"
