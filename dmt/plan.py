@@ -11,8 +11,9 @@ from typing import Any
 
 from dmt.config import Config
 from dmt.dialects.base import Dialect, get_dialect, value_options
-from dmt.model.schema import Schema
+from dmt.model.schema import NativeObject, Schema
 from dmt.schema.ddl import PrepareReport, plan_target
+from dmt.schema.objects import carried_objects
 from dmt.schema.translate import TablePlan, key_for, translate
 
 log = logging.getLogger("dmt")
@@ -28,8 +29,11 @@ class Plan:
     tables: list[TablePlan]
     target_actions: PrepareReport
     warnings: list[str] = field(default_factory=list)
+    #: objects the target receives as the source's own DDL (same engine)
+    objects: list[NativeObject] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
+        carried = {o.name for o in self.objects}
         return {
             "source": self.source.endpoint.describe(),
             "target": self.target.endpoint.describe(),
@@ -47,10 +51,10 @@ class Plan:
             "will_create": self.target_actions.created,
             "will_empty": self.target_actions.emptied,
             "will_append": self.target_actions.kept,
+            "carried": [{"kind": o.kind, "name": o.name} for o in self.objects],
             "not_migrated": {
-                "views": self.schema.views,
-                "triggers": self.schema.triggers,
-                "routines": self.schema.routines,
+                kind: [n for n in getattr(self.schema, kind) if n not in carried]
+                for kind in ("views", "triggers", "routines")
             },
             "warnings": self.warnings,
         }
@@ -76,14 +80,17 @@ def make_plan(cfg: Config) -> Plan:
     target = get_dialect(cfg.target, "target", options)
     with connected(source) as sconn:
         schema = source.reflect(sconn, cfg.migration.selects)
-    plans = translate(schema.tables, target, cfg.migration, cfg.type_overrides)
+    objects, warnings = carried_objects(schema, source, target, cfg)
+    plans = translate(
+        schema.tables, target, cfg.migration, cfg.type_overrides, native=bool(objects)
+    )
     with connected(target) as tconn:
         actions = plan_target(target, tconn, plans, cfg.migration.target_mode)
-    warnings = [w for p in plans for w in p.warnings]
+    warnings += [w for p in plans for w in p.warnings]
     for p in plans:
         if not key_for(p.source):
             warnings.append(f"{p.source.name}: no primary key; copied as one ordered stream")
-    return Plan(source, target, schema, plans, actions, warnings)
+    return Plan(source, target, schema, plans, actions, warnings, objects)
 
 
 def fingerprint_parts(cfg: Config) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from dmt.plan import Plan, connected, fingerprint_parts, make_plan, setting_chan
 from dmt.progress import NullReporter, Reporter
 from dmt.report import RunResult, TableSummary
 from dmt.schema.ddl import post_load, prepare_target
+from dmt.schema.objects import create_objects
 from dmt.schema.translate import key_for
 from dmt.signals import signals_to
 from dmt.state import StateStore, fingerprint
@@ -166,6 +167,7 @@ class Migration:
         if phase == "prepare":
             _step(3, f"creating {len(plan.tables)} table(s) on the target ({m.target_mode})")
             with connected(target) as tconn:
+                create_objects(target, tconn, plan.objects, "before")
                 prepare_target(target, tconn, plan.tables, m.target_mode)
             store.set_phase(run_id, "copy")
         else:
@@ -188,6 +190,7 @@ class Migration:
                 mark=lambda obj: store.mark_post_load(run_id, obj),
                 created=set(plan.target_actions.created), resuming=resume,
             )  # fmt: skip
+            create_objects(target, tconn, plan.objects, "after")
         self._check_cancel()
         store.set_phase(run_id, "validate")
         mismatches: list[str] = []

@@ -168,7 +168,7 @@ class Dialect(DataPathHooks):
         cols = self.column_list(key)
         sql = (
             f"SELECT {cols} FROM (SELECT {cols}, ROW_NUMBER() OVER (ORDER BY {cols}) AS dmt_rn "
-            f"FROM {self.qualified(table.name)}) dmt_k WHERE MOD(dmt_rn, {int(every)}) = 0 "
+            f"FROM {self.relation(table.name)}) dmt_k WHERE MOD(dmt_rn, {int(every)}) = 0 "
             f"ORDER BY {cols}"
         )
         cur = conn.cursor()
@@ -185,7 +185,7 @@ class Dialect(DataPathHooks):
         or fewer rows, never loses one (a range with more rows than chunk_size is still read
         in batches of chunk_size). Each aggregate is its own subquery: SQLite answers a lone
         MIN or MAX from the index end but scans the whole table for ``SELECT MIN(k), MAX(k)``."""
-        q, t = self.quote(col), self.qualified(table.name)
+        q, t = self.quote(col), self.relation(table.name)
         exact = table.row_estimate <= 0
         count = f", (SELECT COUNT(*) FROM {t})" if exact else ""
         cur = conn.cursor()
@@ -197,7 +197,7 @@ class Dialect(DataPathHooks):
 
     def count_rows(self, conn: Any, table: str) -> int:
         cur = conn.cursor()
-        self.execute(cur, f"SELECT COUNT(*) FROM {self.qualified(table)}")
+        self.execute(cur, f"SELECT COUNT(*) FROM {self.relation(table)}")
         (n,) = cur.fetchone()
         cur.close()
         conn.commit()

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from dmt.config import Endpoint
-from dmt.model.schema import Check, Column, ColumnType, ForeignKey, Index, Table
+from dmt.model.schema import Check, Column, ColumnType, ForeignKey, Index, NativeObject, Table
 from dmt.schema.expr import Spelling, is_string, unquote
 
 
@@ -71,6 +71,15 @@ class SqlDialect:
         if self.supports_schemas and self.endpoint.schema:
             return f"{self.quote(self.endpoint.schema)}.{self.quote(table)}"
         return self.quote(table)
+
+    def relation(self, table: str) -> str:
+        """The table as a query reading its rows names it (see PostgreSQL's override)."""
+        return self.qualified(table)
+
+    def create_native_objects(self, conn: Any, objects: Sequence[NativeObject]) -> list[str]:
+        """Create objects carried as this engine's own DDL (a same-engine migration); return
+        one line per object not created. An engine that carries none lists them all."""
+        return [f"{o.kind} {o.name}: not migrated (not supported for this engine)" for o in objects]
 
     def column_list(self, names: Sequence[str]) -> str:
         return ", ".join(self.quote(n) for n in names)
@@ -203,7 +212,7 @@ class SqlDialect:
         if upper:
             where.append(self._row_compare(key, "<="))
         cols = ", ".join(self.select_expr(c) for c in table.columns)
-        sql = f"SELECT {cols} FROM {self.qualified(table.name)}"
+        sql = f"SELECT {cols} FROM {self.relation(table.name)}"
         if where:
             sql += " WHERE " + " AND ".join(where)
         if key:

@@ -136,6 +136,11 @@ class Table:
     engine: str = ""
     #: what reflection could not carry (non-portable indexes, ...), listed by ``dmt plan``
     notes: list[str] = field(default_factory=list)
+    #: a partitioned table: its partition key as the source engine spells it
+    #: (``RANGE (payment_date)``) and its partitions as (name, bound) in that engine's words;
+    #: a target of the same engine recreates them, any other holds the rows in one table
+    partitioning: str | None = None
+    partitions: list[tuple[str, str]] = field(default_factory=list)
 
     def column(self, name: str) -> Column:
         for c in self.columns:
@@ -148,6 +153,21 @@ class Table:
         return [c.name for c in self.columns]
 
 
+@dataclass(frozen=True)
+class NativeObject:
+    """A schema object carried to a target of the same engine as the source's own DDL.
+
+    ``phase`` is ``before`` (types and extensions, created before the tables) or ``after``
+    (created once the data and keys are in, in list order: routines, views, indexes the
+    model cannot express, comments, then triggers, so the load fires none of them)."""
+
+    kind: str  # type, domain, extension, function, view, materialized view, index, trigger, ...
+    name: str
+    ddl: str
+    phase: str = "after"
+    table: str | None = None  # the table the object belongs to, if any
+
+
 @dataclass
 class Schema:
     """Every selected table, plus the objects dmt lists but does not migrate."""
@@ -156,6 +176,8 @@ class Schema:
     views: list[str] = field(default_factory=list)
     triggers: list[str] = field(default_factory=list)
     routines: list[str] = field(default_factory=list)
+    #: objects a target of the same engine receives as the source's own DDL
+    objects: list[NativeObject] = field(default_factory=list)
 
     def table(self, name: str) -> Table:
         for t in self.tables:

@@ -263,7 +263,7 @@ class ArrowPath:
             where.append(f"{key} > {int(last)}")
         if upper is not None:
             where.append(f"{key} <= {int(upper)}")
-        sql = f"SELECT {', '.join(cols)} FROM {src.qualified(job.source.name)}"
+        sql = f"SELECT {', '.join(cols)} FROM {src.relation(job.source.name)}"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += f" ORDER BY {key}" + (f" LIMIT {int(limit)}" if limit is not None else "")

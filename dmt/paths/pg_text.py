@@ -154,7 +154,7 @@ class PgTextPath:
             where = [*_range(src, job.key, lower, upper), "(" + " OR ".join(guards) + ")"]
             src.execute(
                 cur,
-                f"SELECT EXISTS (SELECT 1 FROM {src.qualified(job.source.name)} "
+                f"SELECT EXISTS (SELECT 1 FROM {src.relation(job.source.name)} "
                 f"WHERE {' AND '.join(where)})",
                 chunk.params(),
             )

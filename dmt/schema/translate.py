@@ -55,9 +55,15 @@ def _check_unique(names: dict[str, str], what: str, fold: bool = True) -> None:
 
 
 def translate(
-    tables: list[Table], target: Dialect, cfg: MigrationConfig, overrides: TypeOverrides
+    tables: list[Table],
+    target: Dialect,
+    cfg: MigrationConfig,
+    overrides: TypeOverrides,
+    native: bool = False,
 ) -> list[TablePlan]:
-    """Plan every table for the target; raises ConfigError on name collisions."""
+    """Plan every table for the target; raises ConfigError on name collisions. ``native``:
+    the source's own types and partitioning are carried too (same engine, see
+    :func:`dmt.schema.objects.carried_objects`)."""  # fmt: skip
     namer = Namer(target, cfg.identifier_case)
     fold = target.case_insensitive_names
     table_names = {t.name: namer(t.name) for t in tables}
@@ -67,11 +73,15 @@ def translate(
         col_names = {c.name: namer(c.name) for c in t.columns}
         _check_unique(col_names, f"columns of `{t.name}`:", True)
         types: dict[str, str] = {}
-        warnings = [f"{t.name}: {note}" for note in t.notes]
+        # a same-engine target receives the indexes the model cannot express as native DDL
+        notes = [n for n in t.notes if not (native and n.startswith("index `"))]
+        warnings = [f"{t.name}: {note}" for note in notes]
         columns = []
         for c in t.columns:
             where = f"{t.name}.{c.name}"
             forced = overrides.columns.get(where) or overrides.types.get(c.type.source.lower())
+            if native and c.type.engine == target.name:
+                c = replace(c, type=c.type.with_(builtin=True))  # its type is created first
             if forced:
                 sql = forced
             else:
@@ -110,6 +120,8 @@ def translate(
             comment=t.comment,
             row_estimate=t.row_estimate,
             engine=target.name,
+            partitioning=t.partitioning if native else None,
+            partitions=list(t.partitions) if native else [],
         )
         warnings += target.adapt_table(target_table, types)
         plans.append(TablePlan(t, target_table, types, warnings))

@@ -244,7 +244,7 @@ class TableChecksum:
         cols = src.column_list(self.key)
         marks = ", ".join([src.placeholder] * len(self.key))
         cond = f"{cols} <= {src.placeholder}" if len(self.key) == 1 else f"({cols}) <= ({marks})"
-        sql = f"SELECT COUNT(*) FROM {src.qualified(self.plan.source.name)} WHERE {cond}"
+        sql = f"SELECT COUNT(*) FROM {src.relation(self.plan.source.name)} WHERE {cond}"
         try:
             ((below,),) = list(stream(src, sconn, sql, list(key)))
         except Exception as exc:  # only the location is lost; the mismatch stands

@@ -135,7 +135,7 @@ def by_keys_sql(
     else:
         one = "(" + ", ".join([d.placeholder] * len(key)) + ")"
         cond = f"({d.column_list(key)}) IN ({', '.join([one] * len(keys))})"
-    sql = f"SELECT {d.column_list(columns)} FROM {d.qualified(table)} WHERE {cond}"
+    sql = f"SELECT {d.column_list(columns)} FROM {d.relation(table)} WHERE {cond}"
     return sql, [v for k in keys for v in k]
 
 

@@ -10,10 +10,17 @@ from typing import Any
 from dmt.dialects.base import Converter, Fetch, Row, TypeChoice, ValueCounters
 from dmt.dialects.postgres import reflection
 from dmt.dialects.postgres.columnar import PostgresColumnar
+from dmt.dialects.postgres.objects import create_objects, reflect_objects
 from dmt.dialects.postgres.types import SAMPLE_TYPES, canonical_type, render_type
 from dmt.dialects.postgres.values import encoders, register_infinity_loaders, str_or_none
 from dmt.errors import ConnectError, TransferError, first_line
-from dmt.model.schema import Column, ColumnType, Schema, Table
+from dmt.model.schema import Column, ColumnType, NativeObject, Schema, Table
+
+
+def _ident(name: str) -> str:
+    """A quoted identifier for DDL executed without parameters (no ``%`` doubling)."""
+    return '"' + name.replace('"', '""') + '"'
+
 
 #: SQLSTATEs of a server shutting down or terminating the backend
 _LOST_STATES = ("57P01", "57P02", "57P03")
@@ -32,6 +39,8 @@ class PostgresDialect(PostgresColumnar):
     sample_types = SAMPLE_TYPES
     copy_binary_passthrough = True
     text_copy_out = True
+    #: partitioned source tables, known once reflect() ran (see relation())
+    partitioned: set[str] | None = None
 
     def connect(self) -> Any:
         import psycopg
@@ -88,13 +97,43 @@ class PostgresDialect(PostgresColumnar):
 
     def reflect(self, conn: Any, select: Callable[[str], bool]) -> Schema:
         assert self.endpoint.schema is not None
-        return reflection.reflect(conn, self.endpoint.schema, select)
+        schema = reflection.reflect(conn, self.endpoint.schema, select)
+        self.partitioned = {t.name for t in schema.tables if t.partitioning}
+        schema.objects, aggregates = reflect_objects(conn, self.endpoint.schema, select, _ident)
+        schema.routines = sorted({*schema.routines, *aggregates})
+        return schema
+
+    def relation(self, table: str) -> str:
+        """A source table read without its inheritance children (their rows are copied as
+        tables of their own); a partitioned table with its partitions (it has no rows of its
+        own). Which tables are partitioned is known once :meth:`reflect` ran."""
+        if self.side != "source":
+            return self.qualified(table)
+        if self.partitioned is None:
+            raise RuntimeError("PostgresDialect.relation() before reflect()")
+        q = self.qualified(table)
+        return q if table in self.partitioned else f"ONLY {q}"
+
+    def create_native_objects(self, conn: Any, objects: Sequence[NativeObject]) -> list[str]:
+        return create_objects(conn, objects)
 
     def declared_type(self, declared: str) -> ColumnType:
         return canonical_type(declared)
 
     def render_type(self, ctype: ColumnType, where: str) -> TypeChoice:
         return render_type(ctype, where)
+
+    def create_table_sql(self, table: Table, types: dict[str, str]) -> list[str]:
+        """CREATE TABLE, and for a partitioned table (from PostgreSQL) its partitions."""
+        out = super().create_table_sql(table, types)
+        if table.partitioning:
+            out[0] += f" PARTITION BY {table.partitioning}"
+            parent = self.qualified(table.name)
+            out += [
+                f"CREATE TABLE {self.qualified(n)} PARTITION OF {parent} {bound}"
+                for n, bound in table.partitions
+            ]
+        return out
 
     def column_ddl(self, col: Column, sql_type: str, in_pk: bool, single_pk: bool) -> str:
         ddl = super().column_ddl(col, sql_type, in_pk, single_pk)

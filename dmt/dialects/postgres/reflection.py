@@ -16,7 +16,8 @@ SPELLING = Spelling(bracket_names=False)
 _COLUMNS_SQL = """
 SELECT a.attname, format_type(a.atttypid, a.atttypmod), t.typtype, a.attnotnull,
        pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated,
-       col_description(c.oid, a.attnum), a.atttypid
+       col_description(c.oid, a.attnum), a.atttypid,
+       CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod) END
 FROM pg_attribute a
 JOIN pg_class c ON c.oid = a.attrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -26,10 +27,18 @@ WHERE n.nspname = %s AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attnum
 """
 
-# tables (ordinary, partitioned), views and materialized views of one schema
+# tables (ordinary, partitioned), views and materialized views of one schema; a partition's
+# rows are read through its parent, so partitions are not tables of their own
 _RELATIONS_SQL = """
-SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+SELECT c.relname, c.relkind, pg_get_partkeydef(c.oid),
+       ARRAY(SELECT p.relname || E'\\n' || pg_get_expr(p.relpartbound, p.oid)
+             FROM pg_inherits h JOIN pg_class p ON p.oid = h.inhrelid
+             WHERE h.inhparent = c.oid ORDER BY p.relname),
+       (SELECT string_agg(par.relname, ', ' ORDER BY par.relname) FROM pg_inherits h
+        JOIN pg_class par ON par.oid = h.inhparent WHERE h.inhrelid = c.oid)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = %s AND c.relkind IN ('r', 'p', 'v', 'm') AND c.relpersistence <> 't'
+  AND NOT c.relispartition
 """
 # primary key, unique, foreign key and check constraints of one table, columns in key order
 _CONSTRAINTS_SQL = """
@@ -53,7 +62,7 @@ ORDER BY con.conname
 # indexes other than the primary key's and those behind a constraint; an expression's place
 # in the column list is NULL
 _INDEXES_SQL = """
-SELECT i.relname, ix.indisunique, ix.indpred IS NOT NULL,
+SELECT i.relname, ix.indisunique, ix.indpred IS NOT NULL OR am.amname <> 'btree',
        ARRAY(SELECT a.attname FROM unnest(ix.indkey) WITH ORDINALITY k(num, pos)
              LEFT JOIN pg_attribute a ON a.attrelid = ix.indrelid AND a.attnum = k.num
              WHERE k.pos <= ix.indnkeyatts ORDER BY k.pos)
@@ -61,6 +70,7 @@ FROM pg_index ix
 JOIN pg_class i ON i.oid = ix.indexrelid
 JOIN pg_class c ON c.oid = ix.indrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_am am ON am.oid = i.relam
 WHERE n.nspname = %s AND c.relname = %s AND NOT ix.indisprimary
   AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = ix.indexrelid
                   AND con.conrelid = ix.indrelid AND con.contype IN ('p', 'u', 'x'))
@@ -77,8 +87,8 @@ def reflect(conn: Any, schema_name: str, select: Callable[[str], bool]) -> Schem
     with conn.cursor() as cur:
         cur.execute(_RELATIONS_SQL, (schema_name,))
         relations = cur.fetchall()
-        schema.views = sorted(n for n, kind in relations if kind == "v")
-        schema.views += sorted(n for n, kind in relations if kind == "m")
+        schema.views = sorted(r[0] for r in relations if r[1] == "v")
+        schema.views += sorted(r[0] for r in relations if r[1] == "m")
         cur.execute(
             "SELECT DISTINCT event_object_table || '.' || trigger_name "
             "FROM information_schema.triggers WHERE trigger_schema = %s",
@@ -91,9 +101,19 @@ def reflect(conn: Any, schema_name: str, select: Callable[[str], bool]) -> Schem
         )
         schema.routines = sorted({r[0] for r in cur.fetchall()})
     conn.commit()
-    for name in sorted(n for n, kind in relations if kind in ("r", "p")):
-        if select(name):
-            schema.tables.append(reflect_table(conn, schema_name, name))
+    for name, kind, partkey, partitions, parents in sorted(relations):
+        if kind not in ("r", "p") or not select(name):
+            continue
+        table = reflect_table(conn, schema_name, name)
+        if kind == "p":
+            table.partitioning = partkey
+            table.partitions = [(n, b) for n, b in (p.split("\n", 1) for p in partitions)]
+        elif parents:
+            table.notes.append(
+                f"inherits from {parents} on the source: its own rows are copied into a "
+                "table of its own (the parent's are read without them)"
+            )
+        schema.tables.append(table)
     return schema
 
 
@@ -113,6 +133,7 @@ def reflect_table(conn: Any, schema_name: str, name: str) -> Table:
             generated,
             comment,
             oid,
+            domain_base,
         ) in cur.fetchall():
             if generated:
                 notes.append(f"`{cname}`: generated column not copied")
@@ -130,10 +151,14 @@ def reflect_table(conn: Any, schema_name: str, name: str) -> Table:
                 portable = portable_default(native, SPELLING)
             except NotPortable:
                 portable = None
+            if domain_base is not None:  # a domain: its base type, declared by its own name
+                ctype = canonical_type(domain_base).with_(source=ftype, builtin=False)
+            else:
+                ctype = canonical_type(ftype, typtype, values, builtin=oid < FIRST_USER_OID)
             columns.append(
                 Column(
                     name=cname,
-                    type=canonical_type(ftype, typtype, values, builtin=oid < FIRST_USER_OID),
+                    type=ctype,
                     nullable=not notnull,
                     default=portable,
                     autoincrement=bool(identity) or serial,
@@ -174,7 +199,7 @@ def reflect_table(conn: Any, schema_name: str, name: str) -> Table:
             table.checks.append(Check(cname, _check_text(text), "postgres"))
     for iname, unique, partial, cols in indexes:
         if partial or not cols or any(c is None for c in cols):
-            notes.append(f"index `{iname}` (on expressions or partial) is not copied")
+            notes.append(f"index `{iname}` (partial, on expressions or not a B-tree) is not copied")
             continue
         table.indexes.append(Index(iname, tuple(cols), unique=unique))
     return table

@@ -1,0 +1,213 @@
+"""The objects of a PostgreSQL schema beyond its tables' rows and keys, read as PostgreSQL's own
+DDL for a PostgreSQL target: extensions, enums, domains, composite and range types (before the
+tables), then routines, views and materialized views, the indexes and constraints the schema
+model cannot express, comments, and triggers (after the data)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from dmt.model.schema import NativeObject
+
+_EXTENSIONS_SQL = """
+SELECT e.extname FROM pg_extension e
+WHERE e.extname <> 'plpgsql' ORDER BY e.oid
+"""
+# enums, composite, range types and domains of the schema, in creation (oid) order, which is
+# an order their dependencies allow; types an extension owns come with the extension
+_TYPES_SQL = """
+SELECT t.oid, t.typname, t.typtype,
+       ARRAY(SELECT e.enumlabel::text FROM pg_enum e WHERE e.enumtypid = t.oid
+             ORDER BY e.enumsortorder),
+       ARRAY(SELECT quote_ident(a.attname) || ' ' || format_type(a.atttypid, a.atttypmod)
+             FROM pg_attribute a WHERE a.attrelid = t.typrelid AND a.attnum > 0
+             AND NOT a.attisdropped ORDER BY a.attnum),
+       format_type(t.typbasetype, t.typtypmod), t.typnotnull, t.typdefault,
+       ARRAY(SELECT 'CONSTRAINT ' || quote_ident(c.conname) || ' ' || pg_get_constraintdef(c.oid)
+             FROM pg_constraint c WHERE c.contypid = t.oid ORDER BY c.conname),
+       (SELECT format_type(r.rngsubtype, NULL) FROM pg_range r WHERE r.rngtypid = t.oid)
+FROM pg_type t
+JOIN pg_namespace n ON n.oid = t.typnamespace
+LEFT JOIN pg_class c ON c.oid = t.typrelid
+WHERE n.nspname = %s AND (t.typtype IN ('e', 'd', 'r') OR (t.typtype = 'c' AND c.relkind = 'c'))
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_type'::regclass
+                  AND d.objid = t.oid AND d.deptype = 'e')
+ORDER BY t.oid
+"""
+_ROUTINES_SQL = """
+SELECT p.proname, pg_get_functiondef(p.oid) FROM pg_proc p
+JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE n.nspname = %s AND p.prokind IN ('f', 'p')
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
+                  AND d.objid = p.oid AND d.deptype = 'e')
+ORDER BY p.oid
+"""
+_AGGREGATES_SQL = """
+SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE n.nspname = %s AND p.prokind = 'a' ORDER BY p.proname
+"""
+_VIEWS_SQL = """
+SELECT c.relname, c.relkind, pg_get_viewdef(c.oid, true) FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = %s AND c.relkind IN ('v', 'm') ORDER BY c.oid
+"""
+# indexes the schema model cannot express (partial, on expressions, or not a B-tree) and
+# exclusion constraints; partitions' indexes come with their parent's
+_INDEXES_SQL = """
+SELECT c.relname, i.relname, pg_get_indexdef(ix.indexrelid) FROM pg_index ix
+JOIN pg_class i ON i.oid = ix.indexrelid
+JOIN pg_class c ON c.oid = ix.indrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_am am ON am.oid = i.relam
+WHERE n.nspname = %s AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+  AND NOT ix.indisprimary
+  AND (ix.indpred IS NOT NULL OR ix.indexprs IS NOT NULL OR am.amname <> 'btree')
+  AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = ix.indexrelid
+                  AND con.conrelid = ix.indrelid)
+ORDER BY i.relname
+"""
+_EXCLUSIONS_SQL = """
+SELECT c.relname, con.conname, pg_get_constraintdef(con.oid) FROM pg_constraint con
+JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = %s AND con.contype = 'x' AND NOT c.relispartition ORDER BY con.conname
+"""
+_COMMENTS_SQL = """
+SELECT c.relname, c.relkind, d.description FROM pg_description d
+JOIN pg_class c ON c.oid = d.objoid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = %s AND c.relkind IN ('r', 'p', 'v', 'm') ORDER BY c.relname
+"""
+_TRIGGERS_SQL = """
+SELECT c.relname, t.tgname, pg_get_triggerdef(t.oid), t.tgenabled FROM pg_trigger t
+JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = %s AND NOT t.tgisinternal AND NOT c.relispartition ORDER BY c.relname, t.tgname
+"""
+
+
+def reflect_objects(
+    conn: Any, schema: str, select: Callable[[str], bool], quote: Callable[[str], str]
+) -> tuple[list[NativeObject], list[str]]:
+    """The schema's objects as DDL for a PostgreSQL target, and the names of aggregates
+    (which are listed, not carried). Objects of a table ``select`` refuses are left out."""
+    q = quote
+    lit = _literal
+    out: list[NativeObject] = []
+    with conn.cursor() as cur:
+        cur.execute(_EXTENSIONS_SQL)
+        for (ext,) in cur.fetchall():
+            out.append(
+                NativeObject("extension", ext, f"CREATE EXTENSION IF NOT EXISTS {q(ext)}", "before")
+            )
+        cur.execute(_TYPES_SQL, (schema,))
+        for _oid, name, kind, labels, attrs, base, notnull, default, checks, sub in cur.fetchall():
+            out.append(_type_object(q(name), name, kind, labels, attrs, base, notnull, default,
+                                    checks, sub))  # fmt: skip
+        cur.execute(_ROUTINES_SQL, (schema,))
+        for name, ddl in cur.fetchall():
+            out.append(NativeObject("routine", name, ddl))
+        cur.execute(_AGGREGATES_SQL, (schema,))
+        aggregates = [r[0] for r in cur.fetchall()]
+        cur.execute(_VIEWS_SQL, (schema,))
+        for name, kind, body in cur.fetchall():
+            body = body.rstrip().rstrip(";")
+            if kind == "v":
+                sql = f"CREATE OR REPLACE VIEW {q(name)} AS\n{body}"
+                out.append(NativeObject("view", name, sql))
+            else:
+                out.append(
+                    NativeObject(
+                        "materialized view", name,
+                        f"DROP MATERIALIZED VIEW IF EXISTS {q(name)};\n"
+                        f"CREATE MATERIALIZED VIEW {q(name)} AS\n{body}\nWITH DATA",
+                    )
+                )  # fmt: skip
+        cur.execute(_INDEXES_SQL, (schema,))
+        for table, name, ddl in cur.fetchall():
+            if select(table):
+                out.append(NativeObject("index", name, ddl, table=table))
+        cur.execute(_EXCLUSIONS_SQL, (schema,))
+        for table, name, ddl in cur.fetchall():
+            if select(table):
+                sql = f"ALTER TABLE {q(table)} ADD CONSTRAINT {q(name)} {ddl}"
+                out.append(NativeObject("constraint", name, sql, table=table))
+        cur.execute(_COMMENTS_SQL, (schema,))
+        for rel, kind, text in cur.fetchall():
+            what = {"v": "VIEW", "m": "MATERIALIZED VIEW"}.get(kind, "TABLE")
+            if what != "TABLE" or select(rel):
+                sql = f"COMMENT ON {what} {q(rel)} IS {lit(text)}"
+                owner = rel if what == "TABLE" else None
+                out.append(NativeObject("comment", rel, sql, table=owner))
+        cur.execute(_TRIGGERS_SQL, (schema,))
+        for table, name, ddl, enabled in cur.fetchall():
+            if not select(table):
+                continue
+            sql = f"DROP TRIGGER IF EXISTS {q(name)} ON {q(table)};\n{ddl}"
+            if enabled == "D":
+                sql += f";\nALTER TABLE {q(table)} DISABLE TRIGGER {q(name)}"
+            out.append(NativeObject("trigger", f"{table}.{name}", sql, table=table))
+    conn.commit()
+    return out, aggregates
+
+
+def _type_object(
+    qname: str, name: str, kind: str, labels: list[str], attrs: list[str], base: str,
+    notnull: bool, default: str | None, checks: list[str], subtype: str | None,
+) -> NativeObject:  # fmt: skip
+    if kind == "e":
+        ddl = f"CREATE TYPE {qname} AS ENUM ({', '.join(_literal(v) for v in labels)})"
+        return NativeObject("type", name, _tolerant(ddl), "before")
+    if kind == "c":
+        return NativeObject("type", name, _tolerant(f"CREATE TYPE {qname} AS ({', '.join(attrs)})"),
+                            "before")  # fmt: skip
+    if kind == "r":
+        ddl = f"CREATE TYPE {qname} AS RANGE (SUBTYPE = {subtype})"
+        return NativeObject("type", name, _tolerant(ddl), "before")
+    parts = [f"CREATE DOMAIN {qname} AS {base}"]
+    if default is not None:
+        parts.append(f"DEFAULT {default}")
+    if notnull:
+        parts.append("NOT NULL")
+    parts += checks
+    return NativeObject("domain", name, _tolerant(" ".join(parts)), "before")
+
+
+def _tolerant(ddl: str) -> str:
+    """``ddl`` that does nothing when the object already exists (a rerun keeps the type its
+    tables were created with)."""
+    body = ddl.replace("$dmt$", "$ dmt $")
+    return f"DO $dmt$ BEGIN {body}; EXCEPTION WHEN duplicate_object THEN NULL; END $dmt$"
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def create_objects(conn: Any, objects: Sequence[NativeObject]) -> list[str]:
+    """Create ``objects`` in list order, each in its own transaction; return one line per
+    object that failed (``view x: not migrated (reason)``). Routines are created without
+    checking their bodies (they may name objects created after them); views that depend on
+    views created later are retried until a pass creates nothing more."""
+    from dmt.errors import first_line
+
+    failures: dict[NativeObject, str] = {}
+    pending = list(objects)
+    while pending:
+        retry: list[NativeObject] = []
+        for obj in pending:
+            try:
+                with conn.cursor() as cur:
+                    if obj.kind == "routine":
+                        cur.execute("SET LOCAL check_function_bodies = off")
+                    cur.execute(obj.ddl)
+                conn.commit()
+                failures.pop(obj, None)
+            except Exception as exc:
+                conn.rollback()
+                failures[obj] = first_line(exc)
+                if obj.kind in ("view", "materialized view"):
+                    retry.append(obj)
+        if len(retry) == len(pending) or not retry:
+            break
+        pending = retry
+    return [f"{o.kind} {o.name}: not migrated ({why})" for o, why in failures.items()]
