@@ -11,8 +11,8 @@ import pytest
 
 from dmt.config import build_config
 from dmt.run import execute
-from tests.conftest import PG, endpoint
-from tests.support import pagila
+from tests.conftest import MY, PG, endpoint
+from tests.support import employees, pagila
 from tests.support.compare import assert_same_table
 
 #: the tables dmt copies (partitions travel with their parent)
@@ -115,4 +115,104 @@ def test_pagila_to_sqlite_copies_each_row_once(pagila_db: str, tmp_path: Path) -
     assert counts["payment"] == 400 and counts["staff"] == 2 and counts["staff_contractor"] == 1
     assert not any(name.startswith("payment_p") for name in counts)
     for t in TABLES:
+        assert_same_table(cfg.source, cfg.target, t)
+
+
+# ----------------------------------------------------------------------------- employees
+def my(db: str) -> Any:
+    import pymysql
+
+    return pymysql.connect(
+        host=MY["host"], port=MY["port"], user=MY["user"], password=MY["password"],
+        database=db, autocommit=True,
+    )  # fmt: skip
+
+
+def my_rows(db: str, sql: str) -> list[tuple[Any, ...]]:
+    conn = my(db)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+            return list(cur.fetchall())
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="module")
+def employees_db(my_dbs: Any) -> str:
+    db = my_dbs()
+    conn = my(db)
+    try:
+        employees.build(conn)
+    finally:
+        conn.close()
+    return str(db)
+
+
+def test_employees_to_mysql_carries_every_object(
+    employees_db: str, my_dbs: Any, tmp_path: Path
+) -> None:
+    src, dst = employees_db, my_dbs()
+    cfg = build_config(
+        {
+            "source": endpoint("mysql", src),
+            "target": endpoint("mysql", dst),
+            "migration": {"state_dir": str(tmp_path / "state"), "validate": "checksum"},
+        },
+        tmp_path,
+    )
+    result = execute(cfg)
+    assert result.status == "success"
+    assert sorted(t.name for t in result.tables) == employees.TABLES
+    for t in employees.TABLES:
+        assert_same_table(cfg.source, cfg.target, t)
+    same = [
+        "SELECT emp_no, full_name FROM employees ORDER BY emp_no",  # the generated column
+        "SELECT * FROM current_dept_emp ORDER BY emp_no, dept_no",  # a view over a view
+        "SELECT tenure_years(hire_date) FROM employees ORDER BY emp_no",
+        "SELECT PARTITION_NAME, PARTITION_DESCRIPTION, TABLE_ROWS > 0 FROM "
+        "information_schema.PARTITIONS WHERE TABLE_SCHEMA = DATABASE() "
+        "AND TABLE_NAME = 'salaries' ORDER BY PARTITION_ORDINAL_POSITION",
+        "SELECT TABLE_NAME, TABLE_COMMENT FROM information_schema.TABLES "
+        "WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME",
+        "SELECT COLUMN_NAME, ORDINAL_POSITION, EXTRA FROM information_schema.COLUMNS "
+        "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'employees' ORDER BY 2",
+    ]
+    for sql in same:
+        assert my_rows(dst, sql) == my_rows(src, sql), sql
+    assert my_rows(dst, "SELECT count(*) FROM audit_log") == [(15,)]  # the load fired nothing
+    counter = [my_rows(db, "SHOW CREATE TABLE audit_log")[0][1].split("AUTO_INCREMENT=")[1][:3]
+               for db in (src, dst)]  # fmt: skip
+    assert counter[0] == counter[1] and int(counter[0].strip(" D")) > 16, counter
+    conn = my(dst)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("UPDATE employees SET last_name = 'Changed' WHERE emp_no = 10001")
+    finally:
+        conn.close()
+    assert my_rows(dst, "SELECT id, action FROM audit_log WHERE id > 15") == [
+        (int(counter[0].strip(" D")), "update")
+    ]
+    assert my_rows(dst, "SELECT updated_at > '2020-01-01' FROM employees WHERE emp_no = 10001") == [
+        (1,)
+    ]
+
+
+@pytest.mark.parametrize("kind", ["postgres", "sqlite"])
+def test_employees_to_other_engines_copies_each_row_once(
+    kind: str, employees_db: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    dst = request.getfixturevalue("pg_dbs")() if kind == "postgres" else tmp_path / "emp.db"
+    cfg = build_config(
+        {
+            "source": endpoint("mysql", employees_db),
+            "target": endpoint(kind, dst),
+            "migration": {"state_dir": str(tmp_path / "state"), "validate": "checksum"},
+        },
+        tmp_path,
+    )
+    result = execute(cfg)
+    assert result.status == "success"
+    assert {t.name: t.rows for t in result.tables}["salaries"] == 3000  # partitioned: one table
+    for t in employees.TABLES:
         assert_same_table(cfg.source, cfg.target, t)

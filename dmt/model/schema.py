@@ -166,6 +166,8 @@ class NativeObject:
     ddl: str
     phase: str = "after"
     table: str | None = None  # the table the object belongs to, if any
+    #: statements run first on the same connection (a drop of an older copy, a session mode)
+    setup: tuple[str, ...] = ()
 
 
 @dataclass

@@ -73,8 +73,9 @@ def translate(
         col_names = {c.name: namer(c.name) for c in t.columns}
         _check_unique(col_names, f"columns of `{t.name}`:", True)
         types: dict[str, str] = {}
-        # a same-engine target receives the indexes the model cannot express as native DDL
-        notes = [n for n in t.notes if not (native and n.startswith("index `"))]
+        # a same-engine target receives the indexes and generated columns the model cannot
+        # express as native DDL
+        notes = [n for n in t.notes if not (native and _carried_natively(n))]
         warnings = [f"{t.name}: {note}" for note in notes]
         columns = []
         for c in t.columns:
@@ -126,6 +127,10 @@ def translate(
         warnings += target.adapt_table(target_table, types)
         plans.append(TablePlan(t, target_table, types, warnings))
     return plans
+
+
+def _carried_natively(note: str) -> bool:
+    return note.startswith("index `") or "generated column not copied" in note
 
 
 def _default(

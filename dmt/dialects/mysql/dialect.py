@@ -21,6 +21,7 @@ from dmt.config import Endpoint
 from dmt.dialects.base import Converter, Fetch, Row, TypeChoice, ValueCounters
 from dmt.dialects.mysql import load, reflection, values
 from dmt.dialects.mysql.columnar import MySQLColumnar
+from dmt.dialects.mysql.objects import create_objects, reflect_objects
 from dmt.dialects.mysql.types import (
     AUTO_INC_TYPES,
     KEY_CHARS,
@@ -32,7 +33,7 @@ from dmt.dialects.mysql.types import (
 )
 from dmt.dialects.values import ValueOptions
 from dmt.errors import ConnectError, TransferError, first_line
-from dmt.model.schema import ColumnType, Index, Schema, Table
+from dmt.model.schema import ColumnType, Index, NativeObject, Schema, Table
 
 log = logging.getLogger("dmt")
 
@@ -161,11 +162,17 @@ class MySQLDialect(MySQLColumnar):
         try:
             with conn.cursor() as cur:
                 schema = reflection.reflect(cur, self.endpoint.database, self.mariadb, select)
+                schema.objects, partitioned = reflect_objects(cur, self.endpoint.database, select)
+            for t in schema.tables:
+                t.partitioning = partitioned.get(t.name)
             conn.commit()
             return schema
         except pymysql.Error as exc:
             conn.rollback()
             raise TransferError(f"reading the schema failed: {self.describe_error(exc)}") from exc
+
+    def create_native_objects(self, conn: Any, objects: Sequence[NativeObject]) -> list[str]:
+        return create_objects(conn, objects)
 
     # ------------------------------------------------------------------ types and DDL
     def declared_type(self, declared: str) -> ColumnType:
@@ -231,7 +238,10 @@ class MySQLDialect(MySQLColumnar):
         if table.primary_key:
             cols.append(f"PRIMARY KEY ({self.column_list(table.primary_key)})")
         body = ",\n  ".join(cols)
-        return [f"CREATE TABLE {self.qualified(table.name)} (\n  {body}\n) {_TABLE_OPTIONS}"]
+        sql = f"CREATE TABLE {self.qualified(table.name)} (\n  {body}\n) {_TABLE_OPTIONS}"
+        if table.partitioning:  # carried from a MySQL/MariaDB source as it spells it
+            sql += "\n" + self.sql_text(table.partitioning)
+        return [sql]
 
     def _without_fk_checks(self, sql: str) -> str:
         # a table referenced by a foreign key can be neither dropped nor truncated; MariaDB can

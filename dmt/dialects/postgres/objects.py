@@ -72,6 +72,14 @@ SELECT c.relname, con.conname, pg_get_constraintdef(con.oid) FROM pg_constraint 
 JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = %s AND con.contype = 'x' AND NOT c.relispartition ORDER BY con.conname
 """
+_GENERATED_SQL = """
+SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), pg_get_expr(d.adbin, d.adrelid)
+FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+WHERE n.nspname = %s AND a.attgenerated = 's' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+ORDER BY c.relname, a.attnum
+"""
 _COMMENTS_SQL = """
 SELECT c.relname, c.relkind, d.description FROM pg_description d
 JOIN pg_class c ON c.oid = d.objoid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
@@ -131,6 +139,14 @@ def reflect_objects(
             if select(table):
                 sql = f"ALTER TABLE {q(table)} ADD CONSTRAINT {q(name)} {ddl}"
                 out.append(NativeObject("constraint", name, sql, table=table))
+        cur.execute(_GENERATED_SQL, (schema,))
+        for table, column, ctype, expr in cur.fetchall():
+            if select(table):
+                sql = (
+                    f"ALTER TABLE {q(table)} ADD COLUMN {q(column)} {ctype} "
+                    f"GENERATED ALWAYS AS ({expr}) STORED"
+                )
+                out.append(NativeObject("generated column", f"{table}.{column}", sql, table=table))
         cur.execute(_COMMENTS_SQL, (schema,))
         for rel, kind, text in cur.fetchall():
             what = {"v": "VIEW", "m": "MATERIALIZED VIEW"}.get(kind, "TABLE")
