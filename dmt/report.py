@@ -34,6 +34,7 @@ class RunResult:
     warnings: list[str] = field(default_factory=list)
     monitor: dict[str, Any] | None = None
     resumed: bool = False
+    metrics: dict[str, Any] = field(default_factory=dict)  # the final values of the live metrics
 
     @property
     def rows_transferred(self) -> int:

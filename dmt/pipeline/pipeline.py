@@ -271,7 +271,7 @@ class Pipeline:
         finally:
             self.counters.add("batches_in_flight", -1)
         secs = time.monotonic() - t0
-        self.counters.record_write(n, batch.nbytes, secs)
+        self.counters.record_write(n, batch.nbytes, secs, job.source.name)
         self.tracker.add_write(batch.job, secs)
         self.reporter.advance(batch.job.source.name, n, batch.nbytes)
         self.tracker.batch_written(batch, n)
