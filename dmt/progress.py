@@ -115,7 +115,11 @@ def _columns() -> tuple[Any, ...]:
     """rich columns: rows done of expected, rows/s and MB/s, ETA. rich's own speed column
     formats as bytes (``90.8 kB/s`` for 90,800 rows/s); these say what is counted."""
     from rich.progress import BarColumn, ProgressColumn, TextColumn
+    from rich.table import Column
     from rich.text import Text
+
+    def fixed() -> Column:
+        return Column(no_wrap=True)  # numbers never wrap: the name and the bar give way
 
     class Count(ProgressColumn):
         def render(self, task: Any) -> Text:
@@ -137,7 +141,13 @@ def _columns() -> tuple[Any, ...]:
                 return Text("done")
             return Text(eta_text(task.time_remaining))
 
-    return (TextColumn("{task.description}"), BarColumn(), Count(), Rate(), Eta())
+    return (
+        TextColumn("{task.description}", table_column=Column(overflow="ellipsis")),
+        BarColumn(bar_width=None),
+        Count(table_column=fixed()),
+        Rate(table_column=fixed()),
+        Eta(table_column=fixed()),
+    )
 
 
 class RichReporter:

@@ -194,12 +194,15 @@ def test_port_in_use_fails_before_anything_is_copied(tmp_path: Path) -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        for how in (["--metrics-port", str(port)], []):
-            if not how:  # the config key, the same way
+        # the option on run and resume (the port is checked before there is anything to
+        # resume), then the config key
+        for command, how in (("run", True), ("resume", True), ("run", False)):
+            if not how:
                 raw["migration"]["metrics_port"] = port
             config.write_text(yaml.safe_dump(raw))
+            option = ["--metrics-port", str(port)] if how else []
             r = subprocess.run(
-                [sys.executable, "-m", "dmt", "run", "-c", str(config), *how],
+                [sys.executable, "-m", "dmt", command, "-c", str(config), *option],
                 capture_output=True, text=True, timeout=120,
             )  # fmt: skip
             assert r.returncode == 1

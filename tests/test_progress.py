@@ -13,16 +13,21 @@ from dmt.progress import LogReporter, RichReporter, eta_text, rate_text
 from dmt.report import RunResult, TableSummary
 
 
-def _render(advances: list[tuple[float, int, int]], total: int = 2_000_000) -> str:
+def _render(
+    advances: list[tuple[float, int, int]],
+    total: int = 2_000_000,
+    width: int = 140,
+    table: str = "orders",
+) -> str:
     """The bars after ``advances`` of (clock, rows, bytes) of one table, as a terminal sees them."""
     out = io.StringIO()
-    console = Console(file=out, force_terminal=True, width=140, color_system=None)
+    console = Console(file=out, force_terminal=True, width=width, color_system=None)
     now = [0.0]
     reporter = RichReporter(total, console=console, get_time=lambda: now[0])
-    reporter.start_table("orders", total)
+    reporter.start_table(table, total)
     for at, rows, nbytes in advances:
         now[0] = at
-        reporter.advance("orders", rows, nbytes)
+        reporter.advance(table, rows, nbytes)
     reporter.close()  # the final refresh draws the last state
     return out.getvalue()
 
@@ -35,6 +40,16 @@ def test_bars_show_rows_per_second_not_bytes() -> None:
     assert "90,800 rows/s, 4.3 MB/s" in last
     assert "ETA 0:22" in last  # 1,908,200 rows left at 90,800 rows/s: 21.02 s, rounded up
     assert "kB/s" not in text  # rich's byte-formatted speed column is gone
+
+
+def test_on_a_narrow_terminal_the_name_and_bar_give_way_never_the_numbers() -> None:
+    text = _render([(0.0, 1_000, 50_000), (1.0, 90_800, 4_540_000)], width=80,
+                   table="a_rather_long_table_name_indeed")  # fmt: skip
+    last = text.rsplit("\x1b[?25l", 1)[-1].split("\x1b[2K")[-1].replace("\x1b[?25h", "")
+    lines = last.splitlines()
+    assert len(lines) == 2  # one line per bar, nothing wrapped
+    for line in lines:
+        assert line.endswith("91,800/2,000,000 rows 90,800 rows/s, 4.3 MB/s ETA 0:22")
 
 
 def test_bars_without_bytes_show_rows_only_and_unknown_rate_as_dash() -> None:
