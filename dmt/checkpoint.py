@@ -62,7 +62,10 @@ class Checkpointer:
         done = len(plan) - len(todo)
         if done:
             log.info(
-                "table `%s`: resuming, %d of %d chunk(s) already copied", name, done, len(plan)
+                "table `%s`: resuming, %s of %s chunk(s) already copied",
+                name,
+                f"{done:,}",
+                f"{len(plan):,}",
             )
         return todo
 
@@ -96,8 +99,8 @@ class Checkpointer:
                     raise tgt.translate_error(exc, where) from exc
                 self.cleaned += 1
                 log.info(
-                    "table `%s`: %s was in flight; removed %d row(s) from the target before "
-                    "copying it again", job.source.name, chunk.describe(), n,
+                    "table `%s`: %s was in flight; removed %s row(s) from the target before "
+                    "copying it again", job.source.name, chunk.describe(), f"{n:,}",
                 )  # fmt: skip
         finally:
             tconn.close()

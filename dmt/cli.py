@@ -51,6 +51,11 @@ LogFormatOpt = Annotated[LogFormat, typer.Option("--log-format", help="Log lines
 JsonOpt = Annotated[
     bool, typer.Option("--output-json", help="Print one JSON object on stdout, nothing else.")
 ]
+MetricsOpt = Annotated[
+    int | None,
+    typer.Option("--metrics-port", min=1, max=65535, help="Serve live Prometheus metrics on "
+                 "this port (default: migration.metrics_port; address: migration.metrics_host)."),
+]  # fmt: skip
 
 
 def _version(value: bool) -> None:
@@ -125,11 +130,12 @@ def run(
     output_json: JsonOpt = False,
     verbosity: VerbosityOpt = Verbosity.info,
     log_format: LogFormatOpt = LogFormat.text,
+    metrics_port: MetricsOpt = None,
 ) -> None:
     """Migrate schema and data as the config says."""
     if dry_run:
         return plan(config, output_json, verbosity, log_format)
-    _migrate(config, output_json, verbosity, log_format, resume=False, force=False)
+    _migrate(config, output_json, verbosity, log_format, False, False, metrics_port)
 
 
 @app.command()
@@ -141,9 +147,10 @@ def resume(
     output_json: JsonOpt = False,
     verbosity: VerbosityOpt = Verbosity.info,
     log_format: LogFormatOpt = LogFormat.text,
+    metrics_port: MetricsOpt = None,
 ) -> None:
     """Continue the latest unfinished run into this target, chunk by chunk."""
-    _migrate(config, output_json, verbosity, log_format, resume=True, force=force)
+    _migrate(config, output_json, verbosity, log_format, True, force, metrics_port)
 
 
 def _migrate(
@@ -153,14 +160,19 @@ def _migrate(
     log_format: LogFormat,
     resume: bool,
     force: bool,
+    metrics_port: int | None,
 ) -> None:
     with _command(output_json, verbosity, log_format):
+        from dataclasses import replace
+
         from dmt.progress import reporter_factory
         from dmt.run import execute
         from dmt.signals import signals_to
 
         abort = threading.Event()
         cfg = _load(config)
+        if metrics_port is not None:  # the option wins over the config key
+            cfg = replace(cfg, migration=replace(cfg.migration, metrics_port=metrics_port))
         with signals_to(abort):
             result = execute(
                 cfg, reporter_factory=reporter_factory(quiet=output_json), abort=abort,
@@ -206,17 +218,9 @@ def status(
         out = {
             side: probe(ep, side) for side, ep in (("source", cfg.source), ("target", cfg.target))
         }
-    if output_json:
-        _emit(out)
-    else:
-        for side, info in out.items():
-            if info["ok"]:
-                typer.echo(
-                    f"{side}: {info['endpoint']}  {info['server_version']}  "
-                    f"latency {info['latency_ms']} ms  {info['tables']} table(s)"
-                )
-            else:
-                typer.echo(f"{side}: {info['endpoint']}  FAILED: {info['error']}")
+        from dmt.report import status_text
+
+    _emit(out if output_json else status_text(out))
     if not all(info["ok"] for info in out.values()):
         raise typer.Exit(2)
 
@@ -244,14 +248,13 @@ def validate(
     """Compare source and target table by table; exit 4 on a mismatch."""
     with _command(output_json, verbosity, log_format):
         from dmt.checks import validate_target
+        from dmt.report import validate_text
 
         how, report = validate_target(_load(config), mode.value if mode else None)
     if output_json:
         _emit({"status": "ok", "mode": how, "tables": report.to_json()})
     else:
-        for t in report.tables:
-            what = "rows" if how == "count" else f"rows, {t.chunks} chunk(s) with equal checksums"
-            typer.echo(f"{t.table}: {t.source_rows} {what} on both sides")
+        _emit(validate_text(how, report.tables))
 
 
 @app.command()

@@ -64,14 +64,14 @@ def render_run(store: StateStore, run_id: str) -> tuple[str, dict[str, Any]]:
     for t in tables:
         lines.append(
             f"    {t['name']:<30} {t['status']:<8} {t['rows_done']:>12,} rows  "
-            f"{t['chunks_done']}/{t['chunks']} chunks"
+            f"{t['chunks_done']:,}/{t['chunks']:,} chunks"
         )
     decisions = [a for a in adjustments if a.get("kind") == "decision"]
     applied = [a for a in adjustments if a.get("kind") == "applied"]
     samples = [a for a in adjustments if a.get("kind") == "sample"]
     if samples:
         lines.append(
-            f"  monitor: {len(samples)} interval samples over {samples[-1].get('t', 0):.0f}s "
+            f"  monitor: {len(samples):,} interval samples over {samples[-1].get('t', 0):.0f}s "
             "(draw them with --plot out.svg|out.html|out.png)"
         )
     if decisions:
@@ -81,15 +81,15 @@ def render_run(store: StateStore, run_id: str) -> tuple[str, dict[str, Any]]:
             eff = f"{effect:+.1f}%" if isinstance(effect, int | float) else "n/a"
             lines.append(
                 f"    #{a['id']} {a['source']:<8} {a['action']:<12} writers "
-                f"{a['writers_before']}->{a['writers_after']}, chunk {a['chunk_size_before']}->"
-                f"{a['chunk_size_after']}, effect {eff}{' (reverted)' if a.get('reverted') else ''}"
-                f" - {a.get('reasoning', '')}"
+                f"{a['writers_before']}->{a['writers_after']}, chunk {a['chunk_size_before']:,}->"
+                f"{a['chunk_size_after']:,}, effect {eff}"
+                f"{' (reverted)' if a.get('reverted') else ''} - {a.get('reasoning', '')}"
             )
     if applied:
         lines.append("  applied in the pipeline:")
         for a in applied:
             lines.append(
-                f"    at {a['at_seconds']:.1f}s {a['knob']} {a['before']} -> {a['after']} "
+                f"    at {a['at_seconds']:.1f}s {a['knob']} {a['before']:,} -> {a['after']:,} "
                 f"({a['source']}, table {a.get('table')})"
             )
     data = {

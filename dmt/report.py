@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dmt.validate import TableCheck
 
 
 @dataclass
@@ -30,6 +34,7 @@ class RunResult:
     warnings: list[str] = field(default_factory=list)
     monitor: dict[str, Any] | None = None
     resumed: bool = False
+    metrics: dict[str, Any] = field(default_factory=dict)  # the final values of the live metrics
 
     @property
     def rows_transferred(self) -> int:
@@ -50,22 +55,22 @@ class RunResult:
 
     def text(self) -> str:
         lines = [
-            f"Migrated {len(self.tables)} table(s), {self.rows_transferred} rows in "
+            f"Migrated {len(self.tables):,} table(s), {self.rows_transferred:,} rows in "
             f"{self.duration_seconds:.2f}s ({self.rows_per_second:,.0f} rows/s while copying)",
         ]
         width = max((len(t.name) for t in self.tables), default=5)
         for t in self.tables:
             lines.append(f"  {t.name:<{width}}  {t.rows:>12,} rows  {t.seconds:8.2f}s")
         if self.value_conversions:
-            conv = ", ".join(f"{k}={v}" for k, v in sorted(self.value_conversions.items()))
+            conv = ", ".join(f"{k}={v:,}" for k, v in sorted(self.value_conversions.items()))
             lines.append(f"  values converted: {conv}")
         if self.adjustments:
-            lines.append(f"  runtime adjustments applied: {len(self.adjustments)}")
+            lines.append(f"  runtime adjustments applied: {len(self.adjustments):,}")
         ai = (self.monitor or {}).get("ai") or {}
         if ai.get("calls"):
             lines.append(
-                f"  AI: {ai['calls']} call(s), {ai.get('input_tokens', 0)}+"
-                f"{ai.get('output_tokens', 0)} tokens, ${ai.get('cost_usd', 0):.4f}"
+                f"  AI: {ai['calls']:,} call(s), {ai.get('input_tokens', 0):,}+"
+                f"{ai.get('output_tokens', 0):,} tokens, ${ai.get('cost_usd', 0):.4f}"
             )
         return "\n".join(lines)
 
@@ -92,4 +97,27 @@ def plan_text(data: dict[str, Any]) -> str:
             lines.append(f"Not migrated ({kind}): {', '.join(nm[kind])}")
     for w in data["warnings"]:
         lines.append(f"Warning: {w}")
+    return "\n".join(lines)
+
+
+def status_text(out: dict[str, dict[str, Any]]) -> str:
+    """``dmt status``'s text: one line per side."""
+    lines = []
+    for side, info in out.items():
+        if info["ok"]:
+            lines.append(
+                f"{side}: {info['endpoint']}  {info['server_version']}  "
+                f"latency {info['latency_ms']} ms  {info['tables']:,} table(s)"
+            )
+        else:
+            lines.append(f"{side}: {info['endpoint']}  FAILED: {info['error']}")
+    return "\n".join(lines)
+
+
+def validate_text(how: str, tables: Sequence[TableCheck]) -> str:
+    """``dmt validate``'s text: what was found equal, table by table."""
+    lines = []
+    for t in tables:
+        what = "rows" if how == "count" else f"rows, {t.chunks:,} chunk(s) with equal checksums"
+        lines.append(f"{t.table}: {t.source_rows:,} {what} on both sides")
     return "\n".join(lines)

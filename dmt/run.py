@@ -40,6 +40,7 @@ from dmt.schema.objects import create_objects
 from dmt.schema.translate import key_for
 from dmt.signals import signals_to
 from dmt.state import StateStore, fingerprint
+from dmt.tuning.export import Attempt, RunMetrics, serving
 from dmt.validate import ValidationReport, validate
 
 log = logging.getLogger("dmt")
@@ -76,6 +77,8 @@ class Migration:
         self.applied: list[dict[str, Any]] = []
         self.paths: dict[str, str] = {}  # table -> data path that carried it
         self.counters = PipelineCounters()  # the copy's counters; replaced when the copy starts
+        self.copies: list[tuple[PipelineCounters, Any]] = []  # (counters, monitor) per attempt
+        self.metrics = RunMetrics(self._attempts)
 
     def _untranslated(self, exc: Exception) -> DmtError:
         """A driver error no layer translated: a ConnectionLost when the target's or the
@@ -90,9 +93,19 @@ class Migration:
 
     def execute(self, resume: bool = False, force: bool = False) -> RunResult:
         """Run (or resume) the migration; raises a DmtError on failure."""
-        cfg, m = self.cfg, self.cfg.migration
-        store = StateStore(m.state_dir)
-        target_id = cfg.target.describe()
+        m = self.cfg.migration
+        with serving(self.metrics, m.metrics_port, m.metrics_host):
+            return self._execute(resume, force)
+
+    def _attempts(self) -> list[Attempt]:
+        return [
+            (c.snapshot(), monitor.decision_counts() if monitor is not None else {})
+            for c, monitor in self.copies
+        ]
+
+    def _execute(self, resume: bool, force: bool) -> RunResult:
+        store = StateStore(self.cfg.migration.state_dir)
+        target_id = self.cfg.target.describe()
         try:
             store.acquire(target_id)
             store.mark_crashed(target_id)
@@ -224,6 +237,7 @@ class Migration:
             warnings=plan.warnings,
             monitor=self.monitor.to_dict() if self.monitor is not None else None,
             resumed=resume,
+            metrics=self.metrics.values(),
         )
         if mismatches:
             raise ValidationMismatch(mismatches, result=summary)
@@ -245,6 +259,7 @@ class Migration:
             except ConnectError as exc:
                 if attempt == len(COPY_RETRY_BACKOFF) or self.abort.is_set():
                     raise
+                self.counters.add("retries")
                 delay = COPY_RETRY_BACKOFF[attempt]
                 log.warning(
                     "%s; copying again in %.0fs (retry %d of %d; chunks in flight are removed "
@@ -298,6 +313,7 @@ class Migration:
             self.monitor = build_monitor(
                 counters.snapshot, slot, m, cfg.ai, max_writers=target.max_writers
             )
+        self.copies.append((counters, self.monitor))
         try:
             if self.monitor is not None:
                 self.monitor.start()

@@ -117,4 +117,4 @@ def test_sqlite_run_plan_status_validate(tmp_path: Path, sample_db: Path) -> Non
         conn.execute("DELETE FROM votes WHERE id = 7")
     r = dmt("validate", "-c", str(cfg))
     assert r.returncode == 4
-    assert "votes" in r.stderr and "3000 rows in the source, 2999 in the target" in r.stderr
+    assert "votes" in r.stderr and "3,000 rows in the source, 2,999 in the target" in r.stderr

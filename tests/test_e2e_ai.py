@@ -139,7 +139,7 @@ def test_ai_decisions_change_the_running_pipeline(
                 if a["table"] == name:
                     size = a["after"]
             n = -(-rows[name] // size)  # dense integer keys: split arithmetically
-            assert f"table `{name}`: {n} chunk(s) of {size} rows to copy" in text, name
+            assert f"table `{name}`: {n:,} chunk(s) of {size:,} rows to copy" in text, name
         assert "Scaled writers from 2 to 6" in text
         assert KEY not in text
         decisions = result.monitor["records"] if result.monitor else []

@@ -51,11 +51,13 @@ RULES = (
 )
 
 #: third-party libraries only these modules may import (DESIGN.md: typer only in the CLI,
-#: rich only in progress and logs, anthropic only in the Claude adviser)
+#: rich only in progress and logs, anthropic only in the Claude adviser; prometheus_client only
+#: in the metrics exporter)
 ONLY_IN = {
     "typer": ("dmt.cli",),
     "rich": ("dmt.progress", "dmt.logs"),
     "anthropic": ("dmt.tuning.claude",),
+    "prometheus_client": ("dmt.tuning.export",),
 }
 
 

@@ -9,6 +9,7 @@ connection keeps failing, the run stops with exit 2 and ``dmt resume`` completes
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -23,6 +24,7 @@ import dmt.run as run_module
 from dmt.config import build_config
 from dmt.errors import ConnectError
 from dmt.run import execute
+from dmt.state import StateStore
 from tests.conftest import PG, endpoint
 from tests.support.compare import assert_same_table
 from tests.support.killing import Moment, dmt, read_state, wait_for
@@ -81,6 +83,16 @@ def test_connections_dropped_once_are_retried(source: Path, pg_db: str, tmp_path
     assert "copying again in" in text
     assert read_state(tmp_path / "state").status == "success"
     _assert_copied(raw, tmp_path)
+    # the run's metrics count the lost connection and the retry, and go on counting rows
+    store = StateStore(tmp_path / "state")
+    try:
+        [run] = store.runs()
+        metrics = json.loads(run["result"])["metrics"]
+    finally:
+        store.close()
+    assert metrics["dmt_retries_total"] == 1 and metrics["dmt_errors_total"] >= 1
+    written = {m["table"]: m["value"] for m in metrics["dmt_rows_written_total"]}
+    assert all(written.get(t, 0) >= n for t, n in ROWS.items()), (written, ROWS)
 
 
 def test_connections_that_keep_dropping_stop_with_exit_2_then_resume(

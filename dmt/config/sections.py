@@ -85,6 +85,13 @@ class MigrationConfig:
     ai_adjust_interval: float = option(
         30.0, "duration", "seconds between adjustment decisions", 1, 3600
     )
+    metrics_port: int | None = option(
+        None, "int", "serve live Prometheus metrics on this port during the run (as "
+        "`--metrics-port`); default: none", 1, 65535,
+    )  # fmt: skip
+    metrics_host: str = option(
+        "127.0.0.1", "str", "address the metrics port listens on (0.0.0.0: every interface)"
+    )
     # option() returns a dataclasses.field: the Path is made per instance
     state_dir: Path = option("~/.dmt", "path", "folder of the state store (state.db)")  # noqa: RUF009
 

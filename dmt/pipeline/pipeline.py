@@ -210,8 +210,8 @@ class Pipeline:
         else:
             todo = plan_chunks(self.source, conn, job.source, job.key, chunk_size)
         log.debug(
-            "table `%s`: %d chunk(s) of %d rows to copy, path=%s",
-            name, len(todo), chunk_size, self.path_name(job),
+            "table `%s`: %s chunk(s) of %s rows to copy, path=%s",
+            name, f"{len(todo):,}", f"{chunk_size:,}", self.path_name(job),
         )  # fmt: skip
         self.tracker.start_table(job, len(todo), self.path_name(job))
         self.reporter.start_table(name, job.source.row_estimate)
@@ -271,9 +271,9 @@ class Pipeline:
         finally:
             self.counters.add("batches_in_flight", -1)
         secs = time.monotonic() - t0
-        self.counters.record_write(n, batch.nbytes, secs)
+        self.counters.record_write(n, batch.nbytes, secs, job.source.name)
         self.tracker.add_write(batch.job, secs)
-        self.reporter.advance(batch.job.source.name, n)
+        self.reporter.advance(batch.job.source.name, n, batch.nbytes)
         self.tracker.batch_written(batch, n)
         self.updates.drain(table_start=False)
 
@@ -298,8 +298,8 @@ class Pipeline:
         self.counters.add("tables_done")
         self.reporter.finish_table(result.name, result.rows)
         log.debug(
-            "table `%s`: %d rows in %.2fs (query %.0f%%, write %.0f%%, waiting %.0f%%)",
-            result.name, result.rows, result.seconds, *result.split(),
+            "table `%s`: %s rows in %.2fs (query %.0f%%, write %.0f%%, waiting %.0f%%)",
+            result.name, f"{result.rows:,}", result.seconds, *result.split(),
         )  # fmt: skip
         if result.merged:
             log.debug(

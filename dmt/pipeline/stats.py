@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,16 @@ class PipelineSnapshot:
     rows_expected: int
     max_batch_bytes: int = 0  # the largest batch written so far, as its data path counts it
     last_commit_at: float = 0.0  # clock at the most recent batch commit (0 before the first)
+    #: table -> (rows, bytes) committed so far, bytes as the table's data path counts them
+    table_totals: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+
+
+#: the snapshot fields :class:`PipelineCounters` holds under the same name and copies as they are
+_COPIED = tuple(
+    f.name
+    for f in fields(PipelineSnapshot)
+    if f.name not in ("taken_at", "read_latencies", "write_latencies", "table_totals")
+)
 
 
 @dataclass
@@ -73,14 +83,18 @@ class PipelineCounters:
     last_commit_at: float = 0.0
     _read_lat: deque[float] = field(default_factory=lambda: deque(maxlen=256), repr=False)
     _write_lat: deque[float] = field(default_factory=lambda: deque(maxlen=256), repr=False)
+    _tables: dict[str, tuple[int, int]] = field(default_factory=dict, repr=False)
 
     def record_read(self, seconds: float) -> None:
         with self._lock:
             self.read_seconds += seconds
             self._read_lat.append(seconds)
 
-    def record_write(self, rows: int, nbytes: int, seconds: float) -> None:
+    def record_write(self, rows: int, nbytes: int, seconds: float, table: str = "") -> None:
+        """One committed batch of ``rows`` (``nbytes``) of ``table``, written in ``seconds``."""
         with self._lock:
+            done = self._tables.get(table, (0, 0))
+            self._tables[table] = (done[0] + rows, done[1] + nbytes)
             self.rows_total += rows
             self.bytes_total += nbytes
             self.batches_written += 1
@@ -107,29 +121,8 @@ class PipelineCounters:
         with self._lock:
             return PipelineSnapshot(
                 taken_at=self.clock(),
-                rows_total=self.rows_total,
-                bytes_total=self.bytes_total,
-                batches_written=self.batches_written,
-                read_seconds=self.read_seconds,
-                write_seconds=self.write_seconds,
-                wait_seconds=self.wait_seconds,
                 read_latencies=tuple(self._read_lat),
                 write_latencies=tuple(self._write_lat),
-                active_writers=self.active_writers,
-                target_writers=self.target_writers,
-                active_readers=self.active_readers,
-                queue_depth=self.queue_depth,
-                queue_capacity=self.queue_capacity,
-                batches_in_flight=self.batches_in_flight,
-                chunk_size=self.chunk_size,
-                errors=self.errors,
-                retries=self.retries,
-                tables_done=self.tables_done,
-                tables_total=self.tables_total,
-                current_table=self.current_table,
-                column_count=self.column_count,
-                avg_row_bytes=self.avg_row_bytes,
-                rows_expected=self.rows_expected,
-                max_batch_bytes=self.max_batch_bytes,
-                last_commit_at=self.last_commit_at,
+                table_totals=dict(self._tables),
+                **{name: getattr(self, name) for name in _COPIED},
             )

@@ -225,6 +225,12 @@ class AIMonitor(threading.Thread):
                 "decisions": len(self.records),
             }
 
+    def decision_counts(self) -> dict[tuple[str, str], int]:
+        """Applied decisions so far by ``(source, action)``, for the run's metrics."""
+        with self._lock:
+            pairs = [(r.source, r.action) for r in self.records]
+        return {pair: pairs.count(pair) for pair in set(pairs)}
+
     def to_dict(self) -> dict[str, object]:
         """Everything run.py persists and puts into ``--output-json``."""
         status = self.status()

@@ -165,7 +165,12 @@ class TableChecksum:
                     check.mismatch = self._extras(conn, total - matched)
             finally:
                 close(conn)
-        log.debug("validate: `%s` %d rows in %d chunk(s) equal", self.name, matched, check.chunks)
+        log.debug(
+            "validate: `%s` %s rows in %s chunk(s) equal",
+            self.name,
+            f"{matched:,}",
+            f"{check.chunks:,}",
+        )
         return check
 
     def _read_target(self, conn: Any, sc: _SourceChunk) -> dict[tuple[str | None, ...], bytes]:
@@ -189,7 +194,7 @@ class TableChecksum:
 
     def _extras(self, tconn: Any, n: int) -> str:
         """Name the chunk of the first target row whose key the source does not have."""
-        head = f"{n} row(s) on the target are not in the source"
+        head = f"{n:,} row(s) on the target are not in the source"
         kinds = [self.plan.source.column(k).type.kind for k in self.key]
         positions = list(range(len(self.key)))
         tkeys, skeys = project(self.plan.target, self.tkey), project(self.plan.source, self.key)
@@ -282,7 +287,7 @@ class TableChecksum:
         if (sn, sd) != (tn, td):
             check.mismatch = (
                 f"table `{self.name}`: content differs (no primary key, compared as a whole: "
-                f"{sn} rows in the source, {tn} in the target)"
+                f"{sn:,} rows in the source, {tn:,} in the target)"
             )
         return check
 

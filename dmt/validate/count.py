@@ -19,9 +19,9 @@ def count_all(source: Dialect, target: Dialect, plans: list[TablePlan]) -> Valid
     for name, s, t in count_rows_both(source, target, pairs):
         check = TableCheck(name, s, t, chunks=1)
         if s != t:
-            check.mismatch = f"table `{name}`: {s} rows in the source, {t} in the target"
+            check.mismatch = f"table `{name}`: {s:,} rows in the source, {t:,} in the target"
         else:
-            log.debug("validate: `%s` %d rows on both sides", name, s)
+            log.debug("validate: `%s` %s rows on both sides", name, f"{s:,}")
         report.tables.append(check)
     return report
 

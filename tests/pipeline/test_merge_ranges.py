@@ -160,7 +160,7 @@ def test_a_raised_chunk_size_reads_planned_ranges_together(
     assert ("chunk_size", PLANNED, RAISED) in [
         (a["knob"], a["before"], a["after"]) for a in result.adjustments
     ]
-    assert f"table `ints`: {ROWS['ints'] // PLANNED} chunk(s) of {PLANNED} rows" in caplog.text
+    assert f"table `ints`: {ROWS['ints'] // PLANNED:,} chunk(s) of {PLANNED:,} rows" in caplog.text
     assert f"table `ints`: reading 8 planned chunk(s) per range (chunk_size {RAISED})" in (
         caplog.text
     )

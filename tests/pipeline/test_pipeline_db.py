@@ -128,8 +128,8 @@ def test_updates_apply_at_their_boundaries(
     assert applied["chunk_size"]["after"] == 10_000 and applied["chunk_size"]["table"] == "big"
     assert applied["read_ahead_buffers"]["after"] == 3
     assert applied["parallel_readers"]["after"] == 2
-    assert "table `big`: 30 chunk(s) of 10000 rows to copy" in caplog.text
-    assert "table `second`: 2 chunk(s) of 10000 rows to copy" in caplog.text
+    assert "table `big`: 30 chunk(s) of 10,000 rows to copy" in caplog.text
+    assert "table `second`: 2 chunk(s) of 10,000 rows to copy" in caplog.text
 
 
 def test_out_of_bounds_update_is_ignored(
