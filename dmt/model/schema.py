@@ -141,6 +141,9 @@ class Table:
     #: a target of the same engine recreates them, any other holds the rows in one table
     partitioning: str | None = None
     partitions: list[tuple[str, str]] = field(default_factory=list)
+    #: the source's own CREATE TABLE, for an engine whose target of the same engine takes it
+    #: verbatim (SQLite: STRICT, WITHOUT ROWID, generated columns, collations, constraints)
+    native_ddl: str | None = None
 
     def column(self, name: str) -> Column:
         for c in self.columns:

@@ -123,6 +123,7 @@ def translate(
             engine=target.name,
             partitioning=t.partitioning if native else None,
             partitions=list(t.partitions) if native else [],
+            native_ddl=t.native_ddl if native else None,
         )
         warnings += target.adapt_table(target_table, types)
         plans.append(TablePlan(t, target_table, types, warnings))

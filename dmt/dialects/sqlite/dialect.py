@@ -12,10 +12,20 @@ from typing import Any
 
 from dmt.dialects.base import Converter, Row, TypeChoice, ValueCounters
 from dmt.dialects.sqlite.columnar import SQLiteColumnar
+from dmt.dialects.sqlite.objects import create_objects, reflect_objects
 from dmt.dialects.sqlite.types import SAMPLE_TYPES, canonical_type, render_type
 from dmt.dialects.sqlite.values import decoder, encode_value, nan_encoder
 from dmt.errors import ConnectError, TransferError
-from dmt.model.schema import Check, Column, ColumnType, ForeignKey, Index, Schema, Table
+from dmt.model.schema import (
+    Check,
+    Column,
+    ColumnType,
+    ForeignKey,
+    Index,
+    NativeObject,
+    Schema,
+    Table,
+)  # fmt: skip
 from dmt.schema.expr import NotPortable, Spelling, Token, portable_default, tokenize
 
 
@@ -64,14 +74,20 @@ class SQLiteDialect(SQLiteColumnar):
             "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name"
         ).fetchall()
         schema = Schema(tables=[])
-        for kind, name, _sql in master:
+        for kind, name, sql in master:
             if kind == "view":
                 schema.views.append(name)
             elif kind == "trigger":
                 schema.triggers.append(name)
             elif kind == "table" and select(name):
-                schema.tables.append(self._reflect_table(conn, name))
+                table = self._reflect_table(conn, name)
+                table.native_ddl = sql
+                schema.tables.append(table)
+        schema.objects = reflect_objects(conn, schema.tables, select)
         return schema
+
+    def create_native_objects(self, conn: Any, objects: Sequence[NativeObject]) -> list[str]:
+        return create_objects(conn, objects)
 
     def _reflect_table(self, conn: Any, name: str) -> Table:
         q = self.quote(name)
@@ -160,6 +176,12 @@ class SQLiteDialect(SQLiteColumnar):
             # a rowid alias; AUTOINCREMENT never reuses a key, like a sequence or AUTO_INCREMENT
             return f"{self.quote(col.name)} INTEGER PRIMARY KEY AUTOINCREMENT"
         return super().column_ddl(col, sql_type, in_pk, single_pk)
+
+    def create_table_sql(self, table: Table, types: dict[str, str]) -> list[str]:
+        """A table from a SQLite source is created by its own CREATE TABLE."""
+        if table.native_ddl:
+            return [table.native_ddl]
+        return super().create_table_sql(table, types)
 
     def _pk_inline(self, table: Table, types: dict[str, str]) -> bool:
         return self._rowid_alias(table, types) is not None

@@ -1,0 +1,77 @@
+"""The objects of a SQLite file beyond its tables' rows, as SQLite's own DDL for a SQLite
+target: indexes the schema model cannot express (partial, on expressions), views, the
+``AUTOINCREMENT`` counters, and triggers last. Tables themselves are created from their own
+CREATE TABLE (:attr:`dmt.model.schema.Table.native_ddl`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from dmt.model.schema import NativeObject, Table
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def reflect_objects(
+    conn: Any, tables: list[Table], select: Callable[[str], bool]
+) -> list[NativeObject]:
+    """Objects of the file as DDL for a SQLite target; a table ``select`` refuses brings none
+    of its own. Index names the model already holds are left to it."""
+    modelled = {i.name for t in tables for i in (*t.indexes, *t.uniques)}
+    rows = conn.execute(
+        "SELECT type, name, tbl_name, sql FROM sqlite_master "
+        "WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' ORDER BY rowid"
+    ).fetchall()
+    out: list[NativeObject] = []
+    for kind, name, table, sql in rows:
+        if kind == "index" and name not in modelled and select(table):
+            out.append(NativeObject("index", name, sql, table=table))
+        elif kind == "view":
+            out.append(NativeObject("view", name, sql, setup=(f"DROP VIEW IF EXISTS {_q(name)}",)))
+    has_sequence = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'"
+    ).fetchone()
+    if has_sequence:
+        for name, seq in conn.execute("SELECT name, seq FROM sqlite_sequence").fetchall():
+            if select(name):
+                sql = (
+                    f"UPDATE sqlite_sequence SET seq = max(seq, {int(seq)}) WHERE name = "
+                    + "'"
+                    + name.replace("'", "''")
+                    + "'"
+                )
+                out.append(NativeObject("autoincrement counter", name, sql, table=name))
+    for kind, name, table, sql in rows:
+        if kind == "trigger" and select(table):
+            setup = (f"DROP TRIGGER IF EXISTS {_q(name)}",)
+            out.append(NativeObject("trigger", name, sql, table=table, setup=setup))
+    return out
+
+
+def create_objects(conn: Any, objects: Sequence[NativeObject]) -> list[str]:
+    """Create ``objects`` in order, each in its own transaction; views naming views created
+    later are retried until a pass creates nothing more. One line per object that failed."""
+    import sqlite3
+
+    failures: dict[NativeObject, str] = {}
+    pending = list(objects)
+    while pending:
+        retry = []
+        for obj in pending:
+            try:
+                for sql in (*obj.setup, obj.ddl):
+                    conn.execute(sql)
+                conn.commit()
+                failures.pop(obj, None)
+            except sqlite3.Error as exc:
+                conn.rollback()
+                failures[obj] = str(exc).splitlines()[0]
+                if obj.kind == "view":
+                    retry.append(obj)
+        if not retry or len(retry) == len(pending):
+            break
+        pending = retry
+    return [f"{o.kind} {o.name}: not migrated ({why})" for o, why in failures.items()]
