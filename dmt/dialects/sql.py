@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from dmt.config import Endpoint
 from dmt.model.schema import Check, Column, ColumnType, ForeignKey, Index, Table
@@ -42,8 +42,11 @@ class SqlDialect:
     supports_prefix_indexes: ClassVar[bool] = False
     #: how this engine writes the expressions of defaults and checks (read on reflection)
     spelling: ClassVar[Spelling] = Spelling()
-    #: the function counting the characters of a text (MySQL's ``length`` counts bytes)
-    char_length_function: ClassVar[str] = "char_length"
+    #: the sqlglot dialect that reads and writes this engine's defaults and checks
+    transpile_as: ClassVar[str] = ""
+    #: expressions of :data:`dmt.schema.transpile.PORTABLE` (sqlglot class names) this engine
+    #: has no built-in for: a default or check using one is not created here
+    missing_expressions: ClassVar[frozenset[str]] = frozenset()
 
     endpoint: Endpoint
 
@@ -65,6 +68,12 @@ class SqlDialect:
 
     def bool_literal(self, value: bool) -> str:
         return "1" if value else "0"
+
+    @classmethod
+    def transpiler(cls) -> Any:
+        """What sqlglot is given as this engine's dialect: :attr:`transpile_as`, unless the
+        engine needs its own variant (built on the first call: sqlglot loads lazily)."""
+        return cls.transpile_as
 
     def qualified(self, table: str) -> str:
         """The table name as it appears in SQL, schema-qualified where the engine has schemas."""

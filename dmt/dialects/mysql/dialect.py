@@ -62,6 +62,7 @@ class MySQLDialect(MySQLColumnar):
     supports_prefix_indexes = True
     tsv_load = True
     spelling = reflection.SPELLING
+    transpile_as = "mysql"  # written through expressions.transpiler(): MariaDB's flavour
     sample_types = SAMPLE_TYPES
 
     def __init__(
@@ -176,6 +177,12 @@ class MySQLDialect(MySQLColumnar):
 
     def bool_literal(self, value: bool) -> str:
         return "1" if value else "0"
+
+    @classmethod
+    def transpiler(cls) -> Any:
+        from dmt.dialects.mysql.expressions import transpiler
+
+        return transpiler()
 
     def now_default(self, which: str, ctype: ColumnType) -> str:
         if which == "CURRENT_TIMESTAMP" and ctype.kind in ("timestamp", "timestamptz"):

@@ -29,7 +29,8 @@ class SQLiteDialect(SQLiteColumnar):
     max_bind_params = 32766
     inline_constraints = True
     case_insensitive_names = True
-    char_length_function = "length"  # length() of a text counts characters
+    transpile_as = "sqlite"
+    missing_expressions = frozenset({"Uuid", "RegexpLike"})  # REGEXP needs a user function
     #: one writer at a time: SQLite serialises writers on the file lock anyway
     max_writers = 1
     sample_types = SAMPLE_TYPES
