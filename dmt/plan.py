@@ -13,6 +13,7 @@ from dmt.config import Config
 from dmt.dialects.base import Dialect, get_dialect, value_options
 from dmt.model.schema import Schema
 from dmt.schema.ddl import PrepareReport, plan_target
+from dmt.schema.notices import WarningGroup, group
 from dmt.schema.translate import TablePlan, key_for, translate
 
 log = logging.getLogger("dmt")
@@ -28,6 +29,11 @@ class Plan:
     tables: list[TablePlan]
     target_actions: PrepareReport
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def warning_groups(self) -> list[WarningGroup]:
+        """The warnings grouped by kind, most severe first (see :mod:`dmt.schema.notices`)."""
+        return group(self.warnings)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -53,6 +59,7 @@ class Plan:
                 "routines": self.schema.routines,
             },
             "warnings": self.warnings,
+            "warning_groups": [g.to_dict() for g in self.warning_groups],
         }
 
 
