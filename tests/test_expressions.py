@@ -231,3 +231,35 @@ def test_plain_defaults_do_not_load_the_translator() -> None:
         "assert 'sqlglot' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("dst", ["mysql", "sqlite"])
+def test_what_a_target_cannot_hold_is_named(dst: str) -> None:
+    from dmt.config import build_config
+    from dmt.model.schema import Column, ColumnType, Table
+    from dmt.schema.translate import translate
+
+    pg = {"engine": "postgres"}
+    cols = [
+        Column("id", ColumnType("int32", **pg), nullable=False),
+        Column("n", ColumnType("int32", **pg), autoincrement=True),  # nextval, not the key
+        Column("b", ColumnType("blob", **pg), native_default="'\\x00'::bytea"),
+        Column("arr", ColumnType("array", item="text", **pg), native_default="'{}'::text[]"),
+        Column("t", ColumnType("text", **pg), default="'n/a'", native_default="'n/a'::text"),
+    ]
+    cfg = build_config({"source": {"type": "sqlite", "path": "a.db"},
+                        "target": {"type": "sqlite", "path": "b.db"}})  # fmt: skip
+    (plan,) = translate(
+        [Table("x", cols, ("id",), engine="postgres")],
+        _dialect(dst),
+        cfg.migration,
+        cfg.type_overrides,
+    )
+    for col in ("n", "b", "arr"):
+        assert any(
+            w.startswith(f"x.{col}: default `") and "not created (" in w for w in plan.warnings
+        )
+    target = {c.name: c for c in plan.target.columns}
+    assert not target["n"].autoincrement and target["b"].default is None
+    # MySQL 8 takes a text column's literal default only in parentheses
+    assert target["t"].default == ("('n/a')" if dst == "mysql" else "'n/a'")

@@ -104,6 +104,15 @@ class SqlDialect:
             return self.now_default(d, col.type)
         return d
 
+    def default_clause(self, default: str, sql_type: str) -> str:
+        """A rendered default as a column of ``sql_type`` may declare it."""
+        return default
+
+    def generates_values(self, column: str, primary_key: Sequence[str], sql_type: str) -> bool:
+        """Whether a column of ``sql_type`` can take its values from a generator (identity,
+        AUTO_INCREMENT, rowid); the base: an integer column anywhere."""
+        return sql_type.lower() in ("smallint", "integer", "bigint")
+
     def now_default(self, which: str, ctype: ColumnType) -> str:
         """``CURRENT_TIMESTAMP`` / ``CURRENT_DATE`` / ``CURRENT_TIME`` as a column default."""
         return which

@@ -119,7 +119,7 @@ _CAST_WORDS = {
 }  # fmt: skip
 #: casts that can change a literal's meaning (PostgreSQL's ``'now'::date`` is today's date, not
 #: a text): such a default is left to :mod:`dmt.schema.transpile`
-_MEANINGFUL_CASTS = {"date", "timestamp", "time"}
+_MEANINGFUL_CASTS = {"date", "timestamp", "time", "bytea"}
 _NOW = {
     "now": "CURRENT_TIMESTAMP",
     "current_timestamp": "CURRENT_TIMESTAMP",
@@ -153,8 +153,8 @@ def _strip_casts(tokens: list[Token]) -> list[Token]:
                 while i < len(tokens) and tokens[i].text != ")":
                     i += 1
                 i += 1
-            while i + 1 < len(tokens) and tokens[i].text == "[" and tokens[i + 1].text == "]":
-                i += 2
+            if i + 1 < len(tokens) and tokens[i].text == "[" and tokens[i + 1].text == "]":
+                raise NotPortable("an array literal")  # '{}'::text[] is no text
             continue
         out.append(t)
         i += 1

@@ -84,6 +84,14 @@ def translate(
                     warnings.append(choice.warning)
             new = replace(c, name=col_names[c.name], default=None)
             default = _default(c, new, sql, t.engine, target, where, warnings)
+            if c.autoincrement and not target.generates_values(
+                new.name, tuple(col_names[k] for k in t.primary_key), sql
+            ):
+                new = replace(new, autoincrement=False)
+                warnings.append(
+                    f"{where}: default `{c.native_default or 'nextval(...)'}` not created "
+                    f"(generated values: {target.title} generates them only for a key column)"
+                )
             types[new.name] = sql
             columns.append(replace(new, default=default))
 
@@ -131,14 +139,16 @@ def _default(
     if src.autoincrement or src.native_default is None:
         return None
     if src.default is not None:
-        return target.render_default(replace(col, default=src.default), sql_type)
+        out = target.render_default(replace(col, default=src.default), sql_type)
+        return None if out is None else target.default_clause(out, sql_type)
     if engine == target.name:
         return target.sql_text(src.native_default)
     if engine in DIALECTS:
         try:
-            return transpile.translate_default(
+            out = transpile.translate_default(
                 src.native_default, dialect_class(engine), target, col.type
             )
+            return target.default_clause(out, sql_type)
         except NotPortable as exc:
             reason = str(exc)
     else:

@@ -184,6 +184,18 @@ class MySQLDialect(MySQLColumnar):
 
         return transpiler()
 
+    def default_clause(self, default: str, sql_type: str) -> str:
+        # MySQL 8 takes a text, blob or JSON column's default only as an expression, in
+        # parentheses (MariaDB takes both forms)
+        base = sql_type.lower().split("(")[0]
+        if base in LONG_TYPES and not default.startswith("("):
+            return f"({default})"
+        return default
+
+    def generates_values(self, column: str, primary_key: Sequence[str], sql_type: str) -> bool:
+        base = sql_type.lower().split("(")[0].split(" ")[0]
+        return bool(primary_key) and column == primary_key[0] and base in AUTO_INC_TYPES
+
     def now_default(self, which: str, ctype: ColumnType) -> str:
         if which == "CURRENT_TIMESTAMP" and ctype.kind in ("timestamp", "timestamptz"):
             fsp = 6 if ctype.fsp is None else min(6, ctype.fsp)

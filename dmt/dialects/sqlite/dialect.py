@@ -162,6 +162,9 @@ class SQLiteDialect(SQLiteColumnar):
             return f"{self.quote(col.name)} INTEGER PRIMARY KEY AUTOINCREMENT"
         return super().column_ddl(col, sql_type, in_pk, single_pk)
 
+    def generates_values(self, column: str, primary_key: Sequence[str], sql_type: str) -> bool:
+        return tuple(primary_key) == (column,) and sql_type.upper() == "INTEGER"
+
     def _pk_inline(self, table: Table, types: dict[str, str]) -> bool:
         return self._rowid_alias(table, types) is not None
 
