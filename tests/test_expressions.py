@@ -177,6 +177,8 @@ def _dialect(engine: str) -> Any:
         ("postgres", "gen_random_uuid()", "mysql", "uuid", "(UUID())"),
         ("mysql", "uuid()", "postgres", "char", "(GEN_RANDOM_UUID())"),
         ("postgres", "upper('x'::text)", "sqlite", "text", "(UPPER('x'))"),
+        ("postgres", "'G'::mpaa_rating", "mysql", "enum:mpaa_rating", "'G'"),  # the label
+        ("postgres", "'now'::date", "mysql", "date:date", "(CURRENT_DATE)"),  # not the text
     ],
 )  # fmt: skip
 def test_default_translation(src: str, native: str, dst: str, kind: str, expected: str) -> None:
@@ -184,7 +186,8 @@ def test_default_translation(src: str, native: str, dst: str, kind: str, expecte
     from dmt.model.schema import ColumnType
     from dmt.schema.transpile import translate_default
 
-    got = translate_default(native, dialect_class(src), _dialect(dst), ColumnType(kind))
+    ctype = ColumnType(kind.split(":")[0], source=kind.partition(":")[2])
+    got = translate_default(native, dialect_class(src), _dialect(dst), ctype)
     assert got == expected
 
 

@@ -90,7 +90,7 @@ def translate(
                 new = replace(new, autoincrement=False)
                 warnings.append(
                     f"{where}: default `{c.native_default or 'nextval(...)'}` not created "
-                    f"(generated values: {target.title} generates them only for a key column)"
+                    f"({target.title} cannot generate values for this column)"
                 )
             types[new.name] = sql
             columns.append(replace(new, default=default))

@@ -60,7 +60,7 @@ def translate_default(
     any other expression in parentheses (the form all three engines accept)."""
     from sqlglot import exp
 
-    tree = _normalize(_parse(native, source), source)
+    tree = _normalize(_parse(native, source), source, ctype.source)
     if any(isinstance(n, exp.Column) for n in tree.walk()):
         raise NotPortable("it refers to a column")
     _validate(tree, target)
@@ -129,8 +129,12 @@ def _sql_now(node: Any) -> str:
     }[type(node).__name__]
 
 
-def _normalize(tree: Any, source: type[Dialect]) -> Any:
+def _normalize(tree: Any, source: type[Dialect], own_type: str = "") -> Any:
+    """``tree`` in the portable vocabulary where it can be (see the module's docstring);
+    ``own_type`` is the column's declared type: a literal cast to it is the literal."""
     from sqlglot import exp
+
+    own = own_type.lower().rsplit(".", 1)[-1]
 
     def cast(node: Any) -> Any:
         if not isinstance(node, exp.Cast):
@@ -142,6 +146,12 @@ def _normalize(tree: Any, source: type[Dialect]) -> Any:
             return inner
         if isinstance(inner, exp.Literal) and inner.is_string:
             value = inner.this.strip().lower()
+            if (
+                own
+                and node.to.this.name == "USERDEFINED"
+                and node.to.sql(dialect=source.transpiler()).lower().endswith(own)
+            ):
+                return inner  # 'G'::mpaa_rating on a column of that type: the label
             if to in _TEMPORAL_TYPES:
                 if value == "now" and to in ("TIMESTAMP", "TIMESTAMPTZ", "DATETIME"):
                     return exp.CurrentTimestamp()
