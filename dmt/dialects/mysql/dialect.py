@@ -185,12 +185,9 @@ class MySQLDialect(MySQLColumnar):
         return transpiler()
 
     def default_clause(self, default: str, sql_type: str) -> str:
-        # MySQL 8 takes a text, blob or JSON column's default only as an expression, in
-        # parentheses (MariaDB takes both forms)
-        base = sql_type.lower().split("(")[0]
-        if base in LONG_TYPES and not default.startswith("("):
-            return f"({default})"
-        return default
+        # MySQL 8 takes a text, blob or JSON column's default only in parentheses (MariaDB: both)
+        long = sql_type.lower().split("(")[0] in LONG_TYPES
+        return f"({default})" if long and not default.startswith("(") else default
 
     def generates_values(self, column: str, primary_key: Sequence[str], sql_type: str) -> bool:
         base = sql_type.lower().split("(")[0].split(" ")[0]
