@@ -200,7 +200,7 @@ def plan(
     if output_json:
         _emit(data)
     else:
-        _emit(plan_text(data))
+        _emit(plan_text(data, verbose=verbosity == Verbosity.debug))
 
 
 @app.command()

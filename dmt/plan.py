@@ -13,6 +13,7 @@ from dmt.config import Config
 from dmt.dialects.base import Dialect, get_dialect, value_options
 from dmt.model.schema import NativeObject, Schema
 from dmt.schema.ddl import PrepareReport, plan_target
+from dmt.schema.notices import WarningGroup, group
 from dmt.schema.objects import carried_objects
 from dmt.schema.translate import TablePlan, key_for, translate
 
@@ -31,6 +32,11 @@ class Plan:
     warnings: list[str] = field(default_factory=list)
     #: objects the target receives as the source's own DDL (same engine)
     objects: list[NativeObject] = field(default_factory=list)
+
+    @property
+    def warning_groups(self) -> list[WarningGroup]:
+        """The warnings grouped by kind, most severe first (see :mod:`dmt.schema.notices`)."""
+        return group(self.warnings)
 
     def to_dict(self) -> dict[str, Any]:
         carried = {o.name for o in self.objects}
@@ -57,6 +63,7 @@ class Plan:
                 for kind in ("views", "triggers", "routines")
             },
             "warnings": self.warnings,
+            "warning_groups": [g.to_dict() for g in self.warning_groups],
         }
 
 

@@ -32,6 +32,9 @@ class RunResult:
     adjustments: list[dict[str, Any]] = field(default_factory=list)
     value_conversions: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: the plan's warnings by kind, each with ``happened``: values converted of that kind
+    #: during the copy (None where the kind is not counted)
+    warning_groups: list[dict[str, Any]] = field(default_factory=list)
     monitor: dict[str, Any] | None = None
     resumed: bool = False
     metrics: dict[str, Any] = field(default_factory=dict)  # the final values of the live metrics
@@ -64,6 +67,12 @@ class RunResult:
         if self.value_conversions:
             conv = ", ".join(f"{k}={v:,}" for k, v in sorted(self.value_conversions.items()))
             lines.append(f"  values converted: {conv}")
+        for g in self.warning_groups:
+            mark = ""
+            if g.get("happened") is not None:
+                n = g["happened"]
+                mark = f" [happened: {n:,} values]" if n else " [did not happen]"
+            lines.append(f"  warning: {g['summary']}{mark}")
         if self.adjustments:
             lines.append(f"  runtime adjustments applied: {len(self.adjustments):,}")
         ai = (self.monitor or {}).get("ai") or {}
@@ -75,8 +84,15 @@ class RunResult:
         return "\n".join(lines)
 
 
-def plan_text(data: dict[str, Any]) -> str:
-    """``dmt plan``'s text: tables, what the target loses or gains, what is not migrated."""
+def happened(groups: list[Any], conversions: dict[str, int]) -> list[dict[str, Any]]:
+    """Each warning group (:class:`dmt.schema.notices.WarningGroup`) as a dict, marked with
+    how many values of its kind the run converted."""
+    return [{**g.to_dict(), "happened": g.happened(conversions)} for g in groups]
+
+
+def plan_text(data: dict[str, Any], verbose: bool = False) -> str:
+    """``dmt plan``'s text: tables, what the target loses or gains, what is not migrated, and
+    one line per kind of warning (``verbose``: every warning under its kind)."""
     lines = [f"Plan: {data['source']} -> {data['target']}"]
     for t in data["tables"]:
         lines.append(
@@ -95,8 +111,10 @@ def plan_text(data: dict[str, Any]) -> str:
     for kind in ("views", "triggers", "routines"):
         if nm[kind]:
             lines.append(f"Not migrated ({kind}): {', '.join(nm[kind])}")
-    for w in data["warnings"]:
-        lines.append(f"Warning: {w}")
+    for g in data["warning_groups"]:
+        lines.append(f"Warning: {g['summary']}")
+        if verbose:
+            lines += [f"  {m}" for m in g["messages"]]
     return "\n".join(lines)
 
 

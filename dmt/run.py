@@ -34,7 +34,7 @@ from dmt.pipeline.stats import PipelineCounters
 from dmt.pipeline.updates import UpdateSlot
 from dmt.plan import Plan, connected, fingerprint_parts, make_plan, setting_changes
 from dmt.progress import NullReporter, Reporter
-from dmt.report import RunResult, TableSummary
+from dmt.report import RunResult, TableSummary, happened
 from dmt.schema.ddl import post_load, prepare_target
 from dmt.schema.objects import create_objects
 from dmt.schema.translate import key_for
@@ -174,8 +174,10 @@ class Migration:
         _step(1, f"connecting to {cfg.source.describe()} and {cfg.target.describe()}")
         _step(2, "reading the source schema")
         plan = make_plan(cfg)
-        for w in plan.warnings:
-            log.warning("%s", w)
+        for g in plan.warning_groups:
+            log.warning("%s", g.line())
+            for w in g.messages:
+                log.debug("  %s", w)
         source, target = plan.source, plan.target
         if phase == "prepare":
             _step(3, f"creating {len(plan.tables)} table(s) on the target ({m.target_mode})")
@@ -235,6 +237,7 @@ class Migration:
             adjustments=self.applied,
             value_conversions=dict(self.values.counts),
             warnings=plan.warnings,
+            warning_groups=happened(plan.warning_groups, self.values.counts),
             monitor=self.monitor.to_dict() if self.monitor is not None else None,
             resumed=resume,
             metrics=self.metrics.values(),

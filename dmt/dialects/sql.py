@@ -42,8 +42,11 @@ class SqlDialect:
     supports_prefix_indexes: ClassVar[bool] = False
     #: how this engine writes the expressions of defaults and checks (read on reflection)
     spelling: ClassVar[Spelling] = Spelling()
-    #: the function counting the characters of a text (MySQL's ``length`` counts bytes)
-    char_length_function: ClassVar[str] = "char_length"
+    #: the sqlglot dialect that reads and writes this engine's defaults and checks
+    transpile_as: ClassVar[str] = ""
+    #: expressions of :data:`dmt.schema.transpile.PORTABLE` (sqlglot class names) this engine
+    #: has no built-in for: a default or check using one is not created here
+    missing_expressions: ClassVar[frozenset[str]] = frozenset()
 
     endpoint: Endpoint
 
@@ -65,6 +68,12 @@ class SqlDialect:
 
     def bool_literal(self, value: bool) -> str:
         return "1" if value else "0"
+
+    @classmethod
+    def transpiler(cls) -> Any:
+        """What sqlglot is given as this engine's dialect: :attr:`transpile_as`, unless the
+        engine needs its own variant (built on the first call: sqlglot loads lazily)."""
+        return cls.transpile_as
 
     def qualified(self, table: str) -> str:
         """The table name as it appears in SQL, schema-qualified where the engine has schemas."""
@@ -103,6 +112,15 @@ class SqlDialect:
         if d.startswith("CURRENT_"):
             return self.now_default(d, col.type)
         return d
+
+    def default_clause(self, default: str, sql_type: str) -> str:
+        """A rendered default as a column of ``sql_type`` may declare it."""
+        return default
+
+    def generates_values(self, column: str, primary_key: Sequence[str], sql_type: str) -> bool:
+        """Whether a column of ``sql_type`` can take its values from a generator (identity,
+        AUTO_INCREMENT, rowid); the base: an integer column anywhere."""
+        return sql_type.lower() in ("smallint", "integer", "bigint")
 
     def now_default(self, which: str, ctype: ColumnType) -> str:
         """``CURRENT_TIMESTAMP`` / ``CURRENT_DATE`` / ``CURRENT_TIME`` as a column default."""

@@ -1,19 +1,17 @@
-"""Portable SQL expressions: column defaults and check constraints, moved between engines.
+"""The fast path for column defaults: the plain ones every engine spells alike.
 
-Each engine spells the same default or check differently (PostgreSQL ``'a'::text`` and
-``x = ANY (ARRAY[...])``, MySQL ``current_timestamp()`` and backslash escapes, SQLite as
-written). Expressions are tokenized in the source's spelling and re-emitted in the target's
-from a deliberately small vocabulary: literals, column names, comparison and arithmetic
-operators, ``AND``/``OR``/``NOT``/``IN``/``IS [NOT] NULL``/``BETWEEN``/``LIKE``, and a few
-functions with the same meaning everywhere. Anything else is *not portable*: the caller warns
-and leaves the object out rather than guess.
+Most defaults are a literal, ``NULL``, a boolean or the current date/time. Reflection reduces
+those to a *portable form* (see :class:`dmt.model.schema.Column`) with a small tokenizer that
+knows each engine's string escapes and quotes, and each target renders the form itself: no SQL
+parser is loaded for them. Anything else raises :class:`NotPortable` here and is translated by
+:mod:`dmt.schema.transpile` (sqlglot) when the target is another engine. The tokenizer also
+finds the CHECK clauses in SQLite's stored CREATE TABLE text.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import ClassVar, Protocol
 
 
 @dataclass(frozen=True)
@@ -25,18 +23,6 @@ class Spelling:
     backslash_escapes: bool = False
     #: ``[name]`` quotes a name (where it does not, ``[`` indexes an array)
     bracket_names: bool = True
-
-
-class Speller(Protocol):
-    """What a target dialect provides to spell an expression."""
-
-    #: the function counting the characters of a text
-    char_length_function: ClassVar[str]
-
-    def quote(self, ident: str) -> str: ...
-    def literal(self, value: str) -> str: ...
-    def sql_text(self, text: str) -> str: ...
-    def bool_literal(self, value: bool) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -131,9 +117,9 @@ _CAST_WORDS = {
     "smallint", "int", "double", "precision", "real", "date", "timestamp", "time", "with",
     "without", "zone", "boolean", "json", "jsonb", "uuid", "bytea",
 }  # fmt: skip
-_KEYWORDS = {"AND", "OR", "NOT", "IN", "IS", "NULL", "BETWEEN", "LIKE"}
-#: portable functions: same meaning everywhere; the length of text is in characters
-_FUNCS = {"length", "char_length", "character_length", "lower", "upper", "abs", "coalesce"}
+#: casts that can change a literal's meaning (PostgreSQL's ``'now'::date`` is today's date, not
+#: a text): such a default is left to :mod:`dmt.schema.transpile`
+_MEANINGFUL_CASTS = {"date", "timestamp", "time", "bytea"}
 _NOW = {
     "now": "CURRENT_TIMESTAMP",
     "current_timestamp": "CURRENT_TIMESTAMP",
@@ -155,7 +141,7 @@ def _strip_casts(tokens: list[Token]) -> list[Token]:
             i += 1
             if i >= len(tokens) or tokens[i].kind not in ("word", "qident"):
                 raise NotPortable("cast")
-            if tokens[i].text.lower() not in _CAST_WORDS:
+            if tokens[i].text.lower() not in _CAST_WORDS - _MEANINGFUL_CASTS:
                 raise NotPortable(f"cast to {tokens[i].text}")
             while (
                 i < len(tokens)
@@ -167,97 +153,11 @@ def _strip_casts(tokens: list[Token]) -> list[Token]:
                 while i < len(tokens) and tokens[i].text != ")":
                     i += 1
                 i += 1
-            while i + 1 < len(tokens) and tokens[i].text == "[" and tokens[i + 1].text == "]":
-                i += 2
+            if i + 1 < len(tokens) and tokens[i].text == "[" and tokens[i + 1].text == "]":
+                raise NotPortable("an array literal")  # '{}'::text[] is no text
             continue
         out.append(t)
         i += 1
-    return out
-
-
-def _array_membership(tokens: list[Token]) -> list[Token]:
-    """``x = ANY (ARRAY[a, b])`` -> ``x IN (a, b)``; ``x <> ALL (ARRAY[...])`` -> NOT IN."""
-    out: list[Token] = []
-    i = 0
-    while i < len(tokens):
-        t = tokens[i]
-        ahead = [x.text.upper() for x in tokens[i : i + 5]]
-        if (
-            len(ahead) == 5
-            and ahead[2:] == ["(", "ARRAY", "["]
-            and (ahead[:2] in (["=", "ANY"], ["<>", "ALL"], ["!=", "ALL"]))
-        ):
-            depth, j = 0, i + 4
-            while j < len(tokens):
-                if tokens[j].text == "[":
-                    depth += 1
-                elif tokens[j].text == "]":
-                    depth -= 1
-                    if depth == 0:
-                        break
-                j += 1
-            if j + 1 >= len(tokens) or tokens[j + 1].text != ")":
-                raise NotPortable("array")
-            if ahead[0] != "=":
-                out.append(Token("word", "NOT"))
-            out += [Token("word", "IN"), Token("op", "(")]
-            out += tokens[i + 5 : j]
-            out.append(Token("op", ")"))
-            i = j + 2
-            continue
-        out.append(t)
-        i += 1
-    return out
-
-
-def translate_check(
-    text: str,
-    spelling: Spelling,
-    target: Speller,
-    columns: dict[str, str],
-) -> str:
-    """The check expression ``text`` (written with ``spelling``) in ``target``'s spelling.
-
-    ``columns`` maps source column names to target names. Raises :class:`NotPortable`.
-    """
-    tokens = _array_membership(_strip_casts(tokenize(text, spelling)))
-    folded = {k.lower(): v for k, v in columns.items()}
-    parts: list[str] = []
-    for i, t in enumerate(tokens):
-        nxt = tokens[i + 1].text if i + 1 < len(tokens) else ""
-        if t.kind == "str":
-            parts.append(target.literal(t.text))
-        elif t.kind == "num":
-            parts.append(t.text)
-        elif t.kind == "qident":
-            if t.text not in columns:
-                raise NotPortable(f"unknown name {t.text}")
-            parts.append(target.quote(columns[t.text]))
-        elif t.kind == "word":
-            up, low = t.text.upper(), t.text.lower()
-            if nxt == "(" and low in _FUNCS:
-                parts.append(target.char_length_function if "length" in low else low)
-            elif up in _KEYWORDS:
-                parts.append(up)
-            elif up in ("TRUE", "FALSE"):
-                parts.append(target.bool_literal(up == "TRUE"))
-            elif low in folded and nxt != "(":
-                parts.append(target.quote(folded[low]))
-            else:
-                raise NotPortable(f"`{t.text}`")
-        else:
-            if t.text in ("||", "::", "[", "]", ";", "$"):  # || is OR on MySQL
-                raise NotPortable(f"operator {t.text}")
-            parts.append("<>" if t.text == "!=" else "=" if t.text == "==" else t.text)
-    return target.sql_text(_join(parts))
-
-
-def _join(parts: list[str]) -> str:
-    out = ""
-    for p in parts:
-        if out and not (out.endswith("(") or p in (")", ",")):
-            out += " "
-        out += p
     return out
 
 

@@ -9,7 +9,8 @@ from dmt.config import MigrationConfig, TypeOverrides
 from dmt.dialects.base import DIALECTS, Dialect, dialect_class
 from dmt.errors import ConfigError
 from dmt.model.schema import Check, Column, ForeignKey, Table
-from dmt.schema.expr import NotPortable, Spelling, translate_check
+from dmt.schema import transpile
+from dmt.schema.expr import NotPortable
 
 
 @dataclass
@@ -94,6 +95,14 @@ def translate(
                     warnings.append(choice.warning)
             new = replace(c, name=col_names[c.name], default=None)
             default = _default(c, new, sql, t.engine, target, where, warnings)
+            if c.autoincrement and not target.generates_values(
+                new.name, tuple(col_names[k] for k in t.primary_key), sql
+            ):
+                new = replace(new, autoincrement=False)
+                warnings.append(
+                    f"{where}: default `{c.native_default or 'nextval(...)'}` not created "
+                    f"({target.title} cannot generate values for this column)"
+                )
             types[new.name] = sql
             columns.append(replace(new, default=default))
 
@@ -144,41 +153,51 @@ def _default(
     warnings: list[str],
 ) -> str | None:
     """The column default in the target's spelling: the portable form rendered, else (same
-    engine) the native expression, else none, with a warning."""
+    engine) the native expression, else the expression translated, else none, with a warning."""
     if src.autoincrement or src.native_default is None:
         return None
     if src.default is not None:
-        return target.render_default(replace(col, default=src.default), sql_type)
+        out = target.render_default(replace(col, default=src.default), sql_type)
+        return None if out is None else target.default_clause(out, sql_type)
     if engine == target.name:
         return target.sql_text(src.native_default)
-    warnings.append(f"{where}: default `{src.native_default}` is not portable; not created")
+    if engine in DIALECTS:
+        try:
+            out = transpile.translate_default(
+                src.native_default, dialect_class(engine), target, col.type
+            )
+            return target.default_clause(out, sql_type)
+        except NotPortable as exc:
+            reason = str(exc)
+    else:
+        reason = "its engine is unknown"
+    warnings.append(f"{where}: default `{src.native_default}` not created ({reason})")
     return None
 
 
 def _checks(
     t: Table, col_names: dict[str, str], target: Dialect, namer: Namer, warnings: list[str]
 ) -> list[Check]:
+    """Each check in the target's spelling: the same engine keeps its own text unless a
+    column is renamed; anything else goes through the translator."""
     out = []
+    renamed = any(k != v for k, v in col_names.items())
     for ck in t.checks:
         name = namer(ck.name) if ck.name else None
-        try:
-            text = translate_check(ck.sqltext, _spelling(ck.engine or t.engine), target, col_names)
-        except NotPortable as exc:
-            if ck.engine == target.name and all(k == v for k, v in col_names.items()):
-                text = target.sql_text(ck.sqltext)
-            else:
-                warnings.append(
-                    f"{t.name}: check `{ck.name or ck.sqltext}` is not portable ({exc}); "
-                    "not created"
-                )
+        engine = ck.engine or t.engine
+        if engine == target.name and not renamed:
+            text = target.sql_text(ck.sqltext)
+        else:
+            try:
+                if engine not in DIALECTS:
+                    raise NotPortable("its engine is unknown")
+                source = dialect_class(engine)
+                text = transpile.translate_check(ck.sqltext, source, target, col_names)
+            except NotPortable as exc:
+                warnings.append(f"{t.name}: check `{ck.name or ck.sqltext}` not created ({exc})")
                 continue
         out.append(Check(name, text, target.name))
     return out
-
-
-def _spelling(engine: str) -> Spelling:
-    """How ``engine`` writes expressions; the default spelling for a table of no known engine."""
-    return dialect_class(engine).spelling if engine in DIALECTS else Spelling()
 
 
 def _fk(

@@ -63,6 +63,7 @@ class MySQLDialect(MySQLColumnar):
     supports_prefix_indexes = True
     tsv_load = True
     spelling = reflection.SPELLING
+    transpile_as = "mysql"  # written through expressions.transpiler(): MariaDB's flavour
     sample_types = SAMPLE_TYPES
 
     def __init__(
@@ -183,6 +184,21 @@ class MySQLDialect(MySQLColumnar):
 
     def bool_literal(self, value: bool) -> str:
         return "1" if value else "0"
+
+    @classmethod
+    def transpiler(cls) -> Any:
+        from dmt.dialects.mysql.expressions import transpiler
+
+        return transpiler()
+
+    def default_clause(self, default: str, sql_type: str) -> str:
+        # MySQL 8 takes a text, blob or JSON column's default only in parentheses (MariaDB: both)
+        long = sql_type.lower().split("(")[0] in LONG_TYPES
+        return f"({default})" if long and not default.startswith("(") else default
+
+    def generates_values(self, column: str, primary_key: Sequence[str], sql_type: str) -> bool:
+        base = sql_type.lower().split("(")[0].split(" ")[0]
+        return bool(primary_key) and column == primary_key[0] and base in AUTO_INC_TYPES
 
     def now_default(self, which: str, ctype: ColumnType) -> str:
         if which == "CURRENT_TIMESTAMP" and ctype.kind in ("timestamp", "timestamptz"):

@@ -36,6 +36,7 @@ class PostgresDialect(PostgresColumnar):
     identifier_length_in_bytes = True
     supports_schemas = True
     spelling = reflection.SPELLING
+    transpile_as = "postgres"
     sample_types = SAMPLE_TYPES
     copy_binary_passthrough = True
     text_copy_out = True

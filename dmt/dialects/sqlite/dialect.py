@@ -39,7 +39,8 @@ class SQLiteDialect(SQLiteColumnar):
     max_bind_params = 32766
     inline_constraints = True
     case_insensitive_names = True
-    char_length_function = "length"  # length() of a text counts characters
+    transpile_as = "sqlite"
+    missing_expressions = frozenset({"Uuid", "RegexpLike"})  # REGEXP needs a user function
     #: one writer at a time: SQLite serialises writers on the file lock anyway
     max_writers = 1
     sample_types = SAMPLE_TYPES
@@ -182,6 +183,9 @@ class SQLiteDialect(SQLiteColumnar):
         if table.native_ddl:
             return [table.native_ddl]
         return super().create_table_sql(table, types)
+
+    def generates_values(self, column: str, primary_key: Sequence[str], sql_type: str) -> bool:
+        return tuple(primary_key) == (column,) and sql_type.upper() == "INTEGER"
 
     def _pk_inline(self, table: Table, types: dict[str, str]) -> bool:
         return self._rowid_alias(table, types) is not None
