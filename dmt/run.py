@@ -4,11 +4,9 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +15,6 @@ from dmt.config import Config
 from dmt.dialects.base import ValueCounters, get_dialect
 from dmt.errors import (
     Cancelled,
-    ConfigError,
     ConnectError,
     ConnectionLost,
     DmtError,
@@ -32,14 +29,15 @@ from dmt.pipeline.knobs import Knobs
 from dmt.pipeline.pipeline import Pipeline
 from dmt.pipeline.stats import PipelineCounters
 from dmt.pipeline.updates import UpdateSlot
-from dmt.plan import Plan, connected, fingerprint_parts, make_plan, setting_changes
+from dmt.plan import Plan, connected, make_plan
 from dmt.progress import NullReporter, Reporter
 from dmt.report import RunResult, TableSummary, happened
+from dmt.runs import open_run
 from dmt.schema.ddl import post_load, prepare_target
 from dmt.schema.objects import create_objects
 from dmt.schema.translate import key_for
 from dmt.signals import signals_to
-from dmt.state import StateStore, fingerprint
+from dmt.state import StateStore
 from dmt.tuning.export import Attempt, RunMetrics, serving
 from dmt.validate import ValidationReport, validate
 
@@ -109,7 +107,7 @@ class Migration:
         try:
             store.acquire(target_id)
             store.mark_crashed(target_id)
-            run_id, phase = self._open_run(store, resume, force)
+            run_id, phase = open_run(store, self.cfg, resume, force)
             try:
                 try:
                     result = self._phases(store, run_id, phase, resume)
@@ -133,41 +131,6 @@ class Migration:
             return result
         finally:
             store.close()
-
-    def _open_run(self, store: StateStore, resume: bool, force: bool) -> tuple[str, str]:
-        cfg = self.cfg
-        parts = fingerprint_parts(cfg)
-        fp = fingerprint(parts)
-        target_id = cfg.target.describe()
-        if resume:
-            prev = store.latest_unfinished(target_id)
-            if prev is None:
-                raise ConfigError(
-                    "", f"nothing to resume for {target_id}: its latest run finished "
-                    "(or none was started); use `dmt run`",
-                )  # fmt: skip
-            if prev["fingerprint"] != fp:
-                changed = setting_changes(json.loads(prev["settings"]), parts)
-                if not force:
-                    raise ConfigError(
-                        "", f"run `{prev['id']}` was started with a different config ("
-                        + "; ".join(changed) + "); resume with --force to accept the change",
-                    )  # fmt: skip
-                log.warning("resuming with a changed config (--force): %s", "; ".join(changed))
-            store.resume_run(prev["id"])
-            log.info("Resuming run %s from phase `%s`", prev["id"], prev["phase"])
-            return prev["id"], prev["phase"]
-        old = store.latest_unfinished(target_id)
-        if old is not None:
-            log.info(
-                "run %s into this target did not finish; starting over (`dmt resume` would "
-                "continue it)", old["id"],
-            )  # fmt: skip
-            store.finish_run(old["id"], "abandoned", error="superseded by a new run")
-        run_id = uuid.uuid4().hex[:12]
-        store.start_run(run_id, cfg.source.describe(), target_id, fp, parts)
-        log.info("Run %s", run_id)
-        return run_id, "prepare"
 
     def _phases(self, store: StateStore, run_id: str, phase: str, resume: bool) -> RunResult:
         cfg, m = self.cfg, self.cfg.migration

@@ -3,6 +3,7 @@ hold arrives (issue 23). The Pagila-shaped PostgreSQL schema is in tests/support
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 from dmt.config import build_config
 from dmt.run import execute
 from tests.conftest import MY, PG, endpoint
-from tests.support import employees, pagila
+from tests.support import chinook, employees, pagila
 from tests.support.compare import assert_same_table
 
 #: the tables dmt copies (partitions travel with their parent)
@@ -118,6 +119,39 @@ def test_pagila_to_sqlite_copies_each_row_once(pagila_db: str, tmp_path: Path) -
         assert_same_table(cfg.source, cfg.target, t)
 
 
+def test_pagila_to_mysql_and_back_to_postgres(
+    pagila_db: str, my_dbs: Any, pg_dbs: Any, tmp_path: Path
+) -> None:
+    mid, back = my_dbs(), pg_dbs()
+    cfg, result = migrate(pagila_db, endpoint("mysql", mid), tmp_path / "there")
+    assert {t.name: t.rows for t in result.tables}["payment"] == 400
+    for t in TABLES:
+        assert_same_table(cfg.source, cfg.target, t)
+    # translated defaults hold on MySQL: a new customer gets today's date
+    conn = my(mid)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("INSERT INTO customer (store_id, first_name, last_name, address_id) "
+                        "VALUES (1, 'New', 'Customer', 1)")  # fmt: skip
+            cur.execute("SELECT create_date = CURRENT_DATE, activebool FROM customer "
+                        "WHERE first_name = 'New'")  # fmt: skip
+            assert cur.fetchall() == ((1, 1),)
+            cur.execute("DELETE FROM customer WHERE first_name = 'New'")
+    finally:
+        conn.close()
+    cfg2 = build_config(
+        {
+            "source": endpoint("mysql", mid),
+            "target": endpoint("postgres", back),
+            "migration": {"state_dir": str(tmp_path / "state"), "validate": "checksum"},
+        },
+        tmp_path,
+    )
+    assert execute(cfg2).status == "success"
+    for t in TABLES:
+        assert_same_table(cfg2.source, cfg2.target, t)
+
+
 # ----------------------------------------------------------------------------- employees
 def my(db: str) -> Any:
     import pymysql
@@ -215,4 +249,75 @@ def test_employees_to_other_engines_copies_each_row_once(
     assert result.status == "success"
     assert {t.name: t.rows for t in result.tables}["salaries"] == 3000  # partitioned: one table
     for t in employees.TABLES:
+        assert_same_table(cfg.source, cfg.target, t)
+
+
+# ----------------------------------------------------------------------------- chinook
+def lite_rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="module")
+def chinook_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("chinook") / "chinook.db"
+    chinook.build(path)
+    return path
+
+
+def test_chinook_to_sqlite_carries_every_object(chinook_db: Path, tmp_path: Path) -> None:
+    dst = tmp_path / "copy.db"
+    cfg = build_config(
+        {
+            "source": endpoint("sqlite", chinook_db),
+            "target": endpoint("sqlite", dst),
+            "migration": {"state_dir": str(tmp_path / "state"), "validate": "checksum"},
+        },
+        tmp_path,
+    )
+    assert execute(cfg).status == "success"
+    for t in chinook.TABLES:
+        assert_same_table(cfg.source, cfg.target, t)
+    # tables (STRICT, WITHOUT ROWID, generated column), views, triggers and the partial and
+    # expression indexes as the source wrote them; the plain index as dmt spells it
+    schema = (
+        "SELECT type, name, tbl_name, CASE name WHEN 'ifk_track_album_id' THEN NULL ELSE sql END "
+        "FROM sqlite_master ORDER BY type, name"
+    )
+    assert lite_rows(dst, schema) == lite_rows(chinook_db, schema)
+    for sql in (
+        "SELECT * FROM customer_spend ORDER BY customer_id",
+        "SELECT track_id, seconds FROM track ORDER BY track_id",
+        "SELECT seq FROM sqlite_sequence WHERE name = 'track'",
+        "SELECT count(*) FROM sales_log",  # the trigger did not fire during the load
+    ):
+        assert lite_rows(dst, sql) == lite_rows(chinook_db, sql), sql
+    conn = sqlite3.connect(dst)
+    with conn:
+        conn.execute("INSERT INTO invoice VALUES (999, 1, '2022-01-01 00:00:00', 1)")
+        conn.execute("INSERT INTO track (name, media_type_id, milliseconds, unit_price) "
+                     "VALUES ('new', 1, 1000, 1)")  # fmt: skip
+    conn.close()
+    assert lite_rows(dst, "SELECT invoice_id FROM sales_log") == [(999,)]
+    assert lite_rows(dst, "SELECT max(track_id) FROM track") == [(401,)]
+
+
+@pytest.mark.parametrize("kind", ["postgres", "mysql"])
+def test_chinook_to_servers_copies_each_row_once(
+    kind: str, chinook_db: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    dst = request.getfixturevalue("pg_dbs" if kind == "postgres" else "my_dbs")()
+    cfg = build_config(
+        {
+            "source": endpoint("sqlite", chinook_db),
+            "target": endpoint(kind, dst),
+            "migration": {"state_dir": str(tmp_path / "state"), "validate": "checksum"},
+        },
+        tmp_path,
+    )
+    assert execute(cfg).status == "success"
+    for t in chinook.TABLES:
         assert_same_table(cfg.source, cfg.target, t)

@@ -123,7 +123,10 @@ def translate(
             name=table_names[t.name],
             columns=columns,
             primary_key=cols(t.primary_key),
-            uniques=[replace(i, name=namer(i.name), columns=cols(i.columns)) for i in t.uniques],
+            # a table created by its own DDL already has its unique constraints
+            uniques=[]
+            if native and t.native_ddl
+            else [replace(i, name=namer(i.name), columns=cols(i.columns)) for i in t.uniques],
             indexes=[replace(i, name=namer(i.name), columns=cols(i.columns)) for i in t.indexes],
             foreign_keys=fks,
             checks=_checks(t, col_names, target, namer, warnings),

@@ -21,7 +21,7 @@ from dmt.config import Endpoint
 from dmt.dialects.base import Converter, Fetch, Row, TypeChoice, ValueCounters
 from dmt.dialects.mysql import load, reflection, values
 from dmt.dialects.mysql.columnar import MySQLColumnar
-from dmt.dialects.mysql.objects import create_objects, reflect_objects
+from dmt.dialects.mysql.objects import counter_reset_sql, create_objects, reflect_objects
 from dmt.dialects.mysql.types import (
     AUTO_INC_TYPES,
     KEY_CHARS,
@@ -331,19 +331,7 @@ class MySQLDialect(MySQLColumnar):
         )
 
     def reset_sequence_sql(self, conn: Any, table: Table) -> list[str]:
-        if not table.primary_key:
-            return []
-        col = next((c for c in table.columns if c.name == table.primary_key[0]), None)
-        if col is None or not col.autoincrement:
-            return []
-        with conn.cursor() as cur:
-            top_sql = f"SELECT COALESCE(MAX({self.quote(col.name)}), 0)"
-            self.execute(cur, f"{top_sql} FROM {self.qualified(table.name)}")
-            (top,) = cur.fetchone()
-        conn.commit()
-        if not isinstance(top, int):
-            return []
-        return [f"ALTER TABLE {self.qualified(table.name)} AUTO_INCREMENT = {top + 1}"]
+        return counter_reset_sql(self, conn, table)
 
     # ------------------------------------------------------------------ errors
     def connection_broke(self, exc: BaseException) -> bool:

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dmt.model.schema import NativeObject
+from dmt.model.schema import NativeObject, Table
+
+if TYPE_CHECKING:
+    from dmt.dialects.mysql.dialect import MySQLDialect
 
 _DEFINER = re.compile(r"DEFINER=(`[^`]*`|'[^']*'|\w+)@(`[^`]*`|'[^']*'|[\w.%-]+)\s*")
 
@@ -150,3 +153,21 @@ def create_objects(conn: Any, objects: Sequence[NativeObject]) -> list[str]:
             pending = retry
         cur.execute(f"SET SESSION sql_mode = {_lit(mode)}")
     return [f"{o.kind} {o.name}: not migrated ({why})" for o, why in failures.items()]
+
+
+def counter_reset_sql(d: MySQLDialect, conn: Any, table: Table) -> list[str]:
+    """The ``AUTO_INCREMENT`` counter just past the loaded rows (an exact counter carried from
+    a MySQL source is set after it)."""
+    if not table.primary_key:
+        return []
+    col = next((c for c in table.columns if c.name == table.primary_key[0]), None)
+    if col is None or not col.autoincrement:
+        return []
+    with conn.cursor() as cur:
+        top_sql = f"SELECT COALESCE(MAX({d.quote(col.name)}), 0)"
+        d.execute(cur, f"{top_sql} FROM {d.qualified(table.name)}")
+        (top,) = cur.fetchone()
+    conn.commit()
+    if not isinstance(top, int):
+        return []
+    return [f"ALTER TABLE {d.qualified(table.name)} AUTO_INCREMENT = {top + 1}"]

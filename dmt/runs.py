@@ -1,0 +1,53 @@
+"""Opening a run's record in the state store: a new run, or the unfinished one a resume
+continues."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+
+from dmt.config import Config
+from dmt.errors import ConfigError
+from dmt.plan import fingerprint_parts, setting_changes
+from dmt.state import StateStore, fingerprint
+
+log = logging.getLogger("dmt")
+
+
+def open_run(store: StateStore, cfg: Config, resume: bool, force: bool) -> tuple[str, str]:
+    """Open the run record: the latest unfinished run into this target when resuming (its
+    config must match, or ``force``), else a new run (an unfinished older one is abandoned).
+    Returns (run id, phase to start from)."""
+    parts = fingerprint_parts(cfg)
+    fp = fingerprint(parts)
+    target_id = cfg.target.describe()
+    if resume:
+        prev = store.latest_unfinished(target_id)
+        if prev is None:
+            raise ConfigError(
+                "", f"nothing to resume for {target_id}: its latest run finished "
+                "(or none was started); use `dmt run`",
+            )  # fmt: skip
+        if prev["fingerprint"] != fp:
+            changed = setting_changes(json.loads(prev["settings"]), parts)
+            if not force:
+                raise ConfigError(
+                    "", f"run `{prev['id']}` was started with a different config ("
+                    + "; ".join(changed) + "); resume with --force to accept the change",
+                )  # fmt: skip
+            log.warning("resuming with a changed config (--force): %s", "; ".join(changed))
+        store.resume_run(prev["id"])
+        log.info("Resuming run %s from phase `%s`", prev["id"], prev["phase"])
+        return prev["id"], prev["phase"]
+    old = store.latest_unfinished(target_id)
+    if old is not None:
+        log.info(
+            "run %s into this target did not finish; starting over (`dmt resume` would "
+            "continue it)", old["id"],
+        )  # fmt: skip
+        store.finish_run(old["id"], "abandoned", error="superseded by a new run")
+    run_id = uuid.uuid4().hex[:12]
+    store.start_run(run_id, cfg.source.describe(), target_id, fp, parts)
+    log.info("Run %s", run_id)
+    return run_id, "prepare"
