@@ -16,6 +16,7 @@ from dmt.schema.ddl import PrepareReport, plan_target
 from dmt.schema.notices import WarningGroup, group
 from dmt.schema.objects import carried_objects
 from dmt.schema.translate import TablePlan, key_for, translate
+from dmt.schema.views import translated_views
 
 log = logging.getLogger("dmt")
 
@@ -32,6 +33,8 @@ class Plan:
     warnings: list[str] = field(default_factory=list)
     #: objects the target receives as the source's own DDL (same engine)
     objects: list[NativeObject] = field(default_factory=list)
+    #: the source's views translated for a target of another engine
+    views: list[NativeObject] = field(default_factory=list)
 
     @property
     def warning_groups(self) -> list[WarningGroup]:
@@ -39,7 +42,7 @@ class Plan:
         return group(self.warnings)
 
     def to_dict(self) -> dict[str, Any]:
-        carried = {o.name for o in self.objects}
+        carried = {o.name for o in [*self.objects, *self.views]}
         return {
             "source": self.source.endpoint.describe(),
             "target": self.target.endpoint.describe(),
@@ -58,6 +61,7 @@ class Plan:
             "will_empty": self.target_actions.emptied,
             "will_append": self.target_actions.kept,
             "carried": [{"kind": o.kind, "name": o.name} for o in self.objects],
+            "translated_views": [v.name for v in self.views],
             "not_migrated": {
                 kind: [n for n in getattr(self.schema, kind) if n not in carried]
                 for kind in ("views", "triggers", "routines")
@@ -88,6 +92,8 @@ def make_plan(cfg: Config) -> Plan:
     with connected(source) as sconn:
         schema = source.reflect(sconn, cfg.migration.selects)
     objects, warnings = carried_objects(schema, source, target, cfg)
+    views, untranslated = translated_views(schema, source, target)
+    warnings += untranslated
     plans = translate(
         schema.tables, target, cfg.migration, cfg.type_overrides, native=bool(objects)
     )
@@ -97,7 +103,7 @@ def make_plan(cfg: Config) -> Plan:
     for p in plans:
         if not key_for(p.source):
             warnings.append(f"{p.source.name}: no primary key; copied as one ordered stream")
-    return Plan(source, target, schema, plans, actions, warnings, objects)
+    return Plan(source, target, schema, plans, actions, warnings, objects, views)
 
 
 def fingerprint_parts(cfg: Config) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from dmt.runs import open_run
 from dmt.schema.ddl import post_load, prepare_target
 from dmt.schema.objects import create_objects
 from dmt.schema.translate import key_for
+from dmt.schema.views import create_views
 from dmt.signals import signals_to
 from dmt.state import StateStore
 from dmt.tuning.export import Attempt, RunMetrics, serving
@@ -169,6 +170,8 @@ class Migration:
                 created=set(plan.target_actions.created), resuming=resume,
             )  # fmt: skip
             create_objects(target, tconn, plan.objects, "after")
+            for line in create_views(target, tconn, plan.views):
+                log.warning("%s", line)
         self._check_cancel()
         store.set_phase(run_id, "validate")
         mismatches: list[str] = []

@@ -81,6 +81,12 @@ class SqlDialect:
             return f"{self.quote(self.endpoint.schema)}.{self.quote(table)}"
         return self.quote(table)
 
+    def raw_quote(self, ident: str) -> str:
+        """An identifier for SQL executed without parameters (no ``%`` doubling)."""
+        q = self.quote("x")
+        left, right = q[0], q[-1]
+        return left + ident.replace(right, right * 2) + right
+
     def relation(self, table: str) -> str:
         """The table as a query reading its rows names it (see PostgreSQL's override)."""
         return self.qualified(table)

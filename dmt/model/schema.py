@@ -171,6 +171,8 @@ class NativeObject:
     table: str | None = None  # the table the object belongs to, if any
     #: statements run first on the same connection (a drop of an older copy, a session mode)
     setup: tuple[str, ...] = ()
+    #: a view's query alone, as the source spells it (translated for another engine)
+    body: str | None = None
 
 
 @dataclass

@@ -22,6 +22,10 @@ _DEFINER = re.compile(r"DEFINER=(`[^`]*`|'[^']*'|\w+)@(`[^`]*`|'[^']*'|[\w.%-]+)
 _PARTITION = re.compile(r"(?:/\*!\d+)?\s*(PARTITION BY .*?)(?:\s*\*/)?\s*$", re.DOTALL)
 
 
+#: the query of SHOW CREATE VIEW's statement
+_VIEW_BODY = re.compile(r"\bVIEW\s+`(?:[^`]|``)*`\s+AS\s+(.*)$", re.DOTALL)
+
+
 def _q(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
@@ -57,7 +61,9 @@ def reflect_objects(
     for (name,) in cur.fetchall():
         cur.execute(f"SHOW CREATE VIEW {_q(name)}")
         ddl = _DEFINER.sub("", cur.fetchone()[1])
-        out.append(NativeObject("view", name, re.sub(r"^CREATE ", "CREATE OR REPLACE ", ddl)))
+        body = m.group(1) if (m := _VIEW_BODY.search(ddl)) else None
+        sql = re.sub(r"^CREATE ", "CREATE OR REPLACE ", ddl)
+        out.append(NativeObject("view", name, sql, body=body))
     cur.execute(
         "SELECT TABLE_NAME, AUTO_INCREMENT, TABLE_COMMENT FROM information_schema.TABLES "
         "WHERE TABLE_SCHEMA = %s AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME",

@@ -121,13 +121,14 @@ def reflect_objects(
             body = body.rstrip().rstrip(";")
             if kind == "v":
                 sql = f"CREATE OR REPLACE VIEW {q(name)} AS\n{body}"
-                out.append(NativeObject("view", name, sql))
+                out.append(NativeObject("view", name, sql, body=body))
             else:
                 out.append(
                     NativeObject(
                         "materialized view", name,
                         f"DROP MATERIALIZED VIEW IF EXISTS {q(name)};\n"
                         f"CREATE MATERIALIZED VIEW {q(name)} AS\n{body}\nWITH DATA",
+                        body=body,
                     )
                 )  # fmt: skip
         cur.execute(_INDEXES_SQL, (schema,))
@@ -215,7 +216,8 @@ def create_objects(conn: Any, objects: Sequence[NativeObject]) -> list[str]:
                 with conn.cursor() as cur:
                     if obj.kind == "routine":
                         cur.execute("SET LOCAL check_function_bodies = off")
-                    cur.execute(obj.ddl)
+                    for sql in (*obj.setup, obj.ddl):
+                        cur.execute(sql)
                 conn.commit()
                 failures.pop(obj, None)
             except Exception as exc:

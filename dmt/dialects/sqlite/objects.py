@@ -5,10 +5,18 @@ CREATE TABLE (:attr:`dmt.model.schema.Table.native_ddl`)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from dmt.model.schema import NativeObject, Table
+
+#: the query of a CREATE VIEW statement (a view with its own column list is not translated)
+_VIEW_BODY = re.compile(
+    r"^\s*CREATE\s+(?:TEMP\w*\s+)?VIEW\s+(?:IF\s+NOT\s+EXISTS\s+)?"
+    r"(?:\"(?:[^\"]|\"\")*\"|`[^`]*`|\[[^\]]*\]|[\w.]+)\s+AS\s+(.*)$",
+    re.DOTALL | re.IGNORECASE,
+)
 
 
 def _q(name: str) -> str:
@@ -30,7 +38,9 @@ def reflect_objects(
         if kind == "index" and name not in modelled and select(table):
             out.append(NativeObject("index", name, sql, table=table))
         elif kind == "view":
-            out.append(NativeObject("view", name, sql, setup=(f"DROP VIEW IF EXISTS {_q(name)}",)))
+            body = m.group(1) if (m := _VIEW_BODY.search(sql)) else None
+            setup = (f"DROP VIEW IF EXISTS {_q(name)}",)
+            out.append(NativeObject("view", name, sql, setup=setup, body=body))
     has_sequence = conn.execute(
         "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'"
     ).fetchone()
