@@ -146,8 +146,10 @@ class Migration:
         if phase == "prepare":
             _step(3, f"creating {len(plan.tables)} table(s) on the target ({m.target_mode})")
             with connected(target) as tconn:
-                create_objects(target, tconn, plan.objects, "before")
-                prepare_target(target, tconn, plan.tables, m.target_mode)
+                prepare_target(
+                    target, tconn, plan.tables, m.target_mode,
+                    lambda: create_objects(target, tconn, plan.objects, "before"),
+                )  # fmt: skip
             store.set_phase(run_id, "copy")
         else:
             _step(3, "target tables exist (resuming)")

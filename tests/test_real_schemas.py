@@ -113,6 +113,17 @@ def test_pagila_to_postgres_carries_every_object(
     assert rows(dst, fired + "WHERE film_id = 1") == [(True, False)]
     assert rows(dst, "SELECT last_update > now() - interval '1 minute' FROM actor "
                 "WHERE actor_id = 1") == [(True,)]  # fmt: skip
+    # sequences: serials keep their defaults, identities their options, all their values
+    seqs = "SELECT * FROM pg_sequences ORDER BY sequencename"
+    assert rows(dst, seqs) == rows(pagila_db, seqs)
+    defaults = (
+        "SELECT attrelid::regclass::text, attname, attidentity, "
+        "pg_get_expr(adbin, adrelid) FROM pg_attribute LEFT JOIN pg_attrdef "
+        "ON adrelid = attrelid AND adnum = attnum WHERE attnum > 0 AND attrelid IN "
+        "(SELECT oid FROM pg_class WHERE relnamespace = 'public'::regnamespace AND "
+        "relkind IN ('r', 'p')) ORDER BY 1, 2"
+    )
+    assert rows(dst, defaults) == rows(pagila_db, defaults)
     # a rerun (drop_recreate) finds the types in place and recreates everything else
     _, again = migrate(pagila_db, endpoint("postgres", dst), tmp_path)
     assert again.rows_transferred == result.rows_transferred

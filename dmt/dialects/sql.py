@@ -81,6 +81,11 @@ class SqlDialect:
             return f"{self.quote(self.endpoint.schema)}.{self.quote(table)}"
         return self.quote(table)
 
+    def keeps_sequence_default(self, native_default: str | None) -> bool:
+        """Whether a column numbered by ``native_default`` (a source of this engine) keeps it
+        verbatim because the source's sequences are carried too (PostgreSQL's serials)."""
+        return False
+
     def raw_quote(self, ident: str) -> str:
         """An identifier for SQL executed without parameters (no ``%`` doubling)."""
         q = self.quote("x")

@@ -52,8 +52,16 @@ def _exec(dialect: Dialect, conn: Any, sql: str) -> None:
         cur.close()
 
 
-def prepare_target(dialect: Dialect, conn: Any, plans: list[TablePlan], mode: str) -> PrepareReport:
-    """Apply the target mode: drop and create, empty, or check columns for append."""
+def prepare_target(
+    dialect: Dialect,
+    conn: Any,
+    plans: list[TablePlan],
+    mode: str,
+    before_create: Callable[[], object] | None = None,
+) -> PrepareReport:
+    """Apply the target mode: drop and create, empty, or check columns for append.
+    ``before_create`` runs between the drops and the creates (the types and sequences the
+    new tables use; a dropped table takes the sequences it owned with it)."""  # fmt: skip
     rep = plan_target(dialect, conn, plans, mode)
     by_name = {p.target.name: p for p in plans}
     if rep.kept or rep.emptied:
@@ -63,6 +71,9 @@ def prepare_target(dialect: Dialect, conn: Any, plans: list[TablePlan], mode: st
             _exec(dialect, conn, dialect.drop_table_sql(name))
         for sql in dialect.truncate_tables_sql(rep.emptied):
             _exec(dialect, conn, sql)
+        if before_create is not None:
+            conn.commit()
+            before_create()
         for name in rep.created:
             p = by_name[name]
             for sql in dialect.create_table_sql(p.target, p.types):

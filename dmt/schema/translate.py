@@ -84,6 +84,8 @@ def translate(
             forced = overrides.columns.get(where) or overrides.types.get(c.type.source.lower())
             if native and c.type.engine == target.name:
                 c = replace(c, type=c.type.with_(builtin=True))  # its type is created first
+                if c.autoincrement and target.keeps_sequence_default(c.native_default):
+                    c = replace(c, autoincrement=False)  # its sequence is created first
             if forced:
                 sql = forced
             else:
@@ -95,6 +97,8 @@ def translate(
                     warnings.append(choice.warning)
             new = replace(c, name=col_names[c.name], default=None)
             default = _default(c, new, sql, t.engine, target, where, warnings)
+            if native and t.engine == target.name and c.native_default and not c.autoincrement:
+                default = target.sql_text(c.native_default)  # exactly as the source has it
             if c.autoincrement and not target.generates_values(
                 new.name, tuple(col_names[k] for k in t.primary_key), sql
             ):

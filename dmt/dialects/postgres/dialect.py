@@ -115,6 +115,9 @@ class PostgresDialect(PostgresColumnar):
         q = self.qualified(table)
         return q if table in self.partitioned else f"ONLY {q}"
 
+    def keeps_sequence_default(self, native_default: str | None) -> bool:
+        return bool(native_default and native_default.startswith("nextval("))
+
     def create_native_objects(self, conn: Any, objects: Sequence[NativeObject]) -> list[str]:
         return create_objects(conn, objects)
 

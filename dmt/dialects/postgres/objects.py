@@ -35,6 +35,19 @@ WHERE n.nspname = %s AND (t.typtype IN ('e', 'd', 'r') OR (t.typtype = 'c' AND c
                   AND d.objid = t.oid AND d.deptype = 'e')
 ORDER BY t.oid
 """
+# sequences with the column that owns them: 'a' a serial's (or OWNED BY), 'i' an identity's
+_SEQUENCES_SQL = """
+SELECT s.sequencename, s.data_type::text, s.start_value, s.min_value, s.max_value,
+       s.increment_by, s.cycle, s.cache_size, s.last_value, t.relname, a.attname, d.deptype
+FROM pg_sequences s
+JOIN pg_namespace n ON n.nspname = s.schemaname
+JOIN pg_class c ON c.relname = s.sequencename AND c.relnamespace = n.oid
+LEFT JOIN pg_depend d ON d.objid = c.oid AND d.classid = 'pg_class'::regclass
+     AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+LEFT JOIN pg_class t ON t.oid = d.refobjid
+LEFT JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+WHERE s.schemaname = %s ORDER BY c.oid
+"""
 _ROUTINES_SQL = """
 SELECT p.proname, pg_get_functiondef(p.oid) FROM pg_proc p
 JOIN pg_namespace n ON n.oid = p.pronamespace
@@ -111,6 +124,11 @@ def reflect_objects(
         for _oid, name, kind, labels, attrs, base, notnull, default, checks, sub in cur.fetchall():
             out.append(_type_object(q(name), name, kind, labels, attrs, base, notnull, default,
                                     checks, sub))  # fmt: skip
+        cur.execute(_SEQUENCES_SQL, (schema,))
+        sequences = [
+            _sequence_objects(q, row) for row in cur.fetchall() if not row[9] or select(row[9])
+        ]
+        out += [o for pair in sequences for o in pair[0]]
         cur.execute(_ROUTINES_SQL, (schema,))
         for name, ddl in cur.fetchall():
             out.append(NativeObject("routine", name, ddl))
@@ -155,6 +173,7 @@ def reflect_objects(
                 sql = f"COMMENT ON {what} {q(rel)} IS {lit(text)}"
                 owner = rel if what == "TABLE" else None
                 out.append(NativeObject("comment", rel, sql, table=owner))
+        out += [o for pair in sequences for o in pair[1]]
         cur.execute(_TRIGGERS_SQL, (schema,))
         for table, name, ddl, enabled in cur.fetchall():
             if not select(table):
@@ -165,6 +184,48 @@ def reflect_objects(
             out.append(NativeObject("trigger", f"{table}.{name}", sql, table=table))
     conn.commit()
     return out, aggregates
+
+
+def _sequence_objects(
+    q: Callable[[str], str], row: tuple[Any, ...]
+) -> tuple[list[NativeObject], list[NativeObject]]:
+    """(before, after) objects of one sequence: a free or serial sequence is created before
+    the tables (a column default names it) and owned by its column after; an identity's own
+    sequence gets the source's options. Both end at the source's current value."""
+    name, dtype, start, lo, hi, step, cycle, cache, last, table, column, dep = row
+    options = (
+        f"INCREMENT BY {step} MINVALUE {lo} MAXVALUE {hi} START WITH {start} CACHE {cache} "
+        + ("CYCLE" if cycle else "NO CYCLE")
+    )
+    before, after = [], []
+    if dep == "i":
+        target = f"pg_get_serial_sequence({_literal(q(table))}, {_literal(column)})"
+        after.append(
+            NativeObject("sequence", name, _identity_options(q(table), q(column), row), table=table)
+        )
+    else:
+        ddl = f"CREATE SEQUENCE IF NOT EXISTS {q(name)} AS {dtype} {options}"
+        before.append(NativeObject("sequence", name, ddl, "before"))
+        target = _literal(q(name))
+        if dep == "a":
+            owned = f"ALTER SEQUENCE {q(name)} OWNED BY {q(table)}.{q(column)}"
+            after.append(NativeObject("sequence owner", name, owned, table=table))
+    value = (
+        f"SELECT setval({target}, {last}, true)"
+        if last is not None
+        else (f"SELECT setval({target}, {start}, false)")
+    )
+    after.append(NativeObject("sequence value", name, value, table=table))
+    return before, after
+
+
+def _identity_options(table: str, column: str, row: tuple[Any, ...]) -> str:
+    _name, _dtype, start, lo, hi, step, cycle, cache, *_ = row
+    sets = [
+        f"SET INCREMENT BY {step}", f"SET MINVALUE {lo}", f"SET MAXVALUE {hi}",
+        f"SET START WITH {start}", f"SET CACHE {cache}", "SET CYCLE" if cycle else "SET NO CYCLE",
+    ]  # fmt: skip
+    return f"ALTER TABLE {table} ALTER COLUMN {column} " + " ".join(sets)
 
 
 def _type_object(

@@ -146,7 +146,7 @@ def reflect_table(conn: Any, schema_name: str, name: str) -> Table:
                 )
                 values = tuple(r[0] for r in cur.fetchall())
             serial = bool(default and default.startswith("nextval("))
-            native = None if serial else default
+            native = default  # a serial's nextval(...) too: a PostgreSQL target keeps it
             try:
                 portable = portable_default(native, SPELLING)
             except NotPortable:
