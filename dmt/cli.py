@@ -7,8 +7,10 @@ logs and errors go to stderr, so a cron job can parse stdout without filtering.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -23,6 +25,7 @@ from typer._click.exceptions import UsageError
 
 from dmt import __version__
 from dmt.errors import ConfigError, DmtError, DmtIOError, ValidationMismatch
+from dmt.proc import one_malloc_arena, since_start
 
 app = typer.Typer(
     name="dmt",
@@ -170,6 +173,9 @@ def _migrate(
         _emit(result.to_json())
     else:
         typer.echo(result.text())
+    logging.getLogger("dmt").debug(
+        "exit %.3fs after the process started", since_start(time.monotonic())
+    )
 
 
 @app.command()
@@ -316,23 +322,9 @@ def history(
         _emit(text)
 
 
-def _one_malloc_arena() -> None:
-    """glibc gives every thread that allocates its own malloc arena and keeps what each frees;
-    with the columnar readers' and writers' threads that was 190 MB of peak RSS on the wide
-    benchmark table (462 MB vs 270 MB, same speed). One arena keeps memory near the budget."""
-    if sys.platform != "linux":
-        return
-    import contextlib
-    import ctypes
-
-    # the process's own symbols (no find_library: it runs ldconfig at every start)
-    with contextlib.suppress(OSError, AttributeError):  # not glibc: no mallopt
-        ctypes.CDLL(None).mallopt(-8, 1)  # M_ARENA_MAX
-
-
 def main() -> None:
     """Console-script entry: usage errors exit 1 with one line, never click's exit 2."""
-    _one_malloc_arena()
+    one_malloc_arena()
     try:
         rv = app(standalone_mode=False)
     except UsageError as exc:

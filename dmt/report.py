@@ -30,6 +30,10 @@ class RunResult:
     warnings: list[str] = field(default_factory=list)
     monitor: dict[str, Any] | None = None
     resumed: bool = False
+    #: seconds from the process start (interpreter start-up included) to the commit of the
+    #: first and of the last batch holding rows; None when no row was written
+    first_row_s: float | None = None
+    last_row_s: float | None = None
 
     @property
     def rows_transferred(self) -> int:
@@ -46,6 +50,8 @@ class RunResult:
         out["rows_per_second"] = round(self.rows_per_second, 1)
         out["duration_seconds"] = round(self.duration_seconds, 3)
         out["copy_seconds"] = round(self.copy_seconds, 3)
+        for key in ("first_row_s", "last_row_s"):
+            out[key] = None if out[key] is None else round(out[key], 3)
         return out
 
     def text(self) -> str:

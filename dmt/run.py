@@ -33,6 +33,7 @@ from dmt.pipeline.pipeline import Pipeline
 from dmt.pipeline.stats import PipelineCounters
 from dmt.pipeline.updates import UpdateSlot
 from dmt.plan import Plan, connected, fingerprint_parts, make_plan, setting_changes
+from dmt.proc import since_start
 from dmt.progress import NullReporter, Reporter
 from dmt.report import RunResult, TableSummary
 from dmt.schema.ddl import post_load, prepare_target
@@ -178,6 +179,7 @@ class Migration:
         _step(4, f"copying {len(plan.tables)} table(s)")
         self._copy_with_retries(store, run_id, plan, resume)
         copy_seconds = time.monotonic() - copy_started
+        first_row, last_row = self._row_times()
         self._check_cancel()
         store.set_phase(run_id, "finalize")
         _step(5, "creating indexes, foreign keys and sequences")
@@ -221,10 +223,21 @@ class Migration:
             warnings=plan.warnings,
             monitor=self.monitor.to_dict() if self.monitor is not None else None,
             resumed=resume,
+            first_row_s=first_row,
+            last_row_s=last_row,
         )
         if mismatches:
             raise ValidationMismatch(mismatches, result=summary)
         return summary
+
+    def _row_times(self) -> tuple[float | None, float | None]:
+        """Seconds from the process start to the first and the last row written (logged)."""
+        c = self.counters
+        if not c.first_row_at:
+            return None, None
+        first, last = since_start(c.first_row_at), since_start(c.last_row_at)
+        log.debug("first row written %.3fs after the process started, last row %.3fs", first, last)
+        return first, last
 
     def _check_cancel(self) -> None:
         if self.abort.is_set():
