@@ -67,3 +67,26 @@ def validate_target(cfg: Config, mode: str | None) -> tuple[str, ValidationRepor
     if report.mismatches:
         raise ValidationMismatch(report.mismatches, result=ValidationResult(report))
     return how, report
+
+
+def status_text(out: dict[str, dict[str, Any]]) -> str:
+    """``dmt status``'s text: one line per side."""
+    lines = []
+    for side, info in out.items():
+        if info["ok"]:
+            lines.append(
+                f"{side}: {info['endpoint']}  {info['server_version']}  "
+                f"latency {info['latency_ms']} ms  {info['tables']} table(s)"
+            )
+        else:
+            lines.append(f"{side}: {info['endpoint']}  FAILED: {info['error']}")
+    return "\n".join(lines)
+
+
+def validation_text(how: str, report: ValidationReport) -> str:
+    """``dmt validate``'s text: one line per table."""
+    lines = []
+    for t in report.tables:
+        what = "rows" if how == "count" else f"rows, {t.chunks} chunk(s) with equal checksums"
+        lines.append(f"{t.table}: {t.source_rows} {what} on both sides")
+    return "\n".join(lines)

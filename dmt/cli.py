@@ -7,25 +7,21 @@ logs and errors go to stderr, so a cron job can parse stdout without filtering.
 from __future__ import annotations
 
 import json
-import logging
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from enum import StrEnum
-from importlib import resources
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
 
 # typer >= 0.29 vendors click; its UsageError is what a bad command line raises
-from typer._click.exceptions import UsageError
+from typer._click.exceptions import BadParameter, UsageError
 
 from dmt import __version__
-from dmt.errors import ConfigError, DmtError, DmtIOError, ValidationMismatch
-from dmt.proc import one_malloc_arena, since_start
+from dmt.errors import ConfigError, DmtError, ValidationMismatch
+from dmt.proc import exit_now, one_malloc_arena
 
 app = typer.Typer(
     name="dmt",
@@ -173,9 +169,6 @@ def _migrate(
         _emit(result.to_json())
     else:
         typer.echo(result.text())
-    logging.getLogger("dmt").debug(
-        "exit %.3fs after the process started", since_start(time.monotonic())
-    )
 
 
 @app.command()
@@ -215,14 +208,9 @@ def status(
     if output_json:
         _emit(out)
     else:
-        for side, info in out.items():
-            if info["ok"]:
-                typer.echo(
-                    f"{side}: {info['endpoint']}  {info['server_version']}  "
-                    f"latency {info['latency_ms']} ms  {info['tables']} table(s)"
-                )
-            else:
-                typer.echo(f"{side}: {info['endpoint']}  FAILED: {info['error']}")
+        from dmt.checks import status_text
+
+        typer.echo(status_text(out))
     if not all(info["ok"] for info in out.values()):
         raise typer.Exit(2)
 
@@ -255,9 +243,9 @@ def validate(
     if output_json:
         _emit({"status": "ok", "mode": how, "tables": report.to_json()})
     else:
-        for t in report.tables:
-            what = "rows" if how == "count" else f"rows, {t.chunks} chunk(s) with equal checksums"
-            typer.echo(f"{t.table}: {t.source_rows} {what} on both sides")
+        from dmt.checks import validation_text
+
+        typer.echo(validation_text(how, report))
 
 
 @app.command()
@@ -268,15 +256,10 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented config template."""
-    if output.exists() and not force:
-        typer.echo(f"error: `{output}` exists; use --force to overwrite it", err=True)
-        raise typer.Exit(ConfigError.exit_code)
-    text = resources.files("dmt").joinpath("data/config-template.yaml").read_text("utf-8")
-    try:
-        output.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        typer.echo(f"error: cannot write `{output}`: {exc.strerror}", err=True)
-        raise typer.Exit(DmtIOError.exit_code) from None
+    with _command(output_json=False):
+        from dmt.config import write_template
+
+        write_template(output, force)
     typer.echo(f"wrote {output}; edit it, then run `dmt plan -c {output}`")
 
 
@@ -301,39 +284,67 @@ def history(
 ) -> None:
     """List past runs, or show one run's tables and runtime decisions."""
     with _command(output_json):
-        from dmt.history import plot_run, render_run, render_runs
-        from dmt.state import StateStore
+        from dmt.history import show
 
         if plot is not None and not run_id:
             raise ConfigError("--plot", "needs --run ID (see `dmt history` for the ids)")
         folder = state_dir or (_load(config).migration.state_dir if config else Path("~/.dmt"))
-        store = StateStore(folder)
-        try:
-            text, data = render_run(store, run_id) if run_id else render_runs(store)
-            if plot is not None and run_id:
-                written = plot_run(store, run_id, plot)
-                text += f"\nchart written to {written}"
-                data["plot"] = str(written)
-        finally:
-            store.close()
+        text, data = show(folder, run_id, plot)
     if output_json:
         _emit(data)
     else:
         _emit(text)
 
 
+def _plain_coercion(command: Any) -> None:
+    """typer coerces options (``--help`` included) through pydantic TypeAdapters, and importing
+    pydantic and building those is ~80 ms of every start. dmt's options are paths, strings,
+    flags and choices: a plain conversion gives the same values and typer's own message for a
+    bad choice. An option of another type, or another typer, keeps typer's coercion."""
+    try:
+        from typer._click import Context
+        from typer._coercion import RuntimeParam
+        from typer._param_types import coerce_cli_choice
+    except ImportError:
+        return
+
+    class Plain(RuntimeParam):
+        def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
+            kind = self.annotation
+            if isinstance(value, kind):
+                return value
+            if kind is bool:  # a flag: only an environment variable could give it text
+                return str(value).strip().lower() in ("1", "true", "t", "yes", "y", "on")
+            if not issubclass(kind, Enum):
+                return kind(value)
+            try:
+                sensitive = self.parameter_info.case_sensitive
+                return coerce_cli_choice(value, choices=list(kind), case_sensitive=sensitive)
+            except ValueError as exc:
+                raise BadParameter(str(exc), ctx=ctx, param=param) from None
+
+    for cmd in [command, *getattr(command, "commands", {}).values()]:
+        helper = cmd.get_help_option(Context(cmd))  # made once per command, on first use
+        for param in [*cmd.params, *([helper] if helper is not None else [])]:
+            kind = getattr(getattr(param, "type_descriptor", None), "annotation", None)
+            if kind in (Path, str, bool) or (isinstance(kind, type) and issubclass(kind, Enum)):
+                param._runtime_param = Plain(param.type_descriptor.parameter_info, kind)
+
+
 def main() -> None:
     """Console-script entry: usage errors exit 1 with one line, never click's exit 2."""
     one_malloc_arena()
+    command = typer.main.get_command(app)
+    _plain_coercion(command)
     try:
-        rv = app(standalone_mode=False)
+        rv = command(standalone_mode=False)
     except UsageError as exc:
         if not exc.format_message().strip():  # bare `dmt`: help was printed
-            sys.exit(0)
+            exit_now(0)
         hint = f" (see `dmt {exc.ctx.info_name} --help`)" if exc.ctx and exc.ctx.parent else ""
         typer.echo(f"error: {exc.format_message()}{hint}", err=True)
-        sys.exit(1)
+        exit_now(1)
     except typer.Abort:
         typer.echo("error: cancelled", err=True)
-        sys.exit(5)
-    sys.exit(rv if isinstance(rv, int) else 0)
+        exit_now(5)
+    exit_now(rv if isinstance(rv, int) else 0)
