@@ -10,7 +10,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dmt.checkpoint import Checkpointer
 from dmt.config import Config
@@ -40,7 +40,9 @@ from dmt.schema.ddl import post_load, prepare_target
 from dmt.schema.translate import key_for
 from dmt.signals import signals_to
 from dmt.state import StateStore, fingerprint
-from dmt.validate import ValidationReport, validate
+
+if TYPE_CHECKING:
+    from dmt.validate import ValidationReport
 
 log = logging.getLogger("dmt")
 
@@ -195,6 +197,8 @@ class Migration:
         mismatches: list[str] = []
         if m.validate != "none":
             _step(6, f"validating ({m.validate})")
+            from dmt.validate import validate  # its thread pool and hashing: only when asked
+
             self.validation = validate(
                 source, target, plan.tables, m.validate,
                 chunk_size=m.chunk_size, tables_in_flight=m.tables_in_flight, abort=self.abort,
