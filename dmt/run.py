@@ -162,17 +162,19 @@ class Migration:
         cfg, m = self.cfg, self.cfg.migration
         _step(1, f"connecting to {cfg.source.describe()} and {cfg.target.describe()}")
         _step(2, "reading the source schema")
-        plan = make_plan(cfg)
-        for w in plan.warnings:
-            log.warning("%s", w)
-        source, target = plan.source, plan.target
-        if phase == "prepare":
+
+        def create(plan: Plan, tconn: Any) -> None:
+            for w in plan.warnings:
+                log.warning("%s", w)
+            if phase != "prepare":
+                _step(3, "target tables exist (resuming)")
+                return
             _step(3, f"creating {len(plan.tables)} table(s) on the target ({m.target_mode})")
-            with connected(target) as tconn:
-                prepare_target(target, tconn, plan.tables, m.target_mode)
+            prepare_target(plan.target, tconn, plan.tables, m.target_mode)
             store.set_phase(run_id, "copy")
-        else:
-            _step(3, "target tables exist (resuming)")
+
+        plan = make_plan(cfg, then=create)
+        source, target = plan.source, plan.target
         if m.ai_adjust and cfg.ai.provider == "claude":
             from dmt.tuning.claude import preload_sdk
 
