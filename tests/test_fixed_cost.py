@@ -67,7 +67,6 @@ def test_a_run_reports_its_first_and_last_row_from_the_process_start(tmp_path: P
             assert out["first_row_s"] is None and out["last_row_s"] is None
             continue
         assert 0 < out["first_row_s"] <= out["last_row_s"] < wall + 0.011
-        assert out["last_row_s"] >= out["duration_seconds"] - out["copy_seconds"]
         assert "first row written" in r.stderr
         assert "s after the process started" in r.stderr.splitlines()[-1]  # the exit, last
 
