@@ -165,7 +165,13 @@ def _f(v: float | None) -> str:
 def measure(directions: list[str], repeat: int) -> dict[str, Any]:
     """Fixed cost of every direction (medians of ``repeat``), printed and returned as JSON."""
     engines = {e for d in directions for e in d.split("-")}
-    prepare(engines)
+    try:
+        prepare(engines)
+    except RuntimeError as exc:  # a server down: every direction fails, the rest still prints
+        broken = str(exc).splitlines()[0]
+        print(f"\nfixed cost: FAIL ({broken})")
+        failed = [Direction(d, error=broken).to_json() for d in directions]
+        return {"repeat": repeat, "directions": failed, "floors": {}}
     state_dir = OUT_DIR / "state-fixed"
     print(f"\nfixed cost: one-row table, medians of {repeat} (seconds from process start)")
     print(f"{'direction':<13} {'first row':>9} {'last row':>9} {'exit':>7} {'CPU s':>6}  target")
