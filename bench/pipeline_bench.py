@@ -11,11 +11,13 @@ targets are row-counted afterwards. dmt's peak RSS comes from ``/usr/bin/time -f
 
     python bench/pipeline_bench.py [--scale 1.0] [--directions pg-pg,my-pg,...]
                                    [--tables votes,posts] [--repeat 1] [--timeout 600]
+                                   [--fixed-cost [--fixed-repeat 5]]
 
 Prints one line per (direction, table) and writes the JSON to ``bench/out/``. With
 ``--repeat N`` every figure is the median of N runs (dmt and reference alternate their order).
 A direction whose dmt run fails (e.g. an unfinished dialect) is reported as FAIL and the
-benchmark carries on.
+benchmark carries on. ``--fixed-cost`` adds each direction's fixed cost on a one-row table
+(``bench/fixed_cost.py``); ``--tables ''`` skips the throughput runs.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import datagen
+import fixed_cost
 import psutil
 from datagen import (
     DST_DB,
@@ -471,17 +474,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=1, help="runs per measurement (median)")
     ap.add_argument("--timeout", type=float, default=600, help="seconds before a run is killed")
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--fixed-cost", action="store_true", help="also measure the fixed cost")
+    ap.add_argument("--fixed-repeat", type=int, default=5, help="runs per fixed-cost median")
     args = ap.parse_args(argv)
     try:
         directions = parse_list(args.directions, ALL_DIRECTIONS, "direction")
         tables = parse_list(args.tables, TABLES, "table")
     except argparse.ArgumentTypeError as exc:
         ap.error(str(exc))
-    if args.repeat < 1:
-        ap.error("--repeat must be at least 1")
+    if args.repeat < 1 or args.fixed_repeat < 1:
+        ap.error("--repeat and --fixed-repeat must be at least 1")
 
     engines = tuple(e for e in ENGINES if any(e in d.split("-") for d in directions))
-    data = datagen.ensure_data(args.scale, args.seed, engines)
+    data = datagen.ensure_data(args.scale, args.seed, engines) if tables else {}
     for engine in ("pg", "my"):
         if any(d.endswith(f"-{engine}") for d in directions) and data.get(engine, "ok") == "ok":
             try:
@@ -493,7 +498,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"bytecode: {bytecode}", file=sys.stderr, flush=True)
 
     results: list[Result] = []
-    print(HEADER, flush=True)
+    if tables:
+        print(HEADER, flush=True)
     for direction in directions:
         src, dst = direction.split("-")
         for table in tables:
@@ -507,6 +513,7 @@ def main(argv: list[str] | None = None) -> int:
                 res = bench_one(src, dst, table, rows, args.repeat, args.timeout)
             results.append(res)
             print(row_line(res), flush=True)
+    fixed = fixed_cost.measure(directions, args.fixed_repeat) if args.fixed_cost else None
 
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -520,19 +527,21 @@ def main(argv: list[str] | None = None) -> int:
             "(validate: none); rows/s = rows / median seconds; ratio = dmt / reference"
         ),
         "results": [r.to_json() for r in results],
+        "fixed_cost": fixed,
     }
     path = OUT_DIR / f"pipeline-{stamp}.json"
     path.write_text(json.dumps(report, indent=2) + "\n")
     (OUT_DIR / "pipeline-latest.json").write_text(json.dumps(report, indent=2) + "\n")
     print(f"\nresults: {path.relative_to(REPO)}")
-    print("reference pipes:")
+    print("reference pipes:" if results else "")
     seen = set()
     for r in results:
         key = (r.direction, r.table)
         if key not in seen and r.table == tables[0]:
             seen.add(key)
             print(f"  {r.direction:<13} {short_pipe(r.reference)}")
-    return 1 if any(r.verdict() == "FAIL" for r in results) else 0
+    failed = any(d["error"] for d in (fixed or {}).get("directions", []))
+    return 1 if failed or any(r.verdict() == "FAIL" for r in results) else 0
 
 
 if __name__ == "__main__":

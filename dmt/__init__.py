@@ -15,7 +15,7 @@ Control flow (runtime adjustment)::
 The house, one layer per folder; a layer imports only the layers below it
 (``tests/test_layers.py`` holds the rules)::
 
-    cli.py                      typer; the only module that knows exit codes
+    cli.py proc.py              typer, the only module that knows exit codes; process start and exit
     run.py plan.py signals.py   the orchestrator: connect → plan → create → copy → finalize
     checkpoint.py checks.py     chunk checkpoints for the pipeline; status and validate commands
     tuning/                     metrics, the rules controller in parts, the Claude adviser

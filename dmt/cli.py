@@ -7,12 +7,10 @@ logs and errors go to stderr, so a cron job can parse stdout without filtering.
 from __future__ import annotations
 
 import json
-import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
-from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -22,7 +20,9 @@ import typer
 from typer._click.exceptions import UsageError
 
 from dmt import __version__
-from dmt.errors import ConfigError, DmtError, DmtIOError, ValidationMismatch
+from dmt.errors import ConfigError, DmtError, ValidationMismatch
+from dmt.proc import exit_now, one_malloc_arena
+from dmt.typer_plain import plain_coercion
 
 app = typer.Typer(
     name="dmt",
@@ -265,15 +265,10 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented config template."""
-    if output.exists() and not force:
-        typer.echo(f"error: `{output}` exists; use --force to overwrite it", err=True)
-        raise typer.Exit(ConfigError.exit_code)
-    text = resources.files("dmt").joinpath("data/config-template.yaml").read_text("utf-8")
-    try:
-        output.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        typer.echo(f"error: cannot write `{output}`: {exc.strerror}", err=True)
-        raise typer.Exit(DmtIOError.exit_code) from None
+    with _command(output_json=False):
+        from dmt.config import write_template
+
+        write_template(output, force)
     typer.echo(f"wrote {output}; edit it, then run `dmt plan -c {output}`")
 
 
@@ -298,53 +293,32 @@ def history(
 ) -> None:
     """List past runs, or show one run's tables and runtime decisions."""
     with _command(output_json):
-        from dmt.history import plot_run, render_run, render_runs
-        from dmt.state import StateStore
+        from dmt.history import show
 
         if plot is not None and not run_id:
             raise ConfigError("--plot", "needs --run ID (see `dmt history` for the ids)")
         folder = state_dir or (_load(config).migration.state_dir if config else Path("~/.dmt"))
-        store = StateStore(folder)
-        try:
-            text, data = render_run(store, run_id) if run_id else render_runs(store)
-            if plot is not None and run_id:
-                written = plot_run(store, run_id, plot)
-                text += f"\nchart written to {written}"
-                data["plot"] = str(written)
-        finally:
-            store.close()
+        text, data = show(folder, run_id, plot)
     if output_json:
         _emit(data)
     else:
         _emit(text)
 
 
-def _one_malloc_arena() -> None:
-    """glibc gives every thread that allocates its own malloc arena and keeps what each frees;
-    with the columnar readers' and writers' threads that was 190 MB of peak RSS on the wide
-    benchmark table (462 MB vs 270 MB, same speed). One arena keeps memory near the budget."""
-    if sys.platform != "linux":
-        return
-    import contextlib
-    import ctypes
-
-    # the process's own symbols (no find_library: it runs ldconfig at every start)
-    with contextlib.suppress(OSError, AttributeError):  # not glibc: no mallopt
-        ctypes.CDLL(None).mallopt(-8, 1)  # M_ARENA_MAX
-
-
 def main() -> None:
     """Console-script entry: usage errors exit 1 with one line, never click's exit 2."""
-    _one_malloc_arena()
+    one_malloc_arena()
+    command = typer.main.get_command(app)
+    plain_coercion(command)
     try:
-        rv = app(standalone_mode=False)
+        rv = command(standalone_mode=False)
     except UsageError as exc:
         if not exc.format_message().strip():  # bare `dmt`: help was printed
-            sys.exit(0)
+            exit_now(0)
         hint = f" (see `dmt {exc.ctx.info_name} --help`)" if exc.ctx and exc.ctx.parent else ""
         typer.echo(f"error: {exc.format_message()}{hint}", err=True)
-        sys.exit(1)
+        exit_now(1)
     except typer.Abort:
         typer.echo("error: cancelled", err=True)
-        sys.exit(5)
-    sys.exit(rv if isinstance(rv, int) else 0)
+        exit_now(5)
+    exit_now(rv if isinstance(rv, int) else 0)

@@ -21,6 +21,21 @@ def _duration(run: dict[str, Any]) -> float | None:
     return run["ended"] - run["started"] if run.get("ended") else None
 
 
+def show(folder: Path, run_id: str | None, plot: Path | None) -> tuple[str, dict[str, Any]]:
+    """``dmt history``: the text and JSON of the runs in ``folder``, or of one run (charted to
+    ``plot`` when given)."""
+    store = StateStore(folder)
+    try:
+        text, data = render_run(store, run_id) if run_id else render_runs(store)
+        if plot is not None and run_id:
+            written = plot_run(store, run_id, plot)
+            text += f"\nchart written to {written}"
+            data["plot"] = str(written)
+    finally:
+        store.close()
+    return text, data
+
+
 def render_runs(store: StateStore) -> tuple[str, dict[str, Any]]:
     runs = store.runs()
     rows = []

@@ -4,7 +4,7 @@ target, and say what would be dropped, created or emptied. What ``dmt plan`` pri
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,8 +84,10 @@ def connected(dialect: Dialect) -> Iterator[Any]:
             log.debug("close failed: %s", exc)
 
 
-def make_plan(cfg: Config) -> Plan:
-    """Connect to both sides, reflect the source and map it onto the target. Changes nothing."""
+def make_plan(cfg: Config, then: Callable[[Plan, Any], None] | None = None) -> Plan:
+    """Connect to both sides, reflect the source and map it onto the target. Changes nothing
+    itself; ``then(plan, target_connection)`` runs on the same target connection before it
+    closes (a run creates its tables there: one connection fewer before the first row)."""
     options = value_options(cfg.migration)
     source = get_dialect(cfg.source, "source", options)
     target = get_dialect(cfg.target, "target", options)
@@ -97,13 +99,16 @@ def make_plan(cfg: Config) -> Plan:
     plans = translate(
         schema.tables, target, cfg.migration, cfg.type_overrides, native=bool(objects)
     )
-    with connected(target) as tconn:
-        actions = plan_target(target, tconn, plans, cfg.migration.target_mode)
     warnings += [w for p in plans for w in p.warnings]
     for p in plans:
         if not key_for(p.source):
             warnings.append(f"{p.source.name}: no primary key; copied as one ordered stream")
-    return Plan(source, target, schema, plans, actions, warnings, objects, views)
+    with connected(target) as tconn:
+        actions = plan_target(target, tconn, plans, cfg.migration.target_mode)
+        plan = Plan(source, target, schema, plans, actions, warnings, objects, views)
+        if then is not None:
+            then(plan, tconn)
+    return plan
 
 
 def fingerprint_parts(cfg: Config) -> dict[str, Any]:

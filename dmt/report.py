@@ -38,6 +38,10 @@ class RunResult:
     monitor: dict[str, Any] | None = None
     resumed: bool = False
     metrics: dict[str, Any] = field(default_factory=dict)  # the final values of the live metrics
+    #: seconds from the process start (interpreter start-up included) to the commit of the
+    #: first and of the last batch holding rows; None when no row was written
+    first_row_s: float | None = None
+    last_row_s: float | None = None
 
     @property
     def rows_transferred(self) -> int:
@@ -54,6 +58,8 @@ class RunResult:
         out["rows_per_second"] = round(self.rows_per_second, 1)
         out["duration_seconds"] = round(self.duration_seconds, 3)
         out["copy_seconds"] = round(self.copy_seconds, 3)
+        for key in ("first_row_s", "last_row_s"):
+            out[key] = None if out[key] is None else round(out[key], 3)
         return out
 
     def text(self) -> str:

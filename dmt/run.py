@@ -8,7 +8,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dmt.checkpoint import Checkpointer
 from dmt.config import Config
@@ -30,6 +30,7 @@ from dmt.pipeline.pipeline import Pipeline
 from dmt.pipeline.stats import PipelineCounters
 from dmt.pipeline.updates import UpdateSlot
 from dmt.plan import Plan, connected, make_plan
+from dmt.proc import since_start
 from dmt.progress import NullReporter, Reporter
 from dmt.report import RunResult, TableSummary, happened
 from dmt.runs import open_run
@@ -40,7 +41,9 @@ from dmt.schema.views import create_views
 from dmt.signals import signals_to
 from dmt.state import StateStore
 from dmt.tuning.export import Attempt, RunMetrics, serving
-from dmt.validate import ValidationReport, validate
+
+if TYPE_CHECKING:
+    from dmt.validate import ValidationReport
 
 log = logging.getLogger("dmt")
 
@@ -137,22 +140,24 @@ class Migration:
         cfg, m = self.cfg, self.cfg.migration
         _step(1, f"connecting to {cfg.source.describe()} and {cfg.target.describe()}")
         _step(2, "reading the source schema")
-        plan = make_plan(cfg)
-        for g in plan.warning_groups:
-            log.warning("%s", g.line())
-            for w in g.messages:
-                log.debug("  %s", w)
-        source, target = plan.source, plan.target
-        if phase == "prepare":
+
+        def create(plan: Plan, tconn: Any) -> None:
+            for g in plan.warning_groups:
+                log.warning("%s", g.line())
+                for w in g.messages:
+                    log.debug("  %s", w)
+            if phase != "prepare":
+                _step(3, "target tables exist (resuming)")
+                return
             _step(3, f"creating {len(plan.tables)} table(s) on the target ({m.target_mode})")
-            with connected(target) as tconn:
-                prepare_target(
-                    target, tconn, plan.tables, m.target_mode,
-                    lambda: create_objects(target, tconn, plan.objects, "before"),
-                )  # fmt: skip
+            prepare_target(
+                plan.target, tconn, plan.tables, m.target_mode,
+                lambda: create_objects(plan.target, tconn, plan.objects, "before"),
+            )  # fmt: skip
             store.set_phase(run_id, "copy")
-        else:
-            _step(3, "target tables exist (resuming)")
+
+        plan = make_plan(cfg, then=create)
+        source, target = plan.source, plan.target
         if m.ai_adjust and cfg.ai.provider == "claude":
             from dmt.tuning.claude import preload_sdk
 
@@ -161,6 +166,7 @@ class Migration:
         _step(4, f"copying {len(plan.tables)} table(s)")
         self._copy_with_retries(store, run_id, plan, resume)
         copy_seconds = time.monotonic() - copy_started
+        first_row, last_row = self._row_times()
         self._check_cancel()
         store.set_phase(run_id, "finalize")
         _step(5, "creating indexes, foreign keys and sequences")
@@ -179,6 +185,8 @@ class Migration:
         mismatches: list[str] = []
         if m.validate != "none":
             _step(6, f"validating ({m.validate})")
+            from dmt.validate import validate  # its thread pool and hashing: only when asked
+
             self.validation = validate(
                 source, target, plan.tables, m.validate,
                 chunk_size=m.chunk_size, tables_in_flight=m.tables_in_flight, abort=self.abort,
@@ -209,10 +217,21 @@ class Migration:
             monitor=self.monitor.to_dict() if self.monitor is not None else None,
             resumed=resume,
             metrics=self.metrics.values(),
+            first_row_s=first_row,
+            last_row_s=last_row,
         )
         if mismatches:
             raise ValidationMismatch(mismatches, result=summary)
         return summary
+
+    def _row_times(self) -> tuple[float | None, float | None]:
+        """Seconds from the process start to the first and the last row written (logged)."""
+        c = self.counters
+        if not c.first_row_at:
+            return None, None
+        first, last = since_start(c.first_row_at), since_start(c.last_row_at)
+        log.debug("first row written %.3fs after the process started, last row %.3fs", first, last)
+        return first, last
 
     def _check_cancel(self) -> None:
         if self.abort.is_set():

@@ -87,12 +87,24 @@ def default_memory_mb() -> int:
     """A safe share of available memory: an eighth, between 64 and 128 MB. Batches in flight
     are what grows with the data; more budget than this buys no speed."""
     try:
-        import psutil
-
-        avail = psutil.virtual_memory().available // (1024 * 1024)
+        avail = _available_mb()
     except Exception:  # psutil missing or unreadable /proc: fall back to a fixed budget
         return 128
     return int(max(64, min(128, avail // 8)))
+
+
+def _available_mb() -> int:
+    """Available memory in MB: Linux's own estimate in /proc/meminfo (no import), else psutil."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) // 1024  # kB
+    except OSError:
+        pass
+    import psutil
+
+    return int(psutil.virtual_memory().available // (1024 * 1024))
 
 
 @dataclass(frozen=True)

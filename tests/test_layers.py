@@ -54,7 +54,7 @@ RULES = (
 #: rich only in progress and logs, anthropic only in the Claude adviser; prometheus_client only
 #: in the metrics exporter)
 ONLY_IN = {
-    "typer": ("dmt.cli",),
+    "typer": ("dmt.cli", "dmt.typer_plain"),
     "rich": ("dmt.progress", "dmt.logs"),
     "anthropic": ("dmt.tuning.claude",),
     "prometheus_client": ("dmt.tuning.export",),

@@ -12,7 +12,7 @@ the key path, the value and what is allowed.
 """
 
 from dmt.config.endpoints import Endpoint
-from dmt.config.load import build_config, load_config, reference_rows
+from dmt.config.load import build_config, load_config, reference_rows, write_template
 from dmt.config.options import parse_duration
 from dmt.config.sections import AIConfig, Config, MigrationConfig, TypeOverrides
 
@@ -26,4 +26,5 @@ __all__ = [
     "load_config",
     "parse_duration",
     "reference_rows",
+    "write_template",
 ]

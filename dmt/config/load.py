@@ -123,3 +123,16 @@ def load_config(path: str | Path) -> Config:
 def reference_rows() -> list[tuple[str, str, str, str]]:
     """(key, default, bounds, meaning) for every option: the README's config reference."""
     return reference("migration", MigrationConfig) + reference("ai", AIConfig)
+
+
+def write_template(output: Path, force: bool) -> None:
+    """``dmt init``: the commented config template written to ``output``."""
+    if output.exists() and not force:
+        raise ConfigError("", f"`{output}` exists; use --force to overwrite it")
+    from importlib import resources
+
+    text = resources.files("dmt").joinpath("data/config-template.yaml").read_text("utf-8")
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise DmtIOError(f"cannot write `{output}`: {exc.strerror}") from None

@@ -81,6 +81,8 @@ class PipelineCounters:
     rows_expected: int = 0
     max_batch_bytes: int = 0
     last_commit_at: float = 0.0
+    first_row_at: float = 0.0  # clock when the first batch with rows committed (0: none yet)
+    last_row_at: float = 0.0  # clock when the last batch with rows committed
     _read_lat: deque[float] = field(default_factory=lambda: deque(maxlen=256), repr=False)
     _write_lat: deque[float] = field(default_factory=lambda: deque(maxlen=256), repr=False)
     _tables: dict[str, tuple[int, int]] = field(default_factory=dict, repr=False)
@@ -102,6 +104,9 @@ class PipelineCounters:
             self.write_seconds += seconds
             self._write_lat.append(seconds)
             self.last_commit_at = self.clock()
+            if rows:
+                self.first_row_at = self.first_row_at or self.last_commit_at
+                self.last_row_at = self.last_commit_at
 
     def record_wait(self, seconds: float) -> None:
         with self._lock:

@@ -4,6 +4,7 @@ constraints with their actions, indexes that can be copied and notes for those t
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -72,3 +73,50 @@ def test_constraints_indexes_and_views_from_the_catalogs(pg_db: str, tmp_path: P
         "index `ix_expr` (partial, on expressions or not a B-tree) is not copied",
         "index `ix_partial` (partial, on expressions or not a B-tree) is not copied",
     ]
+
+
+class _Counted(psycopg.Cursor):  # type: ignore[type-arg]
+    """A cursor that counts the statements it runs (on the real server)."""
+
+    statements = 0
+
+    def execute(self, *args: Any, **kwargs: Any) -> Any:
+        _Counted.statements += 1
+        return super().execute(*args, **kwargs)
+
+
+def test_reflection_round_trips_do_not_grow_with_the_tables(pg_db: str, tmp_path: Path) -> None:
+    ddl = """
+    CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+    CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+    """ + "".join(
+        f"CREATE TABLE t{i} (id int PRIMARY KEY, m mood, n text UNIQUE);"
+        f"CREATE INDEX ix_t{i} ON t{i} (m);"
+        f"CREATE TRIGGER tr{i} BEFORE INSERT ON t{i} FOR EACH ROW EXECUTE FUNCTION f();"
+        for i in range(4)
+    )
+    with psycopg.connect(dbname=pg_db, autocommit=True, **PG) as c:
+        c.execute(ddl)
+    cfg = build_config(
+        {"source": endpoint("postgres", pg_db), "target": endpoint("sqlite", tmp_path / "t.db")}
+    )
+    dialect = get_dialect(cfg.source, "source")
+    conn = dialect.connect()
+    try:
+        conn.cursor_factory = _Counted
+        counts = {}
+        for wanted in ({"t0"}, {"t0", "t1", "t2", "t3"}):
+            _Counted.statements = 0
+            schema = dialect.reflect(conn, lambda name, w=wanted: name in w)
+            counts[len(wanted)] = _Counted.statements
+    finally:
+        conn.close()
+    assert counts[1] == counts[4] == 5  # relations, triggers+routines, columns, keys, indexes
+    assert [t.name for t in schema.tables] == ["t0", "t1", "t2", "t3"]
+    assert schema.triggers == [f"t{i}.tr{i}" for i in range(4)]
+    assert schema.routines == ["f"]
+    for t in schema.tables:
+        assert t.primary_key == ("id",)
+        assert t.column("m").type.values == ("sad", "ok", "happy")
+        assert t.uniques == [Index(f"{t.name}_n_key", ("n",), unique=True)]
+        assert t.indexes == [Index(f"ix_{t.name}", ("m",), unique=False)]

@@ -50,6 +50,12 @@ _CHECKS_SQL = (
     "ON c.CONSTRAINT_SCHEMA = t.CONSTRAINT_SCHEMA AND c.CONSTRAINT_NAME = t.CONSTRAINT_NAME "
     "WHERE t.TABLE_SCHEMA = %s AND t.CONSTRAINT_TYPE = 'CHECK' ORDER BY 1, 2",
 )
+# triggers (with their table) and routines (table NULL) in one round trip
+_OBJECTS_SQL = (
+    "SELECT EVENT_OBJECT_TABLE, TRIGGER_NAME FROM information_schema.TRIGGERS "
+    "WHERE TRIGGER_SCHEMA = %s UNION ALL "
+    "SELECT NULL, ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = %s"
+)
 TABLE_TYPES = ("BASE TABLE", "SYSTEM VERSIONED")  # not VIEW, nor MariaDB's SEQUENCE
 _QUOTED_DEFAULT_TYPES = (
     "char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set", "date",
@@ -109,17 +115,10 @@ def reflect(cur: Any, db: str | None, mariadb: bool, select: Callable[[str], boo
     _schema_unique_index_names(tables)
     cur.execute(_FKS_SQL, (db,))
     _add_foreign_keys(tables, cur.fetchall())
-    cur.execute(
-        "SELECT EVENT_OBJECT_TABLE, TRIGGER_NAME FROM information_schema.TRIGGERS "
-        "WHERE TRIGGER_SCHEMA = %s",
-        (db,),
-    )
-    schema.triggers = sorted(f"{t}.{n}" for t, n in cur.fetchall())
-    cur.execute(
-        "SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = %s",
-        (db,),
-    )
-    schema.routines = sorted({r[0] for r in cur.fetchall()})
+    cur.execute(_OBJECTS_SQL, (db, db))
+    objects = cur.fetchall()
+    schema.triggers = sorted(f"{t}.{n}" for t, n in objects if t is not None)
+    schema.routines = sorted({n for t, n in objects if t is None})
     schema.tables = [tables[n] for n in sorted(tables)]
     return schema
 
