@@ -30,6 +30,8 @@ class RunResult:
     warnings: list[str] = field(default_factory=list)
     monitor: dict[str, Any] | None = None
     resumed: bool = False
+    #: rows this process wrote to the target: a resume counts only what it copied itself
+    rows_copied: int = 0
 
     @property
     def rows_transferred(self) -> int:

@@ -75,6 +75,7 @@ class Migration:
         self.applied: list[dict[str, Any]] = []
         self.paths: dict[str, str] = {}  # table -> data path that carried it
         self.counters = PipelineCounters()  # the copy's counters; replaced when the copy starts
+        self.rows_copied = 0  # rows this process wrote, over every copy attempt
 
     def _untranslated(self, exc: Exception) -> DmtError:
         """A driver error no layer translated: a ConnectionLost when the target's or the
@@ -221,6 +222,7 @@ class Migration:
             warnings=plan.warnings,
             monitor=self.monitor.to_dict() if self.monitor is not None else None,
             resumed=resume,
+            rows_copied=self.rows_copied,
         )
         if mismatches:
             raise ValidationMismatch(mismatches, result=summary)
@@ -300,6 +302,7 @@ class Migration:
                 self.monitor.start()
             pipeline.run()
         finally:
+            self.rows_copied += counters.rows_total
             self.applied += pipeline.applied
             if self.monitor is not None:
                 self.monitor.stop()

@@ -37,7 +37,7 @@ CREATE TABLE IF NOT EXISTS tables (
 CREATE TABLE IF NOT EXISTS chunks (
   run_id TEXT NOT NULL, tbl TEXT NOT NULL, idx INTEGER NOT NULL, lower TEXT, upper TEXT,
   started INTEGER NOT NULL DEFAULT 0, done INTEGER NOT NULL DEFAULT 0, rows INTEGER,
-  PRIMARY KEY (run_id, tbl, idx)
+  copies INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (run_id, tbl, idx)
 );
 CREATE TABLE IF NOT EXISTS post_load (
   run_id TEXT NOT NULL, object TEXT NOT NULL, PRIMARY KEY (run_id, object)
@@ -76,6 +76,7 @@ class StateStore:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.executescript(SCHEMA)
+            _add_columns(self._conn)
             self._conn.commit()
         except (OSError, sqlite3.Error) as exc:
             self._conn.close()
@@ -240,10 +241,11 @@ class StateStore:
         ]
 
     def chunks_started(self, run_id: str, table: str, idxs: Sequence[int]) -> None:
-        """Mark chunks started, all in one transaction."""
+        """Mark chunks started (and count one more copy of each), all in one transaction."""
         with self._tx() as c:
             c.executemany(
-                "UPDATE chunks SET started = 1 WHERE run_id = ? AND tbl = ? AND idx = ?",
+                "UPDATE chunks SET started = 1, copies = copies + 1 "
+                "WHERE run_id = ? AND tbl = ? AND idx = ?",
                 [(run_id, table, idx) for idx in idxs],
             )
 
@@ -310,6 +312,17 @@ class StateStore:
             "SELECT record FROM adjustments WHERE run_id = ? ORDER BY seq", (run_id,)
         )
         return [json.loads(r["record"]) for r in rows]
+
+
+#: columns added since the first release: (table, column, declaration) for older stores
+ADDED_COLUMNS = (("chunks", "copies", "INTEGER NOT NULL DEFAULT 0"),)
+
+
+def _add_columns(conn: sqlite3.Connection) -> None:
+    for table, column, decl in ADDED_COLUMNS:
+        have = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+        if column not in have:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
 
 
 def _alive(pid: int) -> bool:
