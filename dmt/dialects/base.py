@@ -136,7 +136,7 @@ class Dialect(DataPathHooks):
             return ConnectionLost(self.side, located(table, key_range) + doing + first_line(broken))
         full = next((p for e in causes(exc) if (p := self.full_disk(e)) is not None), None)
         if full is not None:
-            return DiskFull(full, self.side, located(table, key_range))
+            return DiskFull(full, self.side, located(table, key_range) + doing)
         if isinstance(exc, DmtError):
             return exc
         return TransferError(doing + self.describe_error(exc), table, key_range)
