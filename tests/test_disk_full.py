@@ -184,7 +184,10 @@ def test_postgres_tablespace_full_exits_3_then_resumes(source: Path, tmp_path: P
         assert r.returncode == 3, r.stderr
         line = _error_line(r.stderr)
         assert re.match(r"error: table `\w+` chunks? \S+ [(\[][^:]+: ", line), line
-        assert "No space left on device" in line, line
+        assert line.endswith(
+            ": No space left on device; the server's disk is full: free space there, "
+            "then run `dmt resume`"
+        ), line
         st = read_state(state)
         assert (st.status, st.phase) == ("failed", "copy")
         grow(small.path, "32m")
