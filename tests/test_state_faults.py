@@ -3,10 +3,12 @@ command with exit 6 and one line that names the file and says what to do; never 
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -76,12 +78,27 @@ def test_corrupt_state_store_exits_6(source: Path, tmp_path: Path, damage: str) 
         assert f"`{db}` is corrupt ({reason}): move it aside" in line, line
 
 
+@pytest.fixture
+def logging_restored() -> Iterator[None]:
+    """The logging set-up as it was: an in-process command replaces it with its own."""
+    root, dmt_log = logging.getLogger(), logging.getLogger("dmt")
+    handlers, level, dmt_level = list(root.handlers), root.level, dmt_log.level
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        dmt_log.setLevel(dmt_level)
+
+
+@pytest.mark.usefixtures("logging_restored")
 def test_locked_state_store_exits_6(
     source: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    # in-process, to wait 0.3 s for the lock instead of the 30 s a real run waits
     cfg, db = _ran_once(source, tmp_path)
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sqlite3, sys; c = sqlite3.connect(sys.argv[1], "
