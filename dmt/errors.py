@@ -138,7 +138,7 @@ class DiskFull(DmtIOError):
 
 
 def free_space(path: Path) -> str:
-    """``12.0 kB free on /mnt`` for the file system holding ``path`` (or its folder)."""
+    """``12.0 kB free of 1.0 MB`` for the file system holding ``path`` (or its nearest folder)."""
     for where in (path, *path.parents):
         try:
             usage = shutil.disk_usage(where)
