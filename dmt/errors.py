@@ -13,6 +13,7 @@
     ├── Cancelled                 Ctrl-C / SIGTERM; safe to resume           exit 5
     ├── StateError                the state store is unusable or busy        exit 6
     └── DmtIOError                a local file cannot be read or written     exit 7
+        └── DiskFull              a local disk filled up (path, free space)  exit 7
 
 Driver exceptions are translated once, by the dialect whose driver raised them
 (:meth:`dmt.dialects.base.Dialect.translate_error`), and chained (``raise err from exc``):
@@ -22,7 +23,9 @@ outside ``dialects/`` catches only these. Only ``cli.py`` turns them into exit c
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 
 class DmtError(Exception):
@@ -118,6 +121,40 @@ class DmtIOError(DmtError):
     """A local file (config, output, plot) cannot be read or written."""
 
     exit_code = 7
+
+
+class DiskFull(DmtIOError):
+    """A local file's disk is full (a SQLite target, the state store). Nothing is lost: the
+    transaction that hit it rolled back, so freeing space and resuming completes the run."""
+
+    def __init__(
+        self, path: str | Path, what: str, prefix: str = "", then: str = "run `dmt resume`"
+    ) -> None:
+        self.path = Path(path)
+        super().__init__(
+            f"{prefix}the disk holding the {what} `{self.path}` is full "
+            f"({free_space(self.path)}): free space there, then {then}"
+        )
+
+
+def free_space(path: Path) -> str:
+    """``12.0 kB free of 1.0 MB`` for the file system holding ``path`` (or its nearest folder)."""
+    for where in (path, *path.parents):
+        try:
+            usage = shutil.disk_usage(where)
+        except OSError:
+            continue
+        return f"{human_bytes(usage.free)} free of {human_bytes(usage.total)}"
+    return "free space unknown"
+
+
+def human_bytes(n: float) -> str:
+    """``n`` bytes in decimal units: ``512 B``, ``12.3 kB``, ``4.0 GB``."""
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    raise AssertionError("unreachable")
 
 
 def first_line(exc: BaseException) -> str:

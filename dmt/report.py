@@ -42,6 +42,8 @@ class RunResult:
     #: first and of the last batch holding rows; None when no row was written
     first_row_s: float | None = None
     last_row_s: float | None = None
+    #: rows this process wrote to the target: a resume counts only what it copied itself
+    rows_copied: int = 0
 
     @property
     def rows_transferred(self) -> int:

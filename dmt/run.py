@@ -81,6 +81,7 @@ class Migration:
         self.counters = PipelineCounters()  # the copy's counters; replaced when the copy starts
         self.copies: list[tuple[PipelineCounters, Any]] = []  # (counters, monitor) per attempt
         self.metrics = RunMetrics(self._attempts)
+        self.rows_copied = 0  # rows this process wrote, over every copy attempt
 
     def _untranslated(self, exc: Exception) -> DmtError:
         """A driver error no layer translated: a ConnectionLost when the target's or the
@@ -219,6 +220,7 @@ class Migration:
             metrics=self.metrics.values(),
             first_row_s=first_row,
             last_row_s=last_row,
+            rows_copied=self.rows_copied,
         )
         if mismatches:
             raise ValidationMismatch(mismatches, result=summary)
@@ -309,6 +311,7 @@ class Migration:
                 self.monitor.start()
             pipeline.run()
         finally:
+            self.rows_copied += counters.rows_total
             self.applied += pipeline.applied
             if self.monitor is not None:
                 self.monitor.stop()

@@ -3,8 +3,10 @@ database only, which is what a restart does to a client, without disturbing othe
 
 A lost connection is a ConnectionLost (exit 2), never a generic transfer error. The copy retries
 it in-process with backoff, as a resume: chunks in flight (a batch whose COMMIT outcome is
-unknown) are removed from the target and copied again, so no row is written twice. When the
-connection keeps failing, the run stops with exit 2 and ``dmt resume`` completes it.
+unknown) are removed from the target and copied again, so no row is written twice, and chunks
+committed before the loss are not copied again. When the connection keeps failing, the run
+stops with exit 2 and ``dmt resume`` completes it. The connections are dropped mid-copy with
+the state store held still, so the test knows exactly which chunks were committed then.
 """
 
 from __future__ import annotations
@@ -27,7 +29,13 @@ from dmt.run import execute
 from dmt.state import StateStore
 from tests.conftest import PG, endpoint
 from tests.support.compare import assert_same_table
-from tests.support.killing import Moment, dmt, read_state, wait_for
+from tests.support.killing import (
+    Moment,
+    assert_skipped_done_chunks,
+    at_moment,
+    dmt,
+    read_state,
+)
 from tests.support.resume_data import ROWS, TABLES, fill
 
 TERMINATE = (
@@ -70,9 +78,13 @@ def test_connections_dropped_once_are_retried(source: Path, pg_db: str, tmp_path
     cfg_path.write_text(yaml.safe_dump(raw))
     log = tmp_path / "run.log"
     proc = dmt("run", "-c", str(cfg_path), "--verbosity", "info", log=log)
+    dropped: list[int] = []
     try:
-        wait_for(tmp_path / "state", Moment("done", 4), proc.pid)
-        assert _terminate(pg_db) > 0
+        at_drop = at_moment(
+            tmp_path / "state", Moment("done", 4), proc.pid,
+            lambda: dropped.append(_terminate(pg_db)),
+        )  # fmt: skip
+        assert dropped[0] > 0 and at_drop.phase == "copy", at_drop
         assert proc.wait(120) == 0, log.read_text()
     finally:
         if proc.poll() is None:
@@ -81,7 +93,9 @@ def test_connections_dropped_once_are_retried(source: Path, pg_db: str, tmp_path
     text = log.read_text()
     assert "lost the connection to the target" in text
     assert "copying again in" in text
-    assert read_state(tmp_path / "state").status == "success"
+    final = read_state(tmp_path / "state")
+    assert final.status == "success"
+    assert_skipped_done_chunks(at_drop, final, killed=False)  # committed: not copied again
     _assert_copied(raw, tmp_path)
     # the run's metrics count the lost connection and the retry, and go on counting rows
     store = StateStore(tmp_path / "state")
@@ -103,9 +117,13 @@ def test_connections_that_keep_dropping_stop_with_exit_2_then_resume(
     cfg = build_config(raw, tmp_path)
     stop = threading.Event()
     killed: list[int] = []
+    first_drop: list[Any] = []
 
     def keep_terminating() -> None:
-        wait_for(tmp_path / "state", Moment("done", 3), os.getpid())
+        first_drop.append(
+            at_moment(tmp_path / "state", Moment("done", 3), os.getpid(),
+                      lambda: killed.append(_terminate(pg_db)))
+        )  # fmt: skip
         while not stop.is_set():
             killed.append(_terminate(pg_db))
             time.sleep(0.01)
@@ -119,8 +137,13 @@ def test_connections_that_keep_dropping_stop_with_exit_2_then_resume(
         stop.set()
         killer.join()
     assert info.value.exit_code == 2
-    assert sum(killed) > 0
+    assert killed[0] > 0 and first_drop[0].phase == "copy", first_drop
     st = read_state(tmp_path / "state")
     assert (st.status, st.phase) == ("failed", "copy")
-    assert execute(cfg, resume=True).status == "success"
+    result = execute(cfg, resume=True)
+    assert result.status == "success"
+    assert result.rows_copied == sum(ROWS.values()) - st.rows_done  # only what was not done
+    final = read_state(tmp_path / "state")
+    assert_skipped_done_chunks(first_drop[0], st, killed=False)  # nor by the retries
+    assert_skipped_done_chunks(st, final)
     _assert_copied(raw, tmp_path)

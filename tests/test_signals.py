@@ -19,7 +19,15 @@ from dmt.errors import Cancelled
 from dmt.run import execute
 from tests.conftest import PG, endpoint
 from tests.support.compare import assert_same_table
-from tests.support.killing import Moment, dmt, read_state, run_cli, stop_at, wait_for
+from tests.support.killing import (
+    Moment,
+    assert_skipped_done_chunks,
+    dmt,
+    read_state,
+    run_cli,
+    stop_at,
+    wait_for,
+)
 from tests.support.resume_data import ROWS, TABLES, fill
 
 
@@ -66,6 +74,7 @@ def test_first_signal_checkpoints_exits_5_and_resume_completes(
     assert st.done > 0  # committed chunks are checkpointed; a partial one is cleaned on resume
     r = run_cli("resume", "-c", str(cfg_path))
     assert r.returncode == 0, r.stderr
+    assert_skipped_done_chunks(st, read_state(tmp_path / "state"))  # only the rest is copied
     _assert_copied(raw, tmp_path)
 
 

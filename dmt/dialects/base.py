@@ -30,6 +30,7 @@ from dmt.dialects.values import (
 from dmt.errors import (
     ConnectError,
     ConnectionLost,
+    DiskFull,
     DmtError,
     TransferError,
     causes,
@@ -101,6 +102,12 @@ class Dialect(DataPathHooks):
         ConnectError and the OS's ConnectionError; each dialect adds its driver's."""
         return isinstance(exc, ConnectError | ConnectionError)
 
+    def full_disk(self, exc: BaseException) -> str | None:
+        """The local file this one exception says ran out of disk space, or None. A server's
+        full disk is the server's to report (a TransferError naming the table); only an engine
+        that writes local files (SQLite) names one."""
+        return None
+
     def describe_error(self, exc: BaseException) -> str:
         """One line describing a driver error, without secrets."""
         return first_line(exc)
@@ -116,7 +123,8 @@ class Dialect(DataPathHooks):
         it: ``raise err from exc``).
 
         A ConnectionLost (exit 2, safe to retry) when ``exc`` or an exception in its cause
-        chain says the connection broke; else ``exc`` itself when it is a DmtError; else a
+        chain says the connection broke; a DiskFull (exit 7) when one says a local file's disk
+        is full; else ``exc`` itself when it is a DmtError; else a
         TransferError naming ``what`` with :meth:`describe_error`. An error that already is a
         ConnectionLost is returned as it is.
         """
@@ -126,6 +134,9 @@ class Dialect(DataPathHooks):
         doing = f"{what}: " if what else ""
         if broken is not None:
             return ConnectionLost(self.side, located(table, key_range) + doing + first_line(broken))
+        full = next((p for e in causes(exc) if (p := self.full_disk(e)) is not None), None)
+        if full is not None:
+            return DiskFull(full, self.side, located(table, key_range) + doing)
         if isinstance(exc, DmtError):
             return exc
         return TransferError(doing + self.describe_error(exc), table, key_range)

@@ -6,6 +6,7 @@ from dmt.dialects.base import Dialect
 from dmt.errors import (
     Cancelled,
     ConnectionLost,
+    DiskFull,
     DmtError,
     TransferError,
 )
@@ -28,10 +29,10 @@ def read_failed(source: Dialect, job: TableJob, chunk: Chunk, exc: Exception) ->
 
 
 def write_failed(target: Dialect, batch: Batch, exc: Exception) -> DmtError | None:
-    """A lost target connection while writing ``batch``, naming its table and key range;
-    None for any other error (it goes on up as it is)."""
+    """A lost target connection or a full local disk while writing ``batch``, naming its table
+    and key range; None for any other error (it goes on up as it is)."""
     err = target.translate_error(exc, "write failed", batch.job.source.name, batch.chunk.describe())
-    if isinstance(err, ConnectionLost) and err is not exc:
+    if isinstance(err, ConnectionLost | DiskFull) and err is not exc:
         return err
     return None
 

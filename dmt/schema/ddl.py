@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dmt.dialects.base import Dialect
-from dmt.errors import ConfigError, PostLoadError
+from dmt.errors import ConfigError, DiskFull, PostLoadError
 from dmt.model.schema import WHOLE_NUMBER_KINDS
 from dmt.schema.translate import TablePlan
 
@@ -159,6 +159,9 @@ def post_load(
             conn.commit()
         except Exception as exc:
             conn.rollback()
+            full = dialect.translate_error(exc, f"creating {what}")
+            if isinstance(full, DiskFull):  # every object after it would fail the same way
+                raise full from exc
             message = dialect.describe_error(exc)
             if not (tolerate and ("already exists" in message or "Duplicate" in message)):
                 failures.append(f"{what}: {message}")

@@ -15,11 +15,12 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from dmt.errors import StateError
+from dmt.errors import DmtError, StateError
+from dmt.state.faults import state_fault
 from dmt.state.keys import decode_key, encode_key
 
 SCHEMA = """
@@ -36,7 +37,7 @@ CREATE TABLE IF NOT EXISTS tables (
 CREATE TABLE IF NOT EXISTS chunks (
   run_id TEXT NOT NULL, tbl TEXT NOT NULL, idx INTEGER NOT NULL, lower TEXT, upper TEXT,
   started INTEGER NOT NULL DEFAULT 0, done INTEGER NOT NULL DEFAULT 0, rows INTEGER,
-  PRIMARY KEY (run_id, tbl, idx)
+  copies INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (run_id, tbl, idx)
 );
 CREATE TABLE IF NOT EXISTS post_load (
   run_id TEXT NOT NULL, object TEXT NOT NULL, PRIMARY KEY (run_id, object)
@@ -52,6 +53,9 @@ RUNNING = "running"
 class StateStore:
     """Thread-safe access to the state database; one connection guarded by a lock."""
 
+    #: seconds a statement waits for another process's lock on the file before failing
+    busy_timeout: float = 30.0
+
     def __init__(self, state_dir: Path) -> None:
         self.dir = Path(state_dir).expanduser()
         self.path = self.dir / "state.db"
@@ -63,13 +67,23 @@ class StateStore:
             if new:
                 fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600)
                 os.close(fd)
-            self._conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
+            self._conn = sqlite3.connect(
+                self.path, check_same_thread=False, timeout=self.busy_timeout
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise self._fault(exc) from exc
+        try:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.executescript(SCHEMA)
+            _add_columns(self._conn)
             self._conn.commit()
         except (OSError, sqlite3.Error) as exc:
-            raise StateError(f"state store `{self.path}` cannot be opened: {exc}") from exc
+            self._conn.close()
+            raise self._fault(exc) from exc
+
+    def _fault(self, exc: BaseException) -> DmtError:
+        return state_fault(self.path, exc, self.busy_timeout)
 
     def close(self) -> None:
         self.release()
@@ -82,8 +96,9 @@ class StateStore:
                 yield self._conn
                 self._conn.commit()
             except sqlite3.Error as exc:
-                self._conn.rollback()
-                raise StateError(f"state store `{self.path}`: {exc}") from exc
+                with suppress(sqlite3.Error):  # a failed rollback must not mask the fault
+                    self._conn.rollback()
+                raise self._fault(exc) from exc
 
     def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         with self._lock:
@@ -91,7 +106,7 @@ class StateStore:
             try:
                 return list(self._conn.execute(sql, params).fetchall())
             except sqlite3.Error as exc:
-                raise StateError(f"state store `{self.path}`: {exc}") from exc
+                raise self._fault(exc) from exc
             finally:
                 self._conn.row_factory = None
 
@@ -99,7 +114,10 @@ class StateStore:
     def acquire(self, target: str) -> None:
         """Hold an exclusive lock for ``target`` until :meth:`release`; refuse if taken."""
         name = hashlib.sha256(target.encode()).hexdigest()[:16]
-        f = open(self.dir / f"target-{name}.lock", "a+")  # noqa: SIM115 (held for the run)
+        try:
+            f = open(self.dir / f"target-{name}.lock", "a+")  # noqa: SIM115 (held for the run)
+        except OSError as exc:
+            raise self._fault(exc) from exc
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -223,10 +241,11 @@ class StateStore:
         ]
 
     def chunks_started(self, run_id: str, table: str, idxs: Sequence[int]) -> None:
-        """Mark chunks started, all in one transaction."""
+        """Mark chunks started (and count one more copy of each), all in one transaction."""
         with self._tx() as c:
             c.executemany(
-                "UPDATE chunks SET started = 1 WHERE run_id = ? AND tbl = ? AND idx = ?",
+                "UPDATE chunks SET started = 1, copies = copies + 1 "
+                "WHERE run_id = ? AND tbl = ? AND idx = ?",
                 [(run_id, table, idx) for idx in idxs],
             )
 
@@ -293,6 +312,17 @@ class StateStore:
             "SELECT record FROM adjustments WHERE run_id = ? ORDER BY seq", (run_id,)
         )
         return [json.loads(r["record"]) for r in rows]
+
+
+#: columns added since the first release: (table, column, declaration) for older stores
+ADDED_COLUMNS = (("chunks", "copies", "INTEGER NOT NULL DEFAULT 0"),)
+
+
+def _add_columns(conn: sqlite3.Connection) -> None:
+    for table, column, decl in ADDED_COLUMNS:
+        have = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+        if column not in have:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
 
 
 def _alive(pid: int) -> bool:

@@ -28,7 +28,13 @@ from dmt.run import Migration, execute
 from dmt.settings import Update
 from tests.conftest import endpoint
 from tests.support.compare import assert_same_table
-from tests.support.killing import Moment, run_cli, stop_at
+from tests.support.killing import (
+    Moment,
+    assert_skipped_done_chunks,
+    read_state,
+    run_cli,
+    stop_at,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 ROWS = {"ints": 60_000, "words": 40_000, "pairs": 30_000}
@@ -282,6 +288,7 @@ def test_kill_during_a_merged_read_and_resume(
     r = run_cli("resume", "-c", str(cfg_path), "--verbosity", "info")
     assert r.returncode == 0, r.stderr
     assert "was in flight; removed" in r.stderr
+    assert_skipped_done_chunks(after, read_state(tmp_path / "state"))
     cfg = build_config(raw, tmp_path)
     for table in ("ints", "words"):
         assert all(done for _, _, done, _ in _chunk_marks(tmp_path / "state", table))

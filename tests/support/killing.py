@@ -2,6 +2,12 @@
 
 A moment is relative to what the state store showed when the process started, so every kill
 lands on progress made by *that* process (a resumed run starts with chunks already done).
+
+The moment is checked while holding the state store's write lock, and the lock is kept until
+the signal is sent: the process cannot record any progress in between (its next write waits
+on the lock), so a process reported "killed" was killed exactly at the moment the store shows
+- never a moment later, never after it finished. What it does between state writes (copying
+a batch, building an index, validating) goes on until the signal.
 """
 
 from __future__ import annotations
@@ -12,7 +18,8 @@ import sqlite3
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +30,10 @@ SELECT (SELECT phase FROM runs ORDER BY started DESC LIMIT 1),
        (SELECT COUNT(*) FROM chunks WHERE done = 1),
        (SELECT COUNT(*) FROM chunks WHERE started = 1),
        (SELECT COUNT(*) FROM chunks WHERE started = 1 AND done = 0),
-       (SELECT COUNT(*) FROM post_load)
+       (SELECT COUNT(*) FROM post_load),
+       (SELECT COALESCE(SUM(rows), 0) FROM chunks WHERE done = 1)
 """
+CHUNKS_SQL = "SELECT tbl, idx, done, copies, COALESCE(rows, 0) FROM chunks"
 
 
 @dataclass(frozen=True)
@@ -36,11 +45,20 @@ class State:
     started: int = 0
     in_flight: int = 0
     post_load: int = 0
+    rows_done: int = 0  # rows of the chunks done
+    #: (table, chunk index) -> (done, how many times a process started copying it, rows)
+    chunks: dict[tuple[str, int], tuple[bool, int, int]] = field(default_factory=dict, repr=False)
 
 
 # how often the state store is read while waiting for a moment: each read opens SQLite, and at
 # 3 ms the polling took CPU from the run it watches on a slow 2-core machine
 POLL_SECONDS = 0.01
+
+
+def _read(c: sqlite3.Connection) -> State:
+    row = c.execute(STATE_SQL).fetchone()
+    chunks = {(t, i): (bool(d), n, r) for t, i, d, n, r in c.execute(CHUNKS_SQL)}
+    return State(*row, chunks=chunks)
 
 
 def read_state(state_dir: Path) -> State:
@@ -52,12 +70,43 @@ def read_state(state_dir: Path) -> State:
     except sqlite3.Error:
         return State()
     try:
-        row = c.execute(STATE_SQL).fetchone()
+        return _read(c)
     except sqlite3.Error:  # the schema is not created yet, or the file is being set up
         return State()
     finally:
         c.close()
-    return State(*row)
+
+
+class StateLock:
+    """The state store's write lock, taken between the watched process's writes: while it is
+    held, the store cannot change, so what it shows is where the process is."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self._conn: sqlite3.Connection | None = None
+
+    def hold(self) -> State | None:
+        """Take the lock and read the state; None if the store is not set up yet or busy."""
+        if self._conn is None:
+            if read_state(self.state_dir).pid is None:  # never lock a store being created
+                return None
+            uri = f"file:{self.state_dir / 'state.db'}?mode=rw"
+            self._conn = sqlite3.connect(uri, uri=True, timeout=0.05, isolation_level=None)
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError:  # the process is writing: try again
+            return None
+        return _read(self._conn)
+
+    def release(self) -> None:
+        if self._conn is not None and self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")
+
+    def close(self) -> None:
+        self.release()
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +171,27 @@ def wait_for(state_dir: Path, moment: Moment, pid: int, timeout: float = 120) ->
     raise AssertionError(f"{moment.label} not reached in {timeout}s")
 
 
+def at_moment(
+    state_dir: Path, moment: Moment, pid: int, action: Callable[[], Any], timeout: float = 120
+) -> State:
+    """Wait for ``moment`` (``pid`` is the process that must reach it), then run ``action``
+    with the state store held still: returns the state it ran at."""
+    base = read_state(state_dir)
+    lock = StateLock(state_dir)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            now = lock.hold()
+            if now is not None and moment.reached(now, base, pid):
+                action()
+                return now
+            lock.release()
+            time.sleep(POLL_SECONDS)
+    finally:
+        lock.close()
+    raise AssertionError(f"{moment.label} not reached in {timeout}s")
+
+
 def stop_at(
     proc: subprocess.Popen[bytes],
     state_dir: Path,
@@ -129,9 +199,12 @@ def stop_at(
     sig: int = signal.SIGKILL,
     timeout: float = 120,
 ) -> tuple[str, State]:
-    """Send ``sig`` at ``moment``; ("killed" | "signalled" | "finished", the state right
-    after). After SIGKILL the process has been reaped; after another signal it may still run."""
+    """Send ``sig`` at ``moment``, holding the state store still from the moment it is seen
+    until the signal is sent (see the module docstring). Returns ("killed" | "signalled" |
+    "finished", the state at the signal); "finished" when the process ended before the
+    moment. After SIGKILL the process has been reaped; after another signal it may run on."""
     base = read_state(state_dir)
+    lock = StateLock(state_dir)
     deadline = time.monotonic() + timeout
     try:
         while True:
@@ -139,22 +212,38 @@ def stop_at(
                 return "finished", read_state(state_dir)
             if time.monotonic() > deadline:
                 raise AssertionError(f"{moment.label} not reached in {timeout}s")
-            if moment.reached(read_state(state_dir), base, proc.pid):
+            now = lock.hold()
+            if now is not None and moment.reached(now, base, proc.pid):
                 break
+            lock.release()
             time.sleep(POLL_SECONDS)
-        if moment.delay_ms:
+        if moment.delay_ms:  # the process works on, but cannot record leaving the moment
             time.sleep(moment.delay_ms / 1000)
-        if proc.poll() is not None:
-            return "finished", read_state(state_dir)
+        if proc.poll() is not None:  # it died on its own (its output says why)
+            return "finished", now
         os.kill(proc.pid, sig)
-        if sig == signal.SIGKILL:
-            proc.wait(30)
-            return "killed", read_state(state_dir)
-        return "signalled", read_state(state_dir)
+        if sig != signal.SIGKILL:
+            return "signalled", now
+        proc.wait(30)
+        return "killed", now
     finally:
+        lock.close()
         if sig == signal.SIGKILL and proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def assert_skipped_done_chunks(at_kill: State, later: State, killed: bool = True) -> None:
+    """Every chunk done at ``at_kill`` was never copied again up to ``later``. When the process
+    was killed then, every chunk done ``later`` that was not done then was copied since (a
+    chunk without rows is never started: it has no batch); a process that lived on may have
+    finished a chunk it had in flight."""
+    for key, (done, copies, _) in at_kill.chunks.items():
+        now_done, now_copies, rows = later.chunks[key]
+        if done:
+            assert (now_done, now_copies) == (True, copies), (key, at_kill.chunks[key], now_copies)
+        elif now_done and killed:
+            assert now_copies > copies or rows == 0, (key, at_kill.chunks[key], now_copies)
 
 
 def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:

@@ -86,6 +86,14 @@ class PostgresDialect(PostgresColumnar):
         state = exc.sqlstate
         return state is None or state.startswith("08") or state in _LOST_STATES
 
+    def describe_error(self, exc: BaseException) -> str:
+        """The first line; for SQLSTATE 53100 (disk_full: a data or temporary file could not be
+        extended) also what to do."""
+        text = first_line(exc)
+        if getattr(exc, "sqlstate", None) == "53100":
+            text += "; the server's disk is full: free space there, then run `dmt resume`"
+        return text
+
     # ------------------------------------------------------------------ schema
     def existing_tables(self, conn: Any) -> set[str]:
         with conn.cursor() as cur:
@@ -195,7 +203,7 @@ class PostgresDialect(PostgresColumnar):
             conn.commit()
         except psycopg.Error as exc:
             conn.rollback()
-            raise TransferError(f"COPY failed: {first_line(exc)}", table.name) from exc
+            raise TransferError(f"COPY failed: {self.describe_error(exc)}", table.name) from exc
         return len(rows)
 
     def reset_sequence_sql(self, conn: Any, table: Table) -> list[str]:

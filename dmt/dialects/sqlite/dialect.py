@@ -6,6 +6,7 @@ CREATE TABLE (:attr:`Dialect.inline_constraints`); rows are loaded with ``foreig
 
 from __future__ import annotations
 
+import errno
 import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -27,6 +28,10 @@ from dmt.model.schema import (
     Table,
 )  # fmt: skip
 from dmt.schema.expr import NotPortable, Spelling, Token, portable_default, tokenize
+
+SQLITE_FULL = 13
+#: sqlite3_errstr(SQLITE_FULL), the text every driver passes on
+FULL_TEXT = "database or disk is full"
 
 
 class SQLiteDialect(SQLiteColumnar):
@@ -62,6 +67,17 @@ class SQLiteDialect(SQLiteColumnar):
 
     def server_version(self, conn: Any) -> str:
         return "SQLite " + sqlite3.sqlite_version
+
+    def full_disk(self, exc: BaseException) -> str | None:
+        """SQLITE_FULL from the stdlib driver, ADBC's driver (which reports SQLite's own text for
+        it) or the OS: the target file's disk is full."""
+        code = getattr(exc, "sqlite_errorcode", None)
+        full = (isinstance(code, int) and code & 0xFF == SQLITE_FULL) or (
+            isinstance(exc, OSError) and exc.errno == errno.ENOSPC
+        )
+        if full or FULL_TEXT in str(exc):
+            return self.endpoint.path or None
+        return None
 
     # ------------------------------------------------------------------ schema
     def existing_tables(self, conn: Any) -> set[str]:
