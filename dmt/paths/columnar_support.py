@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from dmt.dialects.base import Dialect
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("dmt.pipeline")
 
 GUARD = "__dmt_exact"  # the guard column's name: 1 where every value of the row is plain
+COPIES = 2  # a batch's Arrow size times this is what it costs in memory at its peak
 
 # the kind an ingested Arrow column takes -> source kinds the readers carry exactly into it
 CARRIES: dict[str, set[str]] = {
@@ -53,6 +54,32 @@ def arrow_type(kind: str) -> pa.DataType:
         **dict.fromkeys(TEXT, pa.string()),
         **dict.fromkeys(("binary", "varbinary", "blob"), pa.binary()),
     }[kind]
+
+
+def arrow_bytes(table: pa.Table) -> int:
+    """The memory an Arrow batch costs the pipeline: it lives twice, as read (the driver's
+    buffer, then Arrow) and as written (ADBC encodes the whole batch into one COPY buffer),
+    and its buffers are counted whole, as allocated, not only the slice of them it shows."""
+    return COPIES * int(table.get_total_buffer_size())
+
+
+def within_budget(
+    table: pa.Table, keys: pa.ChunkedArray, nbytes: int, max_bytes: int
+) -> Iterator[tuple[pa.Table, int, int, Any]]:
+    """``table`` (``nbytes`` as :func:`arrow_bytes` counts it, ``keys`` its ascending key
+    column) as batches within ``max_bytes``: ``(batch, rows, bytes, highest key)``. A table
+    read wider than planned (its rows wider than any seen before) goes in slices, each counted
+    by the rows it shows: they share the table's buffers, which go with the last slice."""
+    n = table.num_rows
+    if nbytes <= max_bytes or n == 1:
+        yield table, n, nbytes, keys[n - 1].as_py()
+        return
+    step = -(-n // -(-nbytes // max_bytes))
+    for start in range(0, n, step):
+        part = table.slice(start, step)
+        rows = part.num_rows
+        yield part, rows, COPIES * part.nbytes, keys[start + rows - 1].as_py()
+        del part
 
 
 def guard_sql(src: Dialect, columns: tuple[Column, ...] | list[Column]) -> str | None:

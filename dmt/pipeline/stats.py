@@ -39,6 +39,9 @@ class PipelineSnapshot:
     avg_row_bytes: float
     rows_expected: int
     max_batch_bytes: int = 0  # the largest batch written so far, as its data path counts it
+    max_queue_bytes: int = 0  # the most bytes the read-ahead queue held at once
+    batch_budget: int = 0  # the byte budget of one batch, as the readers were last given it
+    reader_slots: int = 0  # batches the readers may hold at once (see settings.batch_budget)
     last_commit_at: float = 0.0  # clock at the most recent batch commit (0 before the first)
 
 
@@ -70,6 +73,9 @@ class PipelineCounters:
     avg_row_bytes: float = 0.0
     rows_expected: int = 0
     max_batch_bytes: int = 0
+    max_queue_bytes: int = 0
+    batch_budget: int = 0
+    reader_slots: int = 0
     last_commit_at: float = 0.0
     _read_lat: deque[float] = field(default_factory=lambda: deque(maxlen=256), repr=False)
     _write_lat: deque[float] = field(default_factory=lambda: deque(maxlen=256), repr=False)
@@ -131,5 +137,8 @@ class PipelineCounters:
                 avg_row_bytes=self.avg_row_bytes,
                 rows_expected=self.rows_expected,
                 max_batch_bytes=self.max_batch_bytes,
+                max_queue_bytes=self.max_queue_bytes,
+                batch_budget=self.batch_budget,
+                reader_slots=self.reader_slots,
                 last_commit_at=self.last_commit_at,
             )
