@@ -587,7 +587,7 @@ def main(argv: list[str] | None = None) -> int:
     seen = set()
     for r in results:
         key = (r.direction, r.table)
-        if key not in seen and r.table == tables[0]:
+        if key not in seen and r.table == tables[0] and r.reference:
             seen.add(key)
             print(f"  {r.direction:<13} {short_pipe(r.reference)}")
     return 1 if any(r.verdict() == "FAIL" for r in results) else 0
