@@ -49,6 +49,7 @@ from dmt.paths.columnar_support import (
     available,
     guard_sql,
     reader_failed,
+    returning_pool,
     tsv_bytes,
     within_budget,
 )
@@ -71,6 +72,7 @@ class ArrowPath:
     def __init__(self, source: Dialect, target: Dialect, plan: TablePlan) -> None:
         import pyarrow as pa
 
+        returning_pool()
         self.source = source
         self.target = target
         self.reader = source.columnar_reader
@@ -91,8 +93,7 @@ class ArrowPath:
 
     @property
     def reader_batches(self) -> int:
-        """The batch being yielded, plus what connectorx reads ahead of it: up to a query's
-        RANGE_BATCHES batches as read, each half a batch as counted (COPIES)."""
+        """The batch yielded, and a connectorx query's RANGE_BATCHES read ahead (as COPIES)."""
         return 1 + -(-RANGE_BATCHES // COPIES) if self.reader == "connectorx" else 1
 
     @property
@@ -206,8 +207,7 @@ class ArrowPath:
             if n == 0:
                 return
             top = pc.max(table.column(job.key[0])).as_py()
-            # handed over, not kept: this frame must not hold a batch while the pipeline does
-            box, table = [table], None
+            box, table = [table], None  # handed over: not held here while the pipeline does
             yield box.pop(), None
             if n < limit:
                 return

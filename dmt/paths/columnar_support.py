@@ -3,6 +3,7 @@ needs, and the pool of driver connections it keeps of its own."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -104,6 +105,17 @@ def available() -> bool:
     except ImportError:
         return False
     return True
+
+
+def returning_pool() -> None:
+    """Arrow allocates from jemalloc where pyarrow has it, which gives freed memory back to
+    the system: mimalloc, pyarrow's default, keeps what a thread freed for that thread, and
+    the LOAD DATA text encoded on each reader thread stayed resident (SQLite -> MySQL, two
+    tables at chunk_size 500,000: peak RSS 279-287 MB with mimalloc, 233-239 with jemalloc)."""
+    import pyarrow as pa
+
+    with contextlib.suppress(NotImplementedError):  # built without jemalloc: the default
+        pa.set_memory_pool(pa.jemalloc_memory_pool())
 
 
 def reader_failed(exc: BaseException) -> str:
