@@ -36,13 +36,10 @@ class Knobs:
     #: batches one reader holds at once: 1, or more where its driver reads ahead (the data
     #: paths' ``reader_batches``; the pipeline sets it)
     reader_batches: int = 1
-    #: tables the run copies (0: unknown); fewer than ``tables_in_flight`` are all in flight
-    tables: int = 0
 
     def reader_slots(self) -> int:
         """Batches the readers of every table in flight may hold at once."""
-        in_flight = min(self.tables_in_flight, self.tables or self.tables_in_flight)
-        return in_flight * self.parallel_readers * self.reader_batches
+        return self.tables_in_flight * self.parallel_readers * self.reader_batches
 
     def batch_bytes(self) -> int:
         """Byte budget of one batch (:func:`~dmt.settings.batch_budget`)."""

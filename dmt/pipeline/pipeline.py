@@ -92,7 +92,6 @@ class Pipeline:
         self._next_job = 0
         # a reader holds as many batches as the greediest data path of the run has it hold
         knobs.reader_batches = max([1, *(p.reader_batches for p in self.paths.values())])
-        knobs.tables = len(jobs)
         self.queue = BatchQueue(
             knobs.read_ahead_buffers, self._on_queue_change, knobs.queue_bytes()
         )

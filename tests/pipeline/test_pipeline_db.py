@@ -196,8 +196,6 @@ def test_a_huge_chunk_size_is_held_to_the_memory_budget(
     assert result.tables[0].path.startswith(path)
     snap = migration.counters.snapshot()
     m = cfg.migration
-    # one table in flight: its readers, a connectorx reader counting 3 batches
-    assert snap.reader_slots == m.parallel_readers * (3 if path == "arrow" else 1)
     slots = m.read_ahead_buffers + m.write_ahead_writers + snap.reader_slots
     assert snap.batch_budget == 64 * 2**20 // slots
     # the row path may pass its budget by one fetch, planned at most a quarter of it
