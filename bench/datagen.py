@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -33,8 +34,11 @@ MANIFEST = DATA_DIR / "manifest.json"
 
 PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
 MY_HOST, MY_PORT, MY_USER = "127.0.0.1", 3306, "root"
-SRC_DB = "dmt_bench_src"
-DST_DB = "dmt_bench_dst"
+#: the database names' prefix: ``DMT_BENCH_DB=dmt_bench_me`` keeps one checkout's benchmark
+#: databases apart from another's on the same servers
+DB_PREFIX = os.environ.get("DMT_BENCH_DB", "dmt_bench")
+SRC_DB = f"{DB_PREFIX}_src"
+DST_DB = f"{DB_PREFIX}_dst"
 SQLITE_SRC = DATA_DIR / "src.db"
 TAG = ""  # "" for scale 1.0, e.g. "_s0_1" for 0.1: see use_scale()
 
@@ -369,7 +373,7 @@ def use_scale(scale: float) -> None:
     """Point the source names at ``scale``'s data: scale 1.0 and e.g. 0.1 live side by side."""
     global SRC_DB, SQLITE_SRC, MANIFEST, TAG
     TAG = tag = "" if scale == 1.0 else "_s" + format(scale, "g").replace(".", "_")
-    SRC_DB = f"dmt_bench_src{tag}"
+    SRC_DB = f"{DB_PREFIX}_src{tag}"
     SQLITE_SRC = DATA_DIR / f"src{tag}.db"
     MANIFEST = DATA_DIR / f"manifest{tag}.json"
 

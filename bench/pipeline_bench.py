@@ -12,12 +12,17 @@ targets are row-counted afterwards. dmt's peak RSS comes from ``/usr/bin/time -f
     python bench/pipeline_bench.py [--scale 1.0] [--directions pg-pg,my-pg,...]
                                    [--tables votes,posts] [--repeat 1] [--timeout 600]
                                    [--fixed-cost [--fixed-repeat 5]]
+                                   [--chunk-sizes 119000,500000] [--no-reference]
 
 Prints one line per (direction, table) and writes the JSON to ``bench/out/``. With
 ``--repeat N`` every figure is the median of N runs (dmt and reference alternate their order).
 A direction whose dmt run fails (e.g. an unfinished dialect) is reported as FAIL and the
 benchmark carries on. ``--fixed-cost`` adds each direction's fixed cost on a one-row table
-(``bench/fixed_cost.py``); ``--tables ''`` skips the throughput runs.
+(``bench/fixed_cost.py``); ``--tables ''`` skips the throughput runs. ``--chunk-sizes`` runs
+every direction once per ``migration.chunk_size`` given (the memory check: peak RSS must stay
+under ``RSS_TARGET_MB`` whatever chunk_size is); ``--no-reference`` skips the pipes (no
+ratio). ``--tables votes+posts`` copies both tables in one run (two tables in flight, no
+reference pipe).
 """
 
 from __future__ import annotations
@@ -69,6 +74,8 @@ ALL_DIRECTIONS = [f"{s}-{t}" for s in ENGINES for t in ENGINES]
 #: dmt rows/s over reference rows/s that a direction must reach
 #: the ratio to the pipe every direction must reach (issue 18); pg-my is held above 0.9
 TARGETS = {**dict.fromkeys(ALL_DIRECTIONS, 0.8), "pg-my": 0.9}
+#: dmt's peak RSS in every direction, on both tables, at any chunk_size (issue 18)
+RSS_TARGET_MB = 300
 
 
 # ----------------------------------------------------------------------------- configs
@@ -80,17 +87,20 @@ def endpoint(engine: str, side: str) -> dict[str, Any]:
     return {"type": "sqlite", "path": str(datagen.SQLITE_SRC if side == "source" else SQLITE_DST)}
 
 
-def write_config(src: str, dst: str, table: str, path: Path) -> None:
-    """A dmt config (JSON is valid YAML): default migration settings except the three below."""
-    cfg = {
+def write_config(src: str, dst: str, table: str, path: Path, chunk_size: int | None = None) -> None:
+    """A dmt config (JSON is valid YAML): default migration settings except the three below
+    (and ``chunk_size`` when given)."""
+    cfg: dict[str, Any] = {
         "source": endpoint(src, "source"),
         "target": endpoint(dst, "target"),
         "migration": {
-            "include_tables": [table],
+            "include_tables": table.split("+"),
             "validate": "none",
             "state_dir": str(STATE_DIR),
         },
     }
+    if chunk_size is not None:
+        cfg["migration"]["chunk_size"] = chunk_size
     path.write_text(json.dumps(cfg, indent=2) + "\n")
 
 
@@ -114,7 +124,10 @@ def _load_data(table: str, options: str = "", null_marker: str | None = None) ->
 
 
 def reference_pipe(src: str, dst: str, table: str) -> str:
-    """The command-line pipe copying ``table`` from the source into ``ref_<table>``."""
+    """The command-line pipe copying ``table`` from the source into ``ref_<table>`` (none for
+    tables copied together)."""
+    if "+" in table:
+        return ""
     ref = f"ref_{table}"
     # source side
     if src == "pg":
@@ -223,11 +236,15 @@ class Sample:
     error: str | None = None
 
 
-def run_dmt(src: str, dst: str, table: str, expected: int, timeout: float, tag: str) -> Sample:
+def run_dmt(
+    src: str, dst: str, table: str, expected: int, timeout: float, tag: str,
+    chunk_size: int | None = None,
+) -> Sample:  # fmt: skip
     LOG_DIR.mkdir(parents=True, exist_ok=True)
-    cfg = OUT_DIR / "configs" / f"{src}-{dst}-{table}{datagen.TAG}.yaml"
+    size = f"-c{chunk_size}" if chunk_size is not None else ""
+    cfg = OUT_DIR / "configs" / f"{src}-{dst}-{table}{datagen.TAG}{size}.yaml"
     cfg.parent.mkdir(parents=True, exist_ok=True)
-    write_config(src, dst, table, cfg)
+    write_config(src, dst, table, cfg, chunk_size)
     if dst == "sqlite":
         SQLITE_DST.unlink(missing_ok=True)
     with tempfile.NamedTemporaryFile("r", suffix=".time", delete=False) as tf:
@@ -255,7 +272,8 @@ def run_dmt(src: str, dst: str, table: str, expected: int, timeout: float, tag: 
     except ValueError:
         return Sample(False, p.seconds, rss_mb=rss_mb, error="stdout is not one JSON object")
     db: str | Path = SQLITE_DST if dst == "sqlite" else DST_DB
-    rows = count_rows(dst, db, table)
+    counts = [count_rows(dst, db, t) for t in table.split("+")]
+    rows = None if None in counts else sum(c or 0 for c in counts)
     sample = Sample(True, p.seconds, rows, result.get("copy_seconds"), rss_mb, cpu_s, p.host_cpu)
     if rows != expected:
         sample.ok, sample.error = False, f"target has {rows} rows, expected {expected}"
@@ -291,6 +309,7 @@ class Result:
     rows: int
     reference: str
     target: float | None
+    chunk_size: int | None = None  # migration.chunk_size, None: the default
     dmt: list[Sample] = field(default_factory=list)
     ref: list[Sample] = field(default_factory=list)
     error: str | None = None
@@ -343,6 +362,9 @@ class Result:
     def verdict(self) -> str:
         if self.failed():
             return "FAIL"
+        rss = self.rss_mb()
+        if rss is not None and rss >= RSS_TARGET_MB:
+            return "MISS (RSS)"
         ratio = self.ratio()
         if self.target is None or ratio is None:
             return "-"
@@ -352,6 +374,7 @@ class Result:
         return {
             "direction": self.direction,
             "table": self.table,
+            "chunk_size": self.chunk_size,
             "rows": self.rows,
             "reference_pipe": self.reference,
             "target_ratio": self.target,
@@ -381,15 +404,16 @@ def _fmt(v: float | None, spec: str) -> str:
 
 
 HEADER = (
-    f"{'direction':<13} {'table':<6} {'rows':>9} {'dmt s':>7} {'dmt rows/s':>11} "
+    f"{'direction':<13} {'table':<6} {'chunk':>7} {'rows':>9} {'dmt s':>7} {'dmt rows/s':>11} "
     f"{'ref rows/s':>11} {'ratio':>6} {'RSS MB':>7} {'CPU%':>5} {'target':>6}  verdict"
 )
 
 
 def row_line(r: Result) -> str:
     target = f">={r.target:.1f}" if r.target is not None else "none"
+    chunk = str(r.chunk_size) if r.chunk_size is not None else "default"
     line = (
-        f"{r.direction:<13} {r.table:<6} {r.rows:>9,} {_fmt(r.dmt_seconds(), '.1f'):>7} "
+        f"{r.direction:<13} {r.table:<6} {chunk:>7} {r.rows:>9,} {_fmt(r.dmt_seconds(), '.1f'):>7} "
         f"{_fmt(r.dmt_rate(), ',.0f'):>11} {_fmt(r.ref_rate(), ',.0f'):>11} "
         f"{_fmt(r.ratio(), '.2f'):>6} {_fmt(r.rss_mb(), '.0f'):>7} "
         f"{_fmt(r.cpu_percent(), '.0f'):>5} {target:>6}  {r.verdict()}"
@@ -413,24 +437,32 @@ def short_pipe(pipe: str) -> str:
 
 
 # ----------------------------------------------------------------------------- main
-def bench_one(src: str, dst: str, table: str, rows: int, repeat: int, timeout: float) -> Result:
+def bench_one(
+    src: str, dst: str, table: str, rows: int, repeat: int, timeout: float,
+    chunk_size: int | None = None, reference: bool = True,
+) -> Result:  # fmt: skip
     direction = f"{src}-{dst}"
     res = Result(direction, table, rows, reference_pipe(src, dst, table), TARGETS.get(direction))
+    res.chunk_size = chunk_size
+    size = f"-c{chunk_size}" if chunk_size is not None else ""
     for i in range(repeat):
-        tag = f"{direction}-{table}-{i + 1}"
-        order = ("ref", "dmt") if i % 2 == 0 else ("dmt", "ref")
+        tag = f"{direction}-{table}{size}-{i + 1}"
+        order: tuple[str, ...] = ("ref", "dmt") if i % 2 == 0 else ("dmt", "ref")
+        if not reference or "+" in table:
+            order = ("dmt",)
         for what in order:
             settle(src, dst)
             if what == "ref":
                 s = run_reference(src, dst, table, rows, timeout)
                 res.ref.append(s)
             else:
-                s = run_dmt(src, dst, table, rows, timeout, tag)
+                s = run_dmt(src, dst, table, rows, timeout, tag, chunk_size)
                 res.dmt.append(s)
             state = "ok" if s.ok else f"FAILED ({s.error})"
             print(f"  {tag} {what}: {_fmt(s.seconds, '.2f')}s {state}", file=sys.stderr, flush=True)
     if dst != "sqlite":
-        drop_table(dst, table)
+        for t in table.split("+"):
+            drop_table(dst, t)
     return res
 
 
@@ -463,6 +495,19 @@ def parse_list(value: str, allowed: list[str] | tuple[str, ...], what: str) -> l
     return items
 
 
+def parse_chunk_sizes(value: str) -> list[int | None]:
+    """``119000,500000`` -> those sizes; ``default`` (or nothing) is the config default."""
+    sizes: list[int | None] = []
+    for item in (v.strip() for v in value.split(",")):
+        if item in ("", "default"):
+            sizes.append(None)
+        elif item.isdigit():
+            sizes.append(int(item))
+        else:
+            raise argparse.ArgumentTypeError(f"chunk size `{item}` is not a whole number")
+    return list(dict.fromkeys(sizes))
+
+
 def main(argv: list[str] | None = None) -> int:
     doc = __doc__ or ""
     ap = argparse.ArgumentParser(
@@ -470,16 +515,25 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--scale", type=float, default=1.0, help="data scale; 1.0 = 2M votes")
     ap.add_argument("--directions", default=",".join(ALL_DIRECTIONS), help="e.g. pg-pg,my-pg")
-    ap.add_argument("--tables", default=",".join(TABLES), help="votes,posts")
+    ap.add_argument(
+        "--tables", default=",".join(TABLES), help="votes,posts; votes+posts: both in one run"
+    )
     ap.add_argument("--repeat", type=int, default=1, help="runs per measurement (median)")
     ap.add_argument("--timeout", type=float, default=600, help="seconds before a run is killed")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--fixed-cost", action="store_true", help="also measure the fixed cost")
     ap.add_argument("--fixed-repeat", type=int, default=5, help="runs per fixed-cost median")
+    ap.add_argument(
+        "--chunk-sizes", default="", help="run each direction at these migration.chunk_size "
+        "values (e.g. 119000,500000; `default` for the default) to check peak RSS",
+    )  # fmt: skip
+    ap.add_argument("--no-reference", action="store_true", help="skip the reference pipes")
     args = ap.parse_args(argv)
     try:
         directions = parse_list(args.directions, ALL_DIRECTIONS, "direction")
-        tables = parse_list(args.tables, TABLES, "table")
+        together = [a + "+" + b for a in TABLES for b in TABLES if a != b]
+        tables = parse_list(args.tables, [*TABLES, *together], "table")
+        chunk_sizes = parse_chunk_sizes(args.chunk_sizes)
     except argparse.ArgumentTypeError as exc:
         ap.error(str(exc))
     if args.repeat < 1 or args.fixed_repeat < 1:
@@ -503,16 +557,21 @@ def main(argv: list[str] | None = None) -> int:
     for direction in directions:
         src, dst = direction.split("-")
         for table in tables:
-            rows = sizes.rows(table)
+            rows = sum(sizes.rows(t) for t in table.split("+"))
             broken = [f"{e}: {data[e]}" for e in (src, dst) if data.get(e, "ok") != "ok"]
             if broken:
                 res = Result(direction, table, rows, reference_pipe(src, dst, table), None)
                 res.target = TARGETS.get(direction)
                 res.error = "; ".join(broken)
-            else:
-                res = bench_one(src, dst, table, rows, args.repeat, args.timeout)
-            results.append(res)
-            print(row_line(res), flush=True)
+                results.append(res)
+                print(row_line(res), flush=True)
+                continue
+            for size in chunk_sizes:
+                res = bench_one(
+                    src, dst, table, rows, args.repeat, args.timeout, size, not args.no_reference
+                )
+                results.append(res)
+                print(row_line(res), flush=True)
     fixed = fixed_cost.measure(directions, args.fixed_repeat) if args.fixed_cost else None
 
     OUT_DIR.mkdir(parents=True, exist_ok=True)
@@ -537,7 +596,7 @@ def main(argv: list[str] | None = None) -> int:
     seen = set()
     for r in results:
         key = (r.direction, r.table)
-        if key not in seen and r.table == tables[0]:
+        if key not in seen and r.table == tables[0] and r.reference:
             seen.add(key)
             print(f"  {r.direction:<13} {short_pipe(r.reference)}")
     failed = any(d["error"] for d in (fixed or {}).get("directions", []))

@@ -63,6 +63,31 @@ MAX_WRITER_STEP = 4
 MAX_CHUNK_GROWTH = 8
 
 
+MB = 1024 * 1024
+#: the smallest byte budget of one batch, however many batches share the memory budget
+MIN_BATCH_BYTES = 64 * 1024
+
+
+def batch_budget(max_memory_mb: float, read_ahead: int, writers: int, reader_slots: int) -> int:
+    """Bytes one batch may hold: ``migration.max_memory_mb`` shared by every batch that can
+    exist at once — ``read_ahead`` queued, one per writer (its encoded copy is in the batch's
+    count), and ``reader_slots`` held by the readers (one per reader, more where a reader's
+    driver reads ahead of it). The pipeline sizes batches by it, and the controller's largest
+    chunk_size is this budget in rows, so no proposal is one the pipeline would cut."""
+    slots = read_ahead + writers + reader_slots
+    return int(max(MIN_BATCH_BYTES, max_memory_mb * MB // max(1, slots)))
+
+
+def max_batch_rows(
+    max_memory_mb: float, row_bytes: float, read_ahead: int, writers: int, reader_slots: int
+) -> int:
+    """The most rows one batch holds inside :func:`batch_budget` at ``row_bytes`` a row (as
+    the data path counts a row, its copies included); the chunk_size bound when unknown."""
+    if row_bytes <= 0:
+        return CHUNK_SIZE.high
+    return int(batch_budget(max_memory_mb, read_ahead, writers, reader_slots) // row_bytes)
+
+
 def writer_bound(max_writers: int | None) -> int:
     """The highest writer count a run may use: the knob's bound, narrowed by the target's
     declared ``max_writers`` capability (SQLite: 1)."""

@@ -35,6 +35,11 @@ class DataPath(Protocol):
     name: str
 
     @property
+    def reader_batches(self) -> int:
+        """Batches one reader holds at once, counting what its driver reads ahead of the batch
+        it yields (1: only that batch); the pipeline shares the memory budget by it."""
+
+    @property
     def min_range_rows(self) -> int:
         """The fewest rows one read should cover: the pipeline merges consecutive planned
         key ranges up to it (0: read ranges as planned)."""

@@ -39,15 +39,19 @@ from dmt.model.schema import INT_KINDS
 from dmt.paths.base import Read, RowFallback
 from dmt.paths.columnar_support import (
     CARRIES,
+    COPIES,
     GUARD,
     TEXT,
     ConnectionPool,
     InfileCheck,
+    arrow_bytes,
     arrow_type,
     available,
     guard_sql,
     reader_failed,
+    returning_pool,
     tsv_bytes,
+    within_budget,
 )
 from dmt.schema.translate import TablePlan
 
@@ -57,7 +61,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("dmt.pipeline")
 
 FIRST_ROWS = 4  # the first batch of a table: its rows may be of any width
-COPIES = 2  # a batch's Arrow size times this is what it costs in memory at its peak
 RANGE_BATCHES = 4  # batches one connectorx query streams (see ArrowPath.min_range_rows)
 #: the target's ``columnar_writer`` -> how a batch is loaded, as the path's name says it
 _WRITERS = {"adbc": "adbc ingest", "tsv": "load data"}
@@ -69,6 +72,7 @@ class ArrowPath:
     def __init__(self, source: Dialect, target: Dialect, plan: TablePlan) -> None:
         import pyarrow as pa
 
+        returning_pool()
         self.source = source
         self.target = target
         self.reader = source.columnar_reader
@@ -86,6 +90,11 @@ class ArrowPath:
         self._readers = ConnectionPool(source.columnar_connect)
         self._writers = ConnectionPool(target.columnar_connect)
         self._infile = InfileCheck(target) if self.writer == "tsv" else None
+
+    @property
+    def reader_batches(self) -> int:
+        """The batch yielded, and a connectorx query's RANGE_BATCHES read ahead (as COPIES)."""
+        return 1 + -(-RANGE_BATCHES // COPIES) if self.reader == "connectorx" else 1
 
     @property
     def min_range_rows(self) -> int:
@@ -113,6 +122,7 @@ class ArrowPath:
                 while True:
                     table, n, nbytes, secs, top = next(segment)
                     yield table, n, nbytes, secs
+                    del table  # not held while the next batch is read
                     last = top
             except StopIteration as done:
                 why = done.value
@@ -127,7 +137,8 @@ class ArrowPath:
                 "table `%s` %s: keys after %s take the row path (%s)",
                 job.source.name, part.describe(), last, why,
             )  # fmt: skip
-            yield RowFallback(_rest(part, last), why)
+            lower = None if last is None else (last,)
+            yield RowFallback(Chunk(part.table, part.index, lower, part.upper), why)
             if end is None or end == upper or stop():
                 return
             last = end
@@ -138,8 +149,6 @@ class ArrowPath:
     ) -> Generator[tuple[Any, int, int, float, Any], None, str | None]:  # fmt: skip
         """Batches of ``(last, upper]`` as the pipeline takes them, each with its highest
         key; returns why the rest needs the row path, or None when the range is done."""
-        import pyarrow.compute as pc
-
         started = time.monotonic()
         for table, why in self._tables(job, last, upper, max_rows, max_bytes):
             if table is not None:
@@ -147,7 +156,7 @@ class ArrowPath:
             if why is not None:
                 return why
             assert table is not None
-            top = pc.max(table.column(job.key[0])).as_py()
+            keys = table.column(job.key[0])  # ascending: the query orders by it
             table = table.drop_columns([GUARD]) if GUARD in table.column_names else table
             try:
                 table = table.rename_columns(self.schema.names).cast(self.schema)
@@ -158,11 +167,13 @@ class ArrowPath:
                 return why
             table = encoded
             n = table.num_rows
-            # a batch lives twice: as read (the driver's buffer, then Arrow) and as written
-            # (ADBC encodes the whole batch into one COPY buffer)
-            nbytes = COPIES * table.nbytes
+            nbytes = arrow_bytes(table)
             self._row_bytes = max(self._row_bytes, nbytes / n)
-            yield table, n, nbytes, time.monotonic() - started, top
+            secs = time.monotonic() - started
+            for part, rows, size, top in within_budget(table, keys, nbytes, max_bytes):
+                yield part, rows, size, secs * rows / n, top
+                del part  # not held while the next batch is read
+            del table, keys
             if stop():
                 return None
             started = time.monotonic()
@@ -195,10 +206,12 @@ class ArrowPath:
             n = table.num_rows
             if n == 0:
                 return
-            yield table, None
+            top = pc.max(table.column(job.key[0])).as_py()
+            box, table = [table], None  # handed over: not held here while the pipeline does
+            yield box.pop(), None
             if n < limit:
                 return
-            last = pc.max(table.column(job.key[0])).as_py()
+            last = top
             limit *= 2
 
     def _stream(
@@ -221,7 +234,9 @@ class ArrowPath:
                     if batch.num_rows:
                         got += batch.num_rows
                         last = batch.column(job.key[0])[-1].as_py()
-                        yield pa.Table.from_batches([batch]), None
+                        box = [pa.Table.from_batches([batch])]  # handed over (see _tables)
+                        del batch
+                        yield box.pop(), None
             except BaseException as exc:
                 yield None, reader_failed(exc)
                 return
@@ -306,11 +321,6 @@ class ArrowPath:
     def close(self) -> None:
         self._readers.close()
         self._writers.close()
-
-
-def _rest(chunk: Chunk, last: Any) -> Chunk:
-    """The part of ``chunk`` after the key ``last``."""
-    return Chunk(chunk.table, chunk.index, None if last is None else (last,), chunk.upper)
 
 
 def choose_columnar(source: Dialect, target: Dialect, plan: TablePlan) -> ArrowPath | None:

@@ -42,6 +42,7 @@ class PgCopyPath:
 
     name = "pg-binary-copy"
     min_range_rows = 0
+    reader_batches = 1  # libpq hands over one row message at a time
 
     def __init__(self, source: Dialect, target: Dialect) -> None:
         self.source = source

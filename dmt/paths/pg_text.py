@@ -105,6 +105,7 @@ class PgTextPath:
 
     name = "pg-text-load-data"
     min_range_rows = 0
+    reader_batches = 1  # libpq hands over one row message at a time
 
     def __init__(self, source: Dialect, target: Dialect, columns: list[Column]) -> None:
         self.source = source

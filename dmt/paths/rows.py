@@ -120,3 +120,4 @@ def read_rows(
         if job.convert is not None:
             rows = job.convert(rows)
         yield rows, len(rows), nbytes, secs
+        del rows  # not held while the next batch is read

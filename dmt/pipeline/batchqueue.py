@@ -1,4 +1,5 @@
-"""The read-ahead queue: bounded, with a capacity that can change between tables.
+"""The read-ahead queue: bounded in items and in bytes, with limits that can change between
+tables.
 
 Nothing polls: every wait is on the queue's condition, which every change notifies (a put, a
 get, a capacity change, :meth:`BatchQueue.close`, :meth:`BatchQueue.drain` and
@@ -24,18 +25,35 @@ STOP = object()  # the queue is closed and empty: no more batches
 RETIRE = object()  # returned by get() when the caller was asked to stop waiting
 
 
-class BatchQueue:
-    """A FIFO bounded at ``capacity`` items whose capacity may be changed at runtime.
+def size_of(item: object) -> int:
+    """The bytes an item holds, as its data path counted them (a batch's ``nbytes``)."""
+    return int(getattr(item, "nbytes", 0))
 
-    ``put`` blocks while full and ``get`` while empty; both return the seconds they waited so
-    the pipeline can report its waiting share. Closing the queue ends every consumer once the
-    queue is empty, however many writers the pool has by then; aborting it ends every ``put``
-    waiting for room.
+
+class BatchQueue:
+    """A FIFO bounded at ``capacity`` items and ``max_bytes`` bytes (0: no byte bound), both
+    changeable at runtime.
+
+    An item is counted by its ``nbytes`` (:func:`size_of`): Arrow tables, COPY bytes and row
+    lists alike, as their paths measured them. ``put`` blocks while the queue is full in
+    items, or while the item would take it past ``max_bytes`` (an empty queue takes any one
+    item, so a batch larger than the bound still moves, alone); ``get`` blocks while empty;
+    both return the seconds they waited so the pipeline can report its waiting share.
+    Closing the queue ends every consumer once the queue is empty, however many writers the
+    pool has by then; aborting it ends every ``put`` waiting for room.
     """
 
-    def __init__(self, capacity: int, on_change: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self,
+        capacity: int,
+        on_change: Callable[[int, int], None] | None = None,
+        max_bytes: int = 0,
+    ) -> None:
         self._items: deque[object] = deque()
         self._capacity = capacity
+        self._max_bytes = max_bytes
+        self._bytes = 0
+        self.peak_bytes = 0  # the most bytes the queue has held at once
         self._cond = threading.Condition()
         self._on_change = on_change
         self._closed = False
@@ -45,10 +63,28 @@ class BatchQueue:
     def capacity(self) -> int:
         return self._capacity
 
-    def set_capacity(self, capacity: int) -> None:
+    @property
+    def max_bytes(self) -> int:
+        return self._max_bytes
+
+    @property
+    def nbytes(self) -> int:
+        """The bytes the queued items hold now."""
+        with self._cond:
+            return self._bytes
+
+    def set_capacity(self, capacity: int, max_bytes: int | None = None) -> None:
         with self._cond:
             self._capacity = capacity
+            if max_bytes is not None:
+                self._max_bytes = max_bytes
             self._cond.notify_all()
+
+    def _full(self, size: int) -> bool:
+        if len(self._items) >= self._capacity:
+            return True
+        over = self._max_bytes > 0 and self._bytes + size > self._max_bytes
+        return over and bool(self._items)
 
     def __len__(self) -> int:
         with self._cond:
@@ -59,12 +95,15 @@ class BatchQueue:
         ``abort`` is set (checked again whenever the queue changes: a writer taking a batch
         makes room, and a failure drains or aborts the queue)."""
         start = time.monotonic()
+        size = size_of(item)
         with self._cond:
-            while len(self._items) >= self._capacity:
+            while self._full(size):
                 if self._aborted or (abort is not None and abort.is_set()):
                     return time.monotonic() - start
                 self._cond.wait()
             self._items.append(item)
+            self._bytes += size
+            self.peak_bytes = max(self.peak_bytes, self._bytes)
             self._notify_change()
             self._cond.notify_all()
         return time.monotonic() - start
@@ -81,6 +120,7 @@ class BatchQueue:
                     return RETIRE, time.monotonic() - start
                 self._cond.wait()
             item = self._items.popleft()
+            self._bytes -= size_of(item)
             self._notify_change()
             self._cond.notify_all()
         return item, time.monotonic() - start
@@ -107,10 +147,11 @@ class BatchQueue:
         with self._cond:
             dropped = len(self._items)
             self._items.clear()
+            self._bytes = 0
             self._notify_change()
             self._cond.notify_all()
             return dropped
 
     def _notify_change(self) -> None:
         if self._on_change is not None:
-            self._on_change(len(self._items))
+            self._on_change(len(self._items), self._bytes)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dmt.pipeline.updates import UpdateSlot
-from dmt.settings import KNOBS, Update
+from dmt.settings import KNOBS, Update, batch_budget
 
 log = logging.getLogger("dmt.pipeline")
 
@@ -33,13 +33,22 @@ class Knobs:
     writers: int
     max_memory_mb: int
     chunk_size_at: str = "table"
+    #: batches one reader holds at once: 1, or more where its driver reads ahead (the data
+    #: paths' ``reader_batches``; the pipeline sets it)
+    reader_batches: int = 1
+
+    def reader_slots(self) -> int:
+        """Batches the readers of every table in flight may hold at once."""
+        return self.tables_in_flight * self.parallel_readers * self.reader_batches
 
     def batch_bytes(self) -> int:
-        """Byte budget of one batch: the memory budget shared by every batch that can exist."""
-        slots = (
-            self.read_ahead_buffers + self.writers + self.tables_in_flight * self.parallel_readers
-        )
-        return max(64 * 1024, self.max_memory_mb * 1024 * 1024 // max(1, slots))
+        """Byte budget of one batch (:func:`~dmt.settings.batch_budget`)."""
+        k = self
+        return batch_budget(k.max_memory_mb, k.read_ahead_buffers, k.writers, k.reader_slots())
+
+    def queue_bytes(self) -> int:
+        """What the read-ahead queue may hold in bytes: its share of the memory budget."""
+        return self.read_ahead_buffers * self.batch_bytes()
 
 
 class KnobUpdates:

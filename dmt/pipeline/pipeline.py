@@ -90,7 +90,11 @@ class Pipeline:
         self._first_error: BaseException | None = None
         self._jobs_lock = threading.Lock()
         self._next_job = 0
-        self.queue = BatchQueue(knobs.read_ahead_buffers, self._on_queue_change)
+        # a reader holds as many batches as the greediest data path of the run has it hold
+        knobs.reader_batches = max([1, *(p.reader_batches for p in self.paths.values())])
+        self.queue = BatchQueue(
+            knobs.read_ahead_buffers, self._on_queue_change, knobs.queue_bytes()
+        )
         self.stop.on_set(self.queue.abort)
         self.tracker = ChunkTracker(self._on_chunk_committed, self._on_table_done)
         self.pool = DynamicWriterPool(
@@ -204,6 +208,7 @@ class Pipeline:
         self.counters.set(current_table=name, column_count=len(job.source.columns))
         self.updates.drain(table_start=True)
         k = self.knobs
+        self._fit_memory()
         chunk_size = k.chunk_size
         if self.checkpoints is not None:
             todo = self.checkpoints.chunks_for(job, conn, chunk_size)
@@ -278,13 +283,24 @@ class Pipeline:
         self.updates.drain(table_start=False)
 
     # ------------------------------------------------------------------ callbacks
-    def _on_queue_change(self, depth: int) -> None:
+    def _on_queue_change(self, depth: int, nbytes: int) -> None:
         self.counters.set(queue_depth=depth)
+        if nbytes > self.counters.max_queue_bytes:
+            self.counters.set(max_queue_bytes=nbytes)
+
+    def _fit_memory(self) -> None:
+        """The queue's bounds and the batch budget for the knobs as they are now (the
+        writer count changes the budget's split; it is applied at table starts)."""
+        k = self.knobs
+        self.queue.set_capacity(k.read_ahead_buffers, k.queue_bytes())
+        self.counters.set(
+            queue_capacity=k.read_ahead_buffers, batch_budget=k.batch_bytes(),
+            reader_slots=k.reader_slots(),
+        )  # fmt: skip
 
     def _on_knob_applied(self, knob: str, value: int) -> None:
-        if knob == "read_ahead_buffers":
-            self.queue.set_capacity(value)
-            self.counters.set(queue_capacity=value)
+        if knob in ("read_ahead_buffers", "parallel_readers"):
+            self._fit_memory()
         if knob == "chunk_size":
             self.counters.set(chunk_size=value)
 

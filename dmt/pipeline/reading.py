@@ -36,14 +36,20 @@ def read_batches(
                     source, conn, job, item.chunk, max_rows, max_bytes, stop.is_set
                 ):
                     yield rows, n, nbytes, secs, False
+                    del rows
             else:
                 payload, n, nbytes, secs = item
+                del item
                 yield payload, n, nbytes, secs, True
+                del payload
         return
+    # a batch is let go once yielded: the caller holds it until the queue takes it, and no
+    # frame here keeps it while the next one is read
     for rows, n, nbytes, secs in read_rows(
         source, conn, job, chunk, max_rows, max_bytes, stop.is_set
     ):
         yield rows, n, nbytes, secs, False
+        del rows
 
 
 class RangeReader:
@@ -89,6 +95,7 @@ class RangeReader:
                 seq += 1
                 self.counters.add("batches_in_flight")
                 waited = self.queue.put(batch, self.stop)
+                del batch, payload  # the queue and its writer hold it now, not this reader
                 self.counters.record_wait(waited)
                 self.tracker.add_wait(job, waited)
         except Exception as exc:

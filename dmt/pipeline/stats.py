@@ -39,6 +39,9 @@ class PipelineSnapshot:
     avg_row_bytes: float
     rows_expected: int
     max_batch_bytes: int = 0  # the largest batch written so far, as its data path counts it
+    max_queue_bytes: int = 0  # the most bytes the read-ahead queue held at once
+    batch_budget: int = 0  # the byte budget of one batch, as the readers were last given it
+    reader_slots: int = 0  # batches the readers may hold at once (see settings.batch_budget)
     last_commit_at: float = 0.0  # clock at the most recent batch commit (0 before the first)
     #: table -> (rows, bytes) committed so far, bytes as the table's data path counts them
     table_totals: Mapping[str, tuple[int, int]] = field(default_factory=dict)
@@ -80,6 +83,9 @@ class PipelineCounters:
     avg_row_bytes: float = 0.0
     rows_expected: int = 0
     max_batch_bytes: int = 0
+    max_queue_bytes: int = 0
+    batch_budget: int = 0
+    reader_slots: int = 0
     last_commit_at: float = 0.0
     first_row_at: float = 0.0  # clock when the first batch with rows committed (0: none yet)
     last_row_at: float = 0.0  # clock when the last batch with rows committed

@@ -102,6 +102,7 @@ class DynamicWriterPool:
                         self._write(conn, item)
                     except BaseException as exc:  # reported, then the pool keeps draining
                         self._on_error(exc, item)
+                del item  # not held while waiting for the next batch
                 if self._should_retire():
                     return
         except BaseException as exc:  # connect failed: report; the pipeline aborts the run

@@ -54,8 +54,12 @@ class ChunkSizing:
         _, c_cap = self.safety.caps(m.taken_at)
         lo = on_grid(c / 2, "ceil")
         # straight to the estimate: tiny chunks reach the target in two steps where doubling
-        # would take five
-        mem = CHUNK_SIZE.high if batches_capped(m) else self.safety.max_chunk(w, m)
+        # would take five. Never grown past the rows one batch may hold (the pipeline would cut
+        # the batches there); a size already past them whose batches are capped below it
+        # (sparse key ranges) is not cut for it: that would only shorten the key ranges
+        mem = self.safety.max_chunk(w, m)
+        if batches_capped(m):
+            mem = max(mem, c)
         hi = max(lo, on_grid(min(c * MAX_CHUNK_GROWTH, c_cap, mem), "floor"))
         return min(max(want, lo), hi)
 

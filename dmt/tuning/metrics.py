@@ -119,6 +119,7 @@ class MetricsSnapshot:
     memory_growth_mb_per_sample: float  # least-squares slope of RSS
     latency_trend_percent: float  # write p95 vs the mean of the earlier samples
     cpu_saturated: bool
+    reader_slots: int = 0  # batches the readers may hold at once (settings.batch_budget)
 
     @property
     def rows_per_batch(self) -> float:
@@ -300,4 +301,5 @@ class MetricsCollector:
             memory_growth_mb_per_sample=_slope(rss),
             latency_trend_percent=_change(p95_w, mean_p95),
             cpu_saturated=host.system_cpu_percent >= CPU_SATURATED_PERCENT,
+            reader_slots=s.reader_slots,
         )

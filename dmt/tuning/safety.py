@@ -4,20 +4,24 @@ falls). A back-off caps the knob it lowered for ``ceiling_seconds``."""
 
 from __future__ import annotations
 
-from dmt.settings import CHUNK_SIZE, WRITERS
+from dmt.settings import CHUNK_SIZE, WRITERS, max_batch_rows
 from dmt.tuning.decisions import Decision, Point, change, on_grid
 from dmt.tuning.measure import batches_capped
-from dmt.tuning.metrics import MB, MetricsSnapshot
+from dmt.tuning.metrics import MetricsSnapshot
 from dmt.tuning.params import ControllerSettings
 
 
 def max_chunk(budget_mb: float, writers: int, m: MetricsSnapshot | None) -> int:
-    """Largest chunk a memory budget of ``budget_mb`` allows with ``writers`` writers: one batch
-    per queue slot and per writer, at the rows' average size."""
+    """Largest chunk a memory budget of ``budget_mb`` allows with ``writers`` writers: the rows
+    of one batch at the rows' average size (as the data path counts them), the budget shared
+    as the pipeline shares it (:func:`~dmt.settings.batch_budget`: one batch per queue slot,
+    per writer and per reader slot), so a proposal never exceeds what the batches can hold."""
     if m is None or m.avg_row_bytes <= 0:
         return CHUNK_SIZE.high
-    slots = max(m.queue_capacity, 1) + writers
-    return int(budget_mb * MB // (m.avg_row_bytes * slots))
+    rows = max_batch_rows(
+        budget_mb, m.avg_row_bytes, max(m.queue_capacity, 1), writers, m.reader_slots
+    )
+    return min(CHUNK_SIZE.high, rows)
 
 
 def held_rows(m: MetricsSnapshot, chunk: int) -> float:

@@ -179,6 +179,33 @@ def test_rows_far_wider_than_the_batch_budget(
     assert assert_same_table(cfg.source, cfg.target, "lobs") == 40
 
 
+@pytest.mark.parametrize(
+    ("kind", "path"), [("postgres", "arrow"), ("postgres", "rows"), ("sqlite", "arrow")]
+)
+def test_a_huge_chunk_size_is_held_to_the_memory_budget(
+    source: Path, tmp_path: Path, kind: str, path: str, request: pytest.FixtureRequest
+) -> None:
+    # chunk_size 500,000 over a 300,000-row table, in the smallest budget (64 MB): the batches
+    # the writers receive, and the queue in all, stay inside their shares of the budget
+    dst = tmp_path / "t.db" if kind == "sqlite" else request.getfixturevalue("pg_db")
+    cfg = _cfg(source, dst, kind, tmp_path, include_tables=["big"], chunk_size=500_000,
+               max_memory_mb=64, data_path="auto" if path == "arrow" else "rows")  # fmt: skip
+    migration = Migration(cfg)
+    result = migration.execute()
+    assert result.tables[0].rows == 300_000
+    assert result.tables[0].path.startswith(path)
+    snap = migration.counters.snapshot()
+    m = cfg.migration
+    slots = m.read_ahead_buffers + m.write_ahead_writers + snap.reader_slots
+    assert snap.batch_budget == 64 * 2**20 // slots
+    # the row path may pass its budget by one fetch, planned at most a quarter of it
+    over = 1.25 if path == "rows" else 1.0
+    assert 0 < snap.max_batch_bytes <= over * snap.batch_budget
+    assert snap.max_queue_bytes <= m.read_ahead_buffers * snap.batch_budget
+    assert snap.batches_written >= snap.bytes_total / (over * snap.batch_budget) > 2
+    assert assert_same_table(cfg.source, cfg.target, "big") == 300_000
+
+
 def test_a_writer_error_stops_the_run_cleanly(source: Path, pg_db: str, tmp_path: Path) -> None:
     # the target table exists with a CHECK the data breaks: append mode keeps it
     with psycopg.connect(dbname=pg_db, autocommit=True, **PG) as c:

@@ -10,12 +10,15 @@ from pathlib import Path
 
 from dmt.config import Endpoint
 from dmt.dialects.sqlite import SQLiteDialect
+from dmt.model.job import Batch, TableJob
 from dmt.model.ranges import Chunk
 from dmt.model.schema import Column, ColumnType, Table
 from dmt.paths.rows import make_row_converter, read_chunk, row_bytes
 from dmt.pipeline.batchqueue import RETIRE, STOP, BatchQueue
 from dmt.pipeline.updates import UpdateSlot
 from dmt.settings import Update
+
+JOB = TableJob(Table("t", []), Table("t", []), ("id",))
 
 
 def test_update_slot_latest_wins_and_never_blocks() -> None:
@@ -124,3 +127,46 @@ def test_a_put_waiting_for_room_returns_when_the_pipeline_stops() -> None:
     assert not cancel.is_set()  # the user's event is never set by the pipeline
     cancel.set()
     assert StopFlag(cancel).is_set()
+
+
+def test_queue_holds_arrow_batches_within_its_byte_bound() -> None:
+    # Arrow batches of very different widths, counted as the columnar path counts them: the
+    # queue takes one more only while it fits the byte bound, however many slots are free,
+    # and a batch larger than the bound still passes, alone
+    import pyarrow as pa
+
+    from dmt.paths.columnar_support import arrow_bytes
+
+    def batch(rows: int, width: int) -> Batch:
+        table = pa.table({"id": pa.array(range(rows)), "v": pa.array(["x" * width] * rows)})
+        return Batch(
+            JOB, Chunk("t", 0, None, None), 0, table, arrow_bytes(table), nrows=rows, by_path=True
+        )
+
+    sizes = [(1_000, 10), (50, 20_000), (10_000, 100), (2_000, 1_000), (300, 5_000)] * 4
+    batches = [batch(n, w) for n, w in sizes] + [batch(100, 60_000)]  # the last: past the bound
+    bound = 6 * 2**20
+    assert batches[-1].nbytes > bound > max(b.nbytes for b in batches[:-1])
+    seen: list[tuple[int, int]] = []  # (depth, bytes) at every change, under the queue's lock
+    q = BatchQueue(64, on_change=lambda depth, nbytes: seen.append((depth, nbytes)),
+                   max_bytes=bound)  # fmt: skip
+
+    def producer() -> None:
+        for b in batches:
+            q.put(b)
+        q.close()
+
+    t = threading.Thread(target=producer)
+    t.start()
+    got = []
+    while (item := q.get()[0]) is not STOP:
+        got.append(item)
+        time.sleep(0.002)  # a writer slower than the reader: the queue stays full
+    t.join()
+    assert got == batches
+    # within the bound, but for the oversized batch, which waited for an empty queue
+    assert all(n <= bound or (d, n) == (1, batches[-1].nbytes) for d, n in seen)
+    assert (1, batches[-1].nbytes) in seen
+    assert max(d for d, _ in seen) >= 2 and q.nbytes == 0
+    assert q.peak_bytes == max(n for _, n in seen)
+    assert sum(b.nbytes for b in batches[:-1]) > 2 * bound  # they could not all fit at once

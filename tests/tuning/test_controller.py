@@ -5,6 +5,7 @@ import itertools
 
 import pytest
 
+from dmt.pipeline.knobs import Knobs
 from dmt.settings import Update
 from dmt.tuning.controller import Controller, ControllerSettings
 from dmt.tuning.decisions import Decision, DecisionRejected, action_for
@@ -146,6 +147,20 @@ def test_memory_budget_is_respected_under_wide_rows() -> None:
     assert usage(sim.writers, sim.chunk_size) <= budget_mb
     best = MODEL.optimum(lambda w, c: usage(w, c) <= budget_mb)
     assert loop.throughput() >= 0.9 * best
+
+
+@pytest.mark.parametrize("writers", [1, 2, 8])
+def test_the_largest_chunk_is_the_pipelines_batch_budget_in_rows(writers: int) -> None:
+    """The controller shares the memory budget as the pipeline does, readers included (4
+    tables in flight, connectorx readers holding 3 batches each): the largest chunk_size it
+    may propose is exactly the rows one batch may hold, so the pipeline never cuts one."""
+    loop = Loop(SimPipeline(MODEL, writers, 50_000, avg_row_bytes=60.5), max_memory_mb=128)
+    m = dataclasses.replace(loop.collector.collect(), reader_slots=12)
+    knobs = Knobs(tables_in_flight=4, chunk_size=50_000, parallel_readers=1,
+                  read_ahead_buffers=m.queue_capacity, writers=writers, max_memory_mb=128,
+                  reader_batches=3)  # fmt: skip
+    assert knobs.reader_slots() == m.reader_slots
+    assert loop.ctl.max_chunk(writers, m) == int(knobs.batch_bytes() // 60.5)
 
 
 def test_batches_capped_below_the_budget_are_not_a_reason_to_cut_chunk_size() -> None:
