@@ -247,7 +247,8 @@ def validate(
 
         how, report = validate_target(_load(config), mode.value if mode else None)
     if output_json:
-        _emit({"status": "ok", "mode": how, "tables": report.to_json()})
+        seconds = round(report.seconds, 3)
+        _emit({"status": "ok", "mode": how, "seconds": seconds, "tables": report.to_json()})
     else:
         for t in report.tables:
             what = "rows" if how == "count" else f"rows, {t.chunks} chunk(s) with equal checksums"

@@ -29,6 +29,7 @@ warning.
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from dmt.dialects.base import Dialect
@@ -52,6 +53,16 @@ def validate(
     abort: threading.Event | None = None,
 ) -> ValidationReport:
     """Validate every planned table (``mode`` is ``count`` or ``checksum``)."""
+    started = time.monotonic()
+    report = _validate(source, target, plans, mode, chunk_size, tables_in_flight, abort)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _validate(
+    source: Dialect, target: Dialect, plans: list[TablePlan], mode: str, chunk_size: int,
+    tables_in_flight: int, abort: threading.Event | None,
+) -> ValidationReport:  # fmt: skip
     abort = abort or threading.Event()
     if mode == "count":
         return count_all(source, target, plans)

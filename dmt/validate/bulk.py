@@ -21,7 +21,12 @@ carry.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import logging
+import queue
+import threading
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +50,7 @@ log = logging.getLogger("dmt")
 _TEXT = ("char", "varchar", "text")
 _BYTES = ("binary", "varbinary", "blob")
 BATCH_BYTES = 8 << 20  # Arrow bytes one side reads per query, from the widest rows seen
+PARALLEL_CHUNKS = 2  # chunks of one table read at once, each by both sides
 FIRST_ROWS = 256  # rows of a table's first query, before its row width is known
 #: the source kinds the bulk path compares -> the Arrow type both sides are normalised to
 _NORMAL = {
@@ -84,6 +90,10 @@ class BulkReader:
             return None, f"the {self.dialect.side}'s reader failed: {first_line(exc)}"
         self.row_bytes = max(self.row_bytes, table.nbytes / max(1, table.num_rows))
         return self._normal(table)
+
+    def twin(self) -> BulkReader:
+        """A reader of the same table with a connection of its own."""
+        return BulkReader(self.dialect, self.table, self.key, self.kinds)
 
     def _fetch(self, sql: str) -> pa.Table:
         if self.dialect.columnar_reader == "adbc":
@@ -172,56 +182,78 @@ def choose_bulk(
 
 
 def check_bulk(tc: TableChecksum, readers: tuple[BulkReader, BulkReader]) -> TableCheck:
-    """``tc``'s table checked chunk by chunk on the bulk path (:func:`_bulk_chunk`); a chunk
-    the bulk path cannot call equal is decided by ``tc``'s exact path."""
+    """``tc``'s table checked chunk by chunk on the bulk path (:func:`_bulk_chunk`),
+    PARALLEL_CHUNKS chunks at once, each with its own pair of readers; the outcomes are taken in
+    chunk order, so the first differing chunk is the one named. A chunk the bulk path cannot
+    call equal is decided by ``tc``'s exact path."""
     check = TableCheck(tc.name, 0, 0)
     matched = 0
     sconn = tconn = None
-    try:
+    pairs = [readers] + [(readers[0].twin(), readers[1].twin()) for _ in range(1, PARALLEL_CHUNKS)]
+    free: queue.SimpleQueue[tuple[tuple[BulkReader, BulkReader], ThreadPoolExecutor]]
+    free = queue.SimpleQueue()
+    done = threading.Event()
+    with contextlib.ExitStack() as stack:
+        for pair in pairs:
+            stack.callback(pair[0].close)
+            stack.callback(pair[1].close)
+            ex = stack.enter_context(ThreadPoolExecutor(2, "dmt-validate-read"))
+            free.put((pair, ex))
+
+        def work(chunk: Chunk) -> tuple[int, str | None]:
+            pair, ex = free.get()
+            try:
+                return _bulk_chunk(tc, pair, ex, chunk, done)
+            finally:
+                free.put((pair, ex))
+
         with guard(tc.source, "reading chunks", tc.name):
             sconn = tc.source.connect()
-            chunks = plan_chunks(tc.source, sconn, tc.plan.source, tc.key, tc.chunk_size)
+            stack.callback(close, sconn)
+            chunks = iter(plan_chunks(tc.source, sconn, tc.plan.source, tc.key, tc.chunk_size))
         with guard(tc.target, "reading chunks", tc.name):
             tconn = tc.target.connect()
-        with ThreadPoolExecutor(2, thread_name_prefix="dmt-validate-bulk") as ex:
-            for chunk in chunks:
-                rows, why = _bulk_chunk(tc, readers, ex, chunk)
-                got = rows
-                if why is not None:
-                    log.debug("validate: `%s` %s on the exact path (%s)", tc.name,
-                              chunk.describe(), why)  # fmt: skip
-                    with guard(tc.source, "reading chunks", tc.name):
-                        sc = tc.read_source(sconn, chunk)
-                    with guard(tc.target, "reading chunks", tc.name):
-                        target_rows = tc.read_target(tconn, sc)
-                    rows, got = len(sc.rows), len(target_rows)
-                    diff = compare(sc.rows, target_rows)
-                    if diff:
-                        where = f"table `{tc.name}`: content differs in {chunk.describe()}: "
-                        check.mismatch = where + diff
-                check.chunks += 1
-                check.source_rows += rows
-                tc.seen.append((chunk, rows))
-                matched += got
-                if check.mismatch:
-                    break
+            stack.callback(close, tconn)
+        pool = ThreadPoolExecutor(PARALLEL_CHUNKS, "dmt-validate-chunk")
+        stack.callback(pool.shutdown, wait=True, cancel_futures=True)
+        stack.callback(done.set)  # a mismatch or a failure: the chunks in flight stop early
+        ahead = deque((c, pool.submit(work, c)) for c in itertools.islice(chunks, PARALLEL_CHUNKS))
+        while ahead:
+            chunk, outcome = ahead.popleft()
+            rows, why = outcome.result()
+            following = next(chunks, None)
+            if following is not None:
+                ahead.append((following, pool.submit(work, following)))
+            got = rows
+            if why is not None:
+                log.debug("validate: `%s` %s on the exact path (%s)", tc.name,
+                          chunk.describe(), why)  # fmt: skip
+                with guard(tc.source, "reading chunks", tc.name):
+                    sc = tc.read_source(sconn, chunk)
+                with guard(tc.target, "reading chunks", tc.name):
+                    target_rows = tc.read_target(tconn, sc)
+                rows, got = len(sc.rows), len(target_rows)
+                diff = compare(sc.rows, target_rows)
+                if diff:
+                    where = f"table `{tc.name}`: content differs in {chunk.describe()}: "
+                    check.mismatch = where + diff
+            check.chunks += 1
+            check.source_rows += rows
+            tc.seen.append((chunk, rows))
+            matched += got
+            if check.mismatch:
+                break
         with guard(tc.target, "reading chunks", tc.name):
             check.target_rows = tc.target.count_rows(tconn, tc.plan.target.name)
             if not check.mismatch and check.target_rows > matched:
                 check.mismatch = tc.extras(tconn, check.target_rows - matched)
-    finally:
-        for r in readers:
-            r.close()
-        for conn in (sconn, tconn):
-            if conn is not None:
-                close(conn)
     log.debug("validate: `%s` %d chunk(s) on the bulk path", tc.name, check.chunks)
     return check
 
 
 def _bulk_chunk(
     tc: TableChecksum, readers: tuple[BulkReader, BulkReader], ex: ThreadPoolExecutor,
-    chunk: Chunk,
+    chunk: Chunk, done: threading.Event,
 ) -> tuple[int, str | None]:  # fmt: skip
     """``(rows, None)`` when the chunk is equal on both sides, else ``(0, why)``.
 
@@ -243,7 +275,7 @@ def _bulk_chunk(
     pending: Future[Any] | None = ex.submit(sreader.read, last, upper, n)
     try:
         while pending is not None:
-            if tc.halted():
+            if tc.halted() or done.is_set():
                 raise Cancelled()
             sbatch, why = pending.result()
             pending = None
