@@ -11,11 +11,14 @@ targets are row-counted afterwards. dmt's peak RSS comes from ``/usr/bin/time -f
 
     python bench/pipeline_bench.py [--scale 1.0] [--directions pg-pg,my-pg,...]
                                    [--tables votes,posts] [--repeat 1] [--timeout 600]
+                                   [--validate]
 
 Prints one line per (direction, table) and writes the JSON to ``bench/out/``. With
 ``--repeat N`` every figure is the median of N runs (dmt and reference alternate their order).
 A direction whose dmt run fails (e.g. an unfinished dialect) is reported as FAIL and the
-benchmark carries on.
+benchmark carries on. With ``--validate``, every dmt run is followed by ``dmt validate`` of its
+table in ``count`` and ``checksum`` mode, and a second line gives their time as a ratio to the
+copy's (``validate_bench.py``).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from typing import Any
 
 import datagen
 import psutil
+import validate_bench
 from datagen import (
     DST_DB,
     ENGINES,
@@ -291,6 +295,7 @@ class Result:
     dmt: list[Sample] = field(default_factory=list)
     ref: list[Sample] = field(default_factory=list)
     error: str | None = None
+    validation: validate_bench.Validation | None = None  # with --validate
 
     @staticmethod
     def _median(values: list[float | None]) -> float | None:
@@ -370,6 +375,7 @@ class Result:
             "reference_errors": [s.error for s in self.ref if not s.ok],
             "dmt_samples": [asdict(s) for s in self.dmt],
             "reference_samples": [asdict(s) for s in self.ref],
+            "validation": self.validation.to_json() if self.validation else None,
         }
 
 
@@ -410,9 +416,12 @@ def short_pipe(pipe: str) -> str:
 
 
 # ----------------------------------------------------------------------------- main
-def bench_one(src: str, dst: str, table: str, rows: int, repeat: int, timeout: float) -> Result:
+def bench_one(
+    src: str, dst: str, table: str, rows: int, repeat: int, timeout: float, validate: bool
+) -> Result:
     direction = f"{src}-{dst}"
     res = Result(direction, table, rows, reference_pipe(src, dst, table), TARGETS.get(direction))
+    val = validate_bench.Validation(None, None)
     for i in range(repeat):
         tag = f"{direction}-{table}-{i + 1}"
         order = ("ref", "dmt") if i % 2 == 0 else ("dmt", "ref")
@@ -426,6 +435,19 @@ def bench_one(src: str, dst: str, table: str, rows: int, repeat: int, timeout: f
                 res.dmt.append(s)
             state = "ok" if s.ok else f"FAILED ({s.error})"
             print(f"  {tag} {what}: {_fmt(s.seconds, '.2f')}s {state}", file=sys.stderr, flush=True)
+            if what == "dmt" and s.ok and validate:  # the table dmt just copied, as it stands
+                cfg = OUT_DIR / "configs" / f"{direction}-{table}{datagen.TAG}.yaml"
+                for mode in validate_bench.MODES:
+                    settle(src, dst)
+                    v = validate_bench.run_validate(cfg, mode, timeout, run_timed)
+                    val.samples[mode].append(v)
+                    state = "ok" if v.ok else f"FAILED ({v.error})"
+                    print(f"  {tag} validate {mode}: {_fmt(v.seconds, '.2f')}s {state}",
+                          file=sys.stderr, flush=True)  # fmt: skip
+    if validate:
+        val.copy_wall = res.dmt_seconds()
+        val.copy_phase = res._median([s.copy_seconds for s in res.dmt if s.ok])
+        res.validation = val
     if dst != "sqlite":
         drop_table(dst, table)
     return res
@@ -471,6 +493,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=1, help="runs per measurement (median)")
     ap.add_argument("--timeout", type=float, default=600, help="seconds before a run is killed")
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument(
+        "--validate", action="store_true",
+        help="after each dmt copy, time `dmt validate` count and checksum of the table",
+    )  # fmt: skip
     args = ap.parse_args(argv)
     try:
         directions = parse_list(args.directions, ALL_DIRECTIONS, "direction")
@@ -504,9 +530,11 @@ def main(argv: list[str] | None = None) -> int:
                 res.target = TARGETS.get(direction)
                 res.error = "; ".join(broken)
             else:
-                res = bench_one(src, dst, table, rows, args.repeat, args.timeout)
+                res = bench_one(src, dst, table, rows, args.repeat, args.timeout, args.validate)
             results.append(res)
             print(row_line(res), flush=True)
+            if res.validation is not None:
+                print(res.validation.line(), flush=True)
 
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -532,7 +560,8 @@ def main(argv: list[str] | None = None) -> int:
         if key not in seen and r.table == tables[0]:
             seen.add(key)
             print(f"  {r.direction:<13} {short_pipe(r.reference)}")
-    return 1 if any(r.verdict() == "FAIL" for r in results) else 0
+    invalid = any(r.validation is not None and r.validation.error() for r in results)
+    return 1 if invalid or any(r.verdict() == "FAIL" for r in results) else 0
 
 
 if __name__ == "__main__":
