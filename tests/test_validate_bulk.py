@@ -1,8 +1,9 @@
-"""Checksum validation's bulk path (Arrow reads on both sides, compared column by column).
+"""Checksum validation's fast paths: Arrow reads on both sides compared column by column (bulk),
+or a digest each server computes (PostgreSQL -> PostgreSQL).
 
 A table of every kind the bulk path compares travels SQLite -> PostgreSQL -> MariaDB -> SQLite,
-so each engine is once the source and once the target. Each copy validates on the bulk path
-alone; a changed value, a missing row and an extra row on each target are then found and named
+so each engine is once the source and once the target, and PostgreSQL -> PostgreSQL. Each copy
+validates on its fast path alone; a changed value, a missing row and an extra row on each target are then found and named
 as the exact path names them. A value the bulk path cannot compare exactly (a PostgreSQL
 ``infinity`` timestamp) sends its chunk, and only it, to the exact path, which finds it equal.
 """
@@ -25,7 +26,9 @@ from tests.support.killing import run_cli
 
 ROWS = 3000
 KINDS = {"sqlite": "sqlite", "pg": "postgres", "my": "mysql"}
-DIRECTIONS = ["sqlite-pg", "pg-my", "my-sqlite"]
+DIRECTIONS = ["sqlite-pg", "pg-my", "my-sqlite", "pg-pg"]
+#: the fast path each direction takes: one engine with the same types digests on the server
+PATHS = {"pg-pg": "digest"}
 
 
 def _sql(engine: str, db: str | Path, *sql: str) -> None:
@@ -68,7 +71,7 @@ def _config(
 
 @pytest.fixture(scope="module")
 def chain(
-    pg_db: str, my_db: str, tmp_path_factory: pytest.TempPathFactory
+    pg_db: str, my_db: str, pg_dbs: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, tuple[Path, str, Any]]:
     """direction -> (config, target engine, target database), each copy already validated."""
     tmp = tmp_path_factory.mktemp("bulk")
@@ -86,14 +89,16 @@ def chain(
     )  # fmt: skip
     ends = {"sqlite-pg": (("sqlite", src), ("pg", pg_db)),
             "pg-my": (("pg", pg_db), ("my", my_db)),
-            "my-sqlite": (("my", my_db), ("sqlite", last))}  # fmt: skip
+            "my-sqlite": (("my", my_db), ("sqlite", last)),
+            "pg-pg": (("pg", pg_db), ("pg", pg_dbs()))}  # fmt: skip
     out = {}
     for direction in DIRECTIONS:
         s, d = ends[direction]
         cfg = _config(tmp, direction, s, d)
         r = run_cli("run", "-c", str(cfg), "-v", "debug")
         assert r.returncode == 0, r.stderr
-        assert "validate: `t` 3 chunk(s) on the bulk path" in r.stderr
+        path = PATHS.get(direction, "bulk")
+        assert f"validate: `t` 3 chunk(s) on the {path} path" in r.stderr
         assert "on the exact path" not in r.stderr
         out[direction] = (cfg, d[0], d[1])
     return out
@@ -113,8 +118,8 @@ def test_bulk_path_finds_changed_missing_and_extra_rows(
             r"table `t`: content differs in chunk 1 \(\d+, \d+\]: 1 row\(s\) with different "
             r"values; first key \(1500\)\n", r.stderr
         )  # fmt: skip
-        assert re.search(r"chunk 1 \S+ \S+ on the exact path \(the bulk comparison differs\)",
-                         r.stderr)  # fmt: skip
+        why = "the digests differ" if PATHS.get(direction) else "the bulk comparison differs"
+        assert f"on the exact path ({why})" in r.stderr
         assert r.stderr.count("on the exact path") == 1  # chunk 0 was equal in bulk
     finally:
         _sql(engine, db, "UPDATE t SET s = 's1500' WHERE id = 1500")
@@ -164,3 +169,34 @@ def test_value_the_bulk_path_cannot_compare_takes_the_exact_path(
     )
     assert r.stderr.count("on the exact path") == 1
     assert "validate: `inf` 3 chunk(s) on the bulk path" in r.stderr
+
+
+PG_TYPED = """
+CREATE TABLE typed (id bigint PRIMARY KEY, n numeric(14,4), f double precision, r real,
+  j jsonb, js json, tz timestamptz, iv interval, u uuid, a int[], by bytea, tx text);
+INSERT INTO typed SELECT g, g / 3.0, CASE g % 50 WHEN 0 THEN 'NaN' WHEN 1 THEN '-Infinity'
+  WHEN 2 THEN '-0' ELSE g / 7.0 END, g / 11.0, jsonb_build_object('k', g, 'a', 'x'),
+  json_build_object('z', g, 'a', g % 3)::json, timestamptz '2021-03-04 05:06:07.5+02'
+  + g * interval '1 minute', g * interval '1 day 1 second', md5(g::text)::uuid,
+  ARRAY[g, NULL, -g], decode(md5(g::text), 'hex'), 'é' || g FROM generate_series(1, 3000) g;
+"""
+
+
+def test_digest_path_over_many_types(pg_dbs: Any, tmp_path: Path) -> None:
+    """Between two PostgreSQL databases the servers digest the chunks (numeric, NaN, -0,
+    jsonb, json, timestamptz, interval, arrays ...) and nothing falls back; a changed jsonb
+    value is then named by the exact path."""
+    src, dst = pg_dbs(), pg_dbs()
+    _sql("pg", src, PG_TYPED)
+    cfg = _config(tmp_path, "typed", ("pg", src), ("pg", dst), "typed")
+    r = run_cli("run", "-c", str(cfg), "-v", "debug")
+    assert r.returncode == 0, r.stderr
+    assert "validate: `typed` 3 chunk(s) on the digest path" in r.stderr
+    assert "on the exact path" not in r.stderr
+    _sql("pg", dst, "UPDATE typed SET j = j || '{\"k\": 0}' WHERE id = 2500")
+    r = run_cli("validate", "-c", str(cfg), "--mode", "checksum")
+    assert r.returncode == 4
+    assert re.search(
+        r"table `typed`: content differs in chunk 2 \(\d+, \+inf\]: 1 row\(s\) with "
+        r"different values; first key \(2500\)\n", r.stderr
+    )  # fmt: skip

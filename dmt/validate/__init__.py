@@ -18,6 +18,12 @@
   target's ``COUNT(*)`` with the rows matched, and located by looking their keys up on the
   source.
 - A table without a key is compared as a whole, as an order-independent multiset digest.
+- A table keyed by one integer column first takes a fast path (:mod:`dmt.validate.fast`), which
+  says only "equal" or "cannot tell" for a chunk, several chunks at once: a digest each server
+  computes where both sides are one engine with the same column types
+  (:mod:`dmt.validate.digest`), else, where every column is of a plain kind, both sides read as
+  Arrow by the copy's columnar readers and compared column by column (:mod:`dmt.validate.bulk`).
+  A chunk it cannot call equal takes the exact path above, which decides and names the key.
 
 Per table, a source thread reads chunk *n+1* while the target side reads chunk *n* (a queue two
 chunks deep); ``tables_in_flight`` tables are checked at once. Memory is bounded by a few chunks per

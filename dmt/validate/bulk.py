@@ -21,12 +21,8 @@ carry.
 
 from __future__ import annotations
 
-import contextlib
-import itertools
 import logging
-import queue
-import threading
-from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
@@ -35,22 +31,17 @@ from dmt.errors import Cancelled, first_line
 from dmt.model.ranges import Chunk
 from dmt.model.schema import INT_KINDS, Table
 from dmt.paths.columnar_support import GUARD, available, columnar_select
-from dmt.pipeline.chunks import plan_chunks
 from dmt.schema.translate import TablePlan
-from dmt.validate.reading import close, compare, guard
-from dmt.validate.report import TableCheck
+from dmt.validate.reading import close
 
 if TYPE_CHECKING:
     import pyarrow as pa
-
-    from dmt.validate.checksum import TableChecksum
 
 log = logging.getLogger("dmt")
 
 _TEXT = ("char", "varchar", "text")
 _BYTES = ("binary", "varbinary", "blob")
 BATCH_BYTES = 8 << 20  # Arrow bytes one side reads per query, from the widest rows seen
-PARALLEL_CHUNKS = 2  # chunks of one table read at once, each by both sides
 FIRST_ROWS = 256  # rows of a table's first query, before its row width is known
 #: the source kinds the bulk path compares -> the Arrow type both sides are normalised to
 _NORMAL = {
@@ -155,8 +146,8 @@ def same(a: pa.Table, b: pa.Table) -> bool:
 
 def choose_bulk(
     source: Dialect, target: Dialect, plan: TablePlan, key: tuple[str, ...]
-) -> tuple[BulkReader, BulkReader] | None:
-    """The two readers of the bulk path for this table, or None (see the module docstring)."""
+) -> ArrowPair | None:
+    """The bulk comparison of this table, or None (see the module docstring)."""
     if len(key) != 1 or not available():
         return None
     for d in (source, target):
@@ -175,85 +166,36 @@ def choose_bulk(
     if plan.source.column(key[0]).type.kind not in INT_KINDS:
         return None
     tkey = plan.target.columns[plan.source.column_names.index(key[0])].name
-    return (
+    return ArrowPair(
         BulkReader(source, plan.source, key[0], kinds),
         BulkReader(target, plan.target, tkey, kinds),
     )
 
 
-def check_bulk(tc: TableChecksum, readers: tuple[BulkReader, BulkReader]) -> TableCheck:
-    """``tc``'s table checked chunk by chunk on the bulk path (:func:`_bulk_chunk`),
-    PARALLEL_CHUNKS chunks at once, each with its own pair of readers; the outcomes are taken in
-    chunk order, so the first differing chunk is the one named. A chunk the bulk path cannot
-    call equal is decided by ``tc``'s exact path."""
-    check = TableCheck(tc.name, 0, 0)
-    matched = 0
-    sconn = tconn = None
-    pairs = [readers] + [(readers[0].twin(), readers[1].twin()) for _ in range(1, PARALLEL_CHUNKS)]
-    free: queue.SimpleQueue[tuple[tuple[BulkReader, BulkReader], ThreadPoolExecutor]]
-    free = queue.SimpleQueue()
-    done = threading.Event()
-    with contextlib.ExitStack() as stack:
-        for pair in pairs:
-            stack.callback(pair[0].close)
-            stack.callback(pair[1].close)
-            ex = stack.enter_context(ThreadPoolExecutor(2, "dmt-validate-read"))
-            free.put((pair, ex))
+class ArrowPair:
+    """The bulk comparison of one chunk at a time, by a reader on each side (reading at once)."""
 
-        def work(chunk: Chunk) -> tuple[int, str | None]:
-            pair, ex = free.get()
-            try:
-                return _bulk_chunk(tc, pair, ex, chunk, done)
-            finally:
-                free.put((pair, ex))
+    name = "bulk"
 
-        with guard(tc.source, "reading chunks", tc.name):
-            sconn = tc.source.connect()
-            stack.callback(close, sconn)
-            chunks = iter(plan_chunks(tc.source, sconn, tc.plan.source, tc.key, tc.chunk_size))
-        with guard(tc.target, "reading chunks", tc.name):
-            tconn = tc.target.connect()
-            stack.callback(close, tconn)
-        pool = ThreadPoolExecutor(PARALLEL_CHUNKS, "dmt-validate-chunk")
-        stack.callback(pool.shutdown, wait=True, cancel_futures=True)
-        stack.callback(done.set)  # a mismatch or a failure: the chunks in flight stop early
-        ahead = deque((c, pool.submit(work, c)) for c in itertools.islice(chunks, PARALLEL_CHUNKS))
-        while ahead:
-            chunk, outcome = ahead.popleft()
-            rows, why = outcome.result()
-            following = next(chunks, None)
-            if following is not None:
-                ahead.append((following, pool.submit(work, following)))
-            got = rows
-            if why is not None:
-                log.debug("validate: `%s` %s on the exact path (%s)", tc.name,
-                          chunk.describe(), why)  # fmt: skip
-                with guard(tc.source, "reading chunks", tc.name):
-                    sc = tc.read_source(sconn, chunk)
-                with guard(tc.target, "reading chunks", tc.name):
-                    target_rows = tc.read_target(tconn, sc)
-                rows, got = len(sc.rows), len(target_rows)
-                diff = compare(sc.rows, target_rows)
-                if diff:
-                    where = f"table `{tc.name}`: content differs in {chunk.describe()}: "
-                    check.mismatch = where + diff
-            check.chunks += 1
-            check.source_rows += rows
-            tc.seen.append((chunk, rows))
-            matched += got
-            if check.mismatch:
-                break
-        with guard(tc.target, "reading chunks", tc.name):
-            check.target_rows = tc.target.count_rows(tconn, tc.plan.target.name)
-            if not check.mismatch and check.target_rows > matched:
-                check.mismatch = tc.extras(tconn, check.target_rows - matched)
-    log.debug("validate: `%s` %d chunk(s) on the bulk path", tc.name, check.chunks)
-    return check
+    def __init__(self, sreader: BulkReader, treader: BulkReader) -> None:
+        self.readers = (sreader, treader)
+        self._ex = ThreadPoolExecutor(2, "dmt-validate-read")
+
+    def twin(self) -> ArrowPair:
+        return ArrowPair(self.readers[0].twin(), self.readers[1].twin())
+
+    def close(self) -> None:
+        self._ex.shutdown(wait=True, cancel_futures=True)
+        for r in self.readers:
+            r.close()
+
+    def compare(self, chunk: Chunk, halted: Callable[[], bool]) -> tuple[int, str | None]:
+        return _bulk_chunk(self.readers, self._ex, chunk, halted)
 
 
 def _bulk_chunk(
-    tc: TableChecksum, readers: tuple[BulkReader, BulkReader], ex: ThreadPoolExecutor,
-    chunk: Chunk, done: threading.Event,
+    readers: tuple[BulkReader, BulkReader], ex: ThreadPoolExecutor, chunk: Chunk,
+    halted: Callable[[], bool],
 ) -> tuple[int, str | None]:  # fmt: skip
     """``(rows, None)`` when the chunk is equal on both sides, else ``(0, why)``.
 
@@ -275,7 +217,7 @@ def _bulk_chunk(
     pending: Future[Any] | None = ex.submit(sreader.read, last, upper, n)
     try:
         while pending is not None:
-            if tc.halted() or done.is_set():
+            if halted():
                 raise Cancelled()
             sbatch, why = pending.result()
             pending = None

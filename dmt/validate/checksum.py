@@ -16,7 +16,7 @@ from dmt.errors import Cancelled
 from dmt.model.schema import INT_KINDS, Table
 from dmt.pipeline.chunks import Chunk, plan_chunks
 from dmt.schema.translate import TablePlan, key_for
-from dmt.validate.bulk import check_bulk, choose_bulk
+from dmt.validate.fast import check_fast, choose_fast
 from dmt.validate.reading import (
     FETCH,
     KEY_BATCH,
@@ -68,9 +68,9 @@ class TableChecksum:
     def run(self) -> TableCheck:
         if not self.key:
             return self._whole_table()
-        readers = choose_bulk(self.source, self.target, self.plan, self.key)
-        if readers is not None:
-            return check_bulk(self, readers)
+        fast = choose_fast(self.source, self.target, self.plan, self.key)
+        if fast is not None:
+            return check_fast(self, fast)
         q: queue.Queue[Any] = queue.Queue(maxsize=2)
         done = threading.Event()
         producer = threading.Thread(
