@@ -41,14 +41,14 @@ log = logging.getLogger("dmt")
 
 _TEXT = ("char", "varchar", "text")
 _BYTES = ("binary", "varbinary", "blob")
-BATCH_BYTES = 8 << 20  # Arrow bytes one side reads per query, from the widest rows seen
+BATCH_BYTES = 4 << 20  # Arrow bytes one side reads per query, from the widest rows seen
 FIRST_ROWS = 256  # rows of a table's first query, before its row width is known
 #: the source kinds the bulk path compares -> the Arrow type both sides are normalised to
 _NORMAL = {
     **dict.fromkeys(INT_KINDS, "int64"),
     "float64": "float64",
-    **dict.fromkeys(_TEXT, "large_string"),
-    **dict.fromkeys(_BYTES, "large_binary"),
+    **dict.fromkeys(_TEXT, "string"),  # a batch is far below 2 GB
+    **dict.fromkeys(_BYTES, "binary"),
     "date": "date32",
     "timestamp": "timestamp",
     "boolean": "bool",
