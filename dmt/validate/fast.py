@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("dmt")
 
-PARALLEL_CHUNKS = 2  # chunks of one table compared at once, each by both sides
+PARALLEL_CHUNKS = 3  # chunks of one table compared at once, each by both sides
 
 
 class Comparer(Protocol):
