@@ -11,7 +11,7 @@ targets are row-counted afterwards. dmt's peak RSS comes from ``/usr/bin/time -f
 
     python bench/pipeline_bench.py [--scale 1.0] [--directions pg-pg,my-pg,...]
                                    [--tables votes,posts] [--repeat 1] [--timeout 600]
-                                   [--fixed-cost [--fixed-repeat 5]]
+                                   [--fixed-cost [--fixed-repeat 5]] [--validate]
                                    [--chunk-sizes 119000,500000] [--no-reference]
 
 Prints one line per (direction, table) and writes the JSON to ``bench/out/``. With
@@ -22,7 +22,9 @@ benchmark carries on. ``--fixed-cost`` adds each direction's fixed cost on a one
 every direction once per ``migration.chunk_size`` given (the memory check: peak RSS must stay
 under ``RSS_TARGET_MB`` whatever chunk_size is); ``--no-reference`` skips the pipes (no
 ratio). ``--tables votes+posts`` copies both tables in one run (two tables in flight, no
-reference pipe).
+reference pipe). With ``--validate``, every dmt run is followed by ``dmt validate`` of its
+table in ``count`` and ``checksum`` mode, and a second line gives their time as a ratio to the
+copy's (``validate_bench.py``).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from typing import Any
 import datagen
 import fixed_cost
 import psutil
+import validate_bench
 from datagen import (
     DST_DB,
     ENGINES,
@@ -313,6 +316,7 @@ class Result:
     dmt: list[Sample] = field(default_factory=list)
     ref: list[Sample] = field(default_factory=list)
     error: str | None = None
+    validation: validate_bench.Validation | None = None  # with --validate
 
     @staticmethod
     def _median(values: list[float | None]) -> float | None:
@@ -396,6 +400,7 @@ class Result:
             "reference_errors": [s.error for s in self.ref if not s.ok],
             "dmt_samples": [asdict(s) for s in self.dmt],
             "reference_samples": [asdict(s) for s in self.ref],
+            "validation": self.validation.to_json() if self.validation else None,
         }
 
 
@@ -439,12 +444,13 @@ def short_pipe(pipe: str) -> str:
 # ----------------------------------------------------------------------------- main
 def bench_one(
     src: str, dst: str, table: str, rows: int, repeat: int, timeout: float,
-    chunk_size: int | None = None, reference: bool = True,
+    chunk_size: int | None = None, reference: bool = True, validate: bool = False,
 ) -> Result:  # fmt: skip
     direction = f"{src}-{dst}"
     res = Result(direction, table, rows, reference_pipe(src, dst, table), TARGETS.get(direction))
     res.chunk_size = chunk_size
     size = f"-c{chunk_size}" if chunk_size is not None else ""
+    val = validate_bench.Validation(None, None)
     for i in range(repeat):
         tag = f"{direction}-{table}{size}-{i + 1}"
         order: tuple[str, ...] = ("ref", "dmt") if i % 2 == 0 else ("dmt", "ref")
@@ -460,6 +466,19 @@ def bench_one(
                 res.dmt.append(s)
             state = "ok" if s.ok else f"FAILED ({s.error})"
             print(f"  {tag} {what}: {_fmt(s.seconds, '.2f')}s {state}", file=sys.stderr, flush=True)
+            if what == "dmt" and s.ok and validate:  # the table dmt just copied, as it stands
+                cfg = OUT_DIR / "configs" / f"{direction}-{table}{datagen.TAG}{size}.yaml"
+                for mode in validate_bench.MODES:
+                    settle(src, dst)
+                    v = validate_bench.run_validate(cfg, mode, timeout, run_timed)
+                    val.samples[mode].append(v)
+                    state = "ok" if v.ok else f"FAILED ({v.error})"
+                    print(f"  {tag} validate {mode}: {_fmt(v.seconds, '.2f')}s {state}",
+                          file=sys.stderr, flush=True)  # fmt: skip
+    if validate:
+        val.copy_wall = res.dmt_seconds()
+        val.copy_phase = res._median([s.copy_seconds for s in res.dmt if s.ok])
+        res.validation = val
     if dst != "sqlite":
         for t in table.split("+"):
             drop_table(dst, t)
@@ -528,6 +547,10 @@ def main(argv: list[str] | None = None) -> int:
         "values (e.g. 119000,500000; `default` for the default) to check peak RSS",
     )  # fmt: skip
     ap.add_argument("--no-reference", action="store_true", help="skip the reference pipes")
+    ap.add_argument(
+        "--validate", action="store_true",
+        help="after each dmt copy, time `dmt validate` count and checksum of the table",
+    )  # fmt: skip
     args = ap.parse_args(argv)
     try:
         directions = parse_list(args.directions, ALL_DIRECTIONS, "direction")
@@ -568,10 +591,13 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             for size in chunk_sizes:
                 res = bench_one(
-                    src, dst, table, rows, args.repeat, args.timeout, size, not args.no_reference
-                )
+                    src, dst, table, rows, args.repeat, args.timeout, size,
+                    not args.no_reference, args.validate,
+                )  # fmt: skip
                 results.append(res)
                 print(row_line(res), flush=True)
+                if res.validation is not None:
+                    print(res.validation.line(), flush=True)
     fixed = fixed_cost.measure(directions, args.fixed_repeat) if args.fixed_cost else None
 
     OUT_DIR.mkdir(parents=True, exist_ok=True)
@@ -600,7 +626,8 @@ def main(argv: list[str] | None = None) -> int:
             seen.add(key)
             print(f"  {r.direction:<13} {short_pipe(r.reference)}")
     failed = any(d["error"] for d in (fixed or {}).get("directions", []))
-    return 1 if failed or any(r.verdict() == "FAIL" for r in results) else 0
+    invalid = any(r.validation is not None and r.validation.error() for r in results)
+    return 1 if failed or invalid or any(r.verdict() == "FAIL" for r in results) else 0
 
 
 if __name__ == "__main__":

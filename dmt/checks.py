@@ -43,7 +43,8 @@ class ValidationResult:
         self.report = report
 
     def to_json(self) -> dict[str, Any]:
-        return {"mode": self.report.mode, "tables": self.report.to_json()}
+        r = self.report
+        return {"mode": r.mode, "seconds": round(r.seconds, 3), "tables": r.to_json()}
 
 
 def validate_target(cfg: Config, mode: str | None) -> tuple[str, ValidationReport]:

@@ -252,7 +252,8 @@ def validate(
 
         how, report = validate_target(_load(config), mode.value if mode else None)
     if output_json:
-        _emit({"status": "ok", "mode": how, "tables": report.to_json()})
+        seconds = round(report.seconds, 3)
+        _emit({"status": "ok", "mode": how, "seconds": seconds, "tables": report.to_json()})
     else:
         _emit(validate_text(how, report.tables))
 

@@ -113,6 +113,13 @@ class DataPathHooks(SqlDialect):
         """The columnar reader's SELECT as this engine's reader must receive it."""
         return sql
 
+    def chunk_digest(self, select: str) -> tuple[tuple[str, ...], str] | None:
+        """``(session settings, query)``: the query sums up the rows of ``select`` in one row —
+        their count and a digest — that two databases of this engine return equal when the
+        rows' values are, for columns of the same type on both (the settings fix every output
+        format the digest depends on); None when the engine cannot."""
+        return None
+
     def _endpoint_url(self, scheme: str, default_port: int) -> str:
         """``scheme://user:password@host:port/database``, each part URL-quoted."""
         from urllib.parse import quote

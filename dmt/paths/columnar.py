@@ -47,7 +47,7 @@ from dmt.paths.columnar_support import (
     arrow_bytes,
     arrow_type,
     available,
-    guard_sql,
+    columnar_select,
     reader_failed,
     returning_pool,
     tsv_bytes,
@@ -267,24 +267,7 @@ class ArrowPath:
             return reader_failed(exc), None
 
     def _select(self, job: TableJob, last: Any, upper: Any, limit: int | None) -> str:
-        src = self.source
-        key = src.quote(job.key[0])
-        cols = [src.columnar_select_expr(c) for c in job.source.columns]
-        guard = guard_sql(src, job.source.columns)
-        if guard:
-            cols.append(f"{guard} AS {src.quote(GUARD)}")
-        where = []
-        if last is not None:
-            where.append(f"{key} > {int(last)}")
-        if upper is not None:
-            where.append(f"{key} <= {int(upper)}")
-        sql = f"SELECT {', '.join(cols)} FROM {src.relation(job.source.name)}"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += f" ORDER BY {key}" + (f" LIMIT {int(limit)}" if limit is not None else "")
-        sql = src.columnar_query(sql)
-        # no driver merges parameters here: undo the doubled `%` of Dialect.sql_text
-        return sql.replace("%%", "%") if src.placeholder == "%s" else sql
+        return columnar_select(self.source, job.source, job.key[0], last, upper, limit)
 
     def _not_plain(self, table: pa.Table) -> str | None:
         """Why this batch needs the row path, or None."""

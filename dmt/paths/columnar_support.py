@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from dmt.dialects.base import Dialect
 from dmt.errors import first_line
-from dmt.model.schema import Column
+from dmt.model.schema import Column, Table
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -96,6 +96,30 @@ def guard_sql(src: Dialect, columns: tuple[Column, ...] | list[Column]) -> str |
         return None
     expr = " AND ".join(terms)
     return f"CASE WHEN {expr} THEN 1 ELSE 0 END"
+
+
+def columnar_select(
+    src: Dialect, table: Table, key: str, last: Any, upper: Any, limit: int | None
+) -> str:
+    """The columnar reader's SELECT of ``table``'s rows with an integer ``key`` in
+    ``(last, upper]`` (either end open when None), in key order, with the guard column."""
+    q = src.quote(key)
+    cols = [src.columnar_select_expr(c) for c in table.columns]
+    guard = guard_sql(src, table.columns)
+    if guard:
+        cols.append(f"{guard} AS {src.quote(GUARD)}")
+    where = []
+    if last is not None:
+        where.append(f"{q} > {int(last)}")
+    if upper is not None:
+        where.append(f"{q} <= {int(upper)}")
+    sql = f"SELECT {', '.join(cols)} FROM {src.relation(table.name)}"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += f" ORDER BY {q}" + (f" LIMIT {int(limit)}" if limit is not None else "")
+    sql = src.columnar_query(sql)
+    # no driver merges parameters here: undo the doubled `%` of Dialect.sql_text
+    return sql.replace("%%", "%") if src.placeholder == "%s" else sql
 
 
 def available() -> bool:

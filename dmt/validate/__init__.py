@@ -18,6 +18,12 @@
   target's ``COUNT(*)`` with the rows matched, and located by looking their keys up on the
   source.
 - A table without a key is compared as a whole, as an order-independent multiset digest.
+- A table keyed by one integer column first takes a fast path (:mod:`dmt.validate.fast`), which
+  says only "equal" or "cannot tell" for a chunk, several chunks at once: a digest each server
+  computes where both sides are one engine with the same column types
+  (:mod:`dmt.validate.digest`), else, where every column is of a plain kind, both sides read as
+  Arrow by the copy's columnar readers and compared column by column (:mod:`dmt.validate.bulk`).
+  A chunk it cannot call equal takes the exact path above, which decides and names the key.
 
 Per table, a source thread reads chunk *n+1* while the target side reads chunk *n* (a queue two
 chunks deep); ``tables_in_flight`` tables are checked at once. Memory is bounded by a few chunks per
@@ -29,6 +35,7 @@ warning.
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from dmt.dialects.base import Dialect
@@ -52,6 +59,16 @@ def validate(
     abort: threading.Event | None = None,
 ) -> ValidationReport:
     """Validate every planned table (``mode`` is ``count`` or ``checksum``)."""
+    started = time.monotonic()
+    report = _validate(source, target, plans, mode, chunk_size, tables_in_flight, abort)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _validate(
+    source: Dialect, target: Dialect, plans: list[TablePlan], mode: str, chunk_size: int,
+    tables_in_flight: int, abort: threading.Event | None,
+) -> ValidationReport:  # fmt: skip
     abort = abort or threading.Event()
     if mode == "count":
         return count_all(source, target, plans)

