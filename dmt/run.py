@@ -163,6 +163,8 @@ class Migration:
         for w in plan.warnings:
             log.warning("%s", w)
         source, target = plan.source, plan.target
+        for dialect in (source, target):  # post-load and validation statements
+            dialect.statement_seconds = m.statement_timeout
         if phase == "prepare":
             _step(3, f"creating {len(plan.tables)} table(s) on the target ({m.target_mode})")
             with connected(target) as tconn:
@@ -181,7 +183,7 @@ class Migration:
         self._check_cancel()
         store.set_phase(run_id, "finalize")
         _step(5, "creating indexes, foreign keys and sequences")
-        with connected(target) as tconn:
+        with connected(target, timed=True) as tconn:
             post_load(
                 target, tconn, plan.tables, m.create_indexes, m.create_foreign_keys,
                 done=store.post_load_done(run_id),
@@ -234,7 +236,12 @@ class Migration:
         """Copy; after a lost connection, wait and copy again as a resume would (bounded)."""
         for attempt in range(len(COPY_RETRY_BACKOFF) + 1):
             checkpoints = Checkpointer(
-                store, run_id, plan.source, plan.target, resuming=resume or attempt > 0
+                store,
+                run_id,
+                plan.source,
+                plan.target,
+                resuming=resume or attempt > 0,
+                stall_timeout=self.cfg.migration.stall_timeout,
             )
             try:
                 self._copy(plan, checkpoints)
@@ -287,7 +294,7 @@ class Migration:
         reporter = self.reporter_factory(total) if self.reporter_factory else NullReporter()
         pipeline = Pipeline(
             source, target, jobs, knobs, counters, slot, reporter, checkpoints=checkpoints,
-            abort=self.abort, paths=paths,
+            abort=self.abort, paths=paths, stall_timeout=m.stall_timeout,
         )  # fmt: skip
         if m.ai_adjust:
             from dmt.tuning.monitor import build_monitor

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from dmt.config import Endpoint
 from dmt.dialects.hooks import DataPathHooks
 from dmt.dialects.registry import ENGINES, engine_for
+from dmt.dialects.sessions import SessionHooks
 from dmt.dialects.sql import TypeChoice
 from dmt.dialects.values import (
     Converter,
@@ -56,7 +57,7 @@ __all__ = [
 log = logging.getLogger("dmt")
 
 
-class Dialect(DataPathHooks):
+class Dialect(DataPathHooks, SessionHooks):
     """Base class: one subclass per engine overrides only its differences.
 
     Capabilities (class attributes, here and on :class:`SqlDialect`) are what the rest of dmt
@@ -78,6 +79,16 @@ class Dialect(DataPathHooks):
         self.options = options or ValueOptions()
 
     # ------------------------------------------------------------------ connections
+    #: seconds one statement on a :meth:`timed_connect` connection may take; 0: no limit
+    statement_seconds: float = 0.0
+
+    def timed_connect(self) -> Any:
+        """A connection whose statements fail after :attr:`statement_seconds` (post-load and
+        validation work; the copy itself is watched by stall detection instead)."""
+        conn = self.connect()
+        self.set_statement_timeout(conn, self.statement_seconds)
+        return conn
+
     def connect(self) -> Any:
         """A new DB-API connection (autocommit off). Raises ConnectError."""
         raise NotImplementedError

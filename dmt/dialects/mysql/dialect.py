@@ -21,6 +21,7 @@ from dmt.config import Endpoint
 from dmt.dialects.base import Converter, Fetch, Row, TypeChoice, ValueCounters
 from dmt.dialects.mysql import load, reflection, values
 from dmt.dialects.mysql.columnar import MySQLColumnar
+from dmt.dialects.mysql.sessions import MySQLSessions
 from dmt.dialects.mysql.types import (
     AUTO_INC_TYPES,
     KEY_CHARS,
@@ -48,7 +49,7 @@ _TABLE_OPTIONS = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
 _LOST = {1053, 1927, 2003, 2006, 2013, 2055, 4031}
 
 
-class MySQLDialect(MySQLColumnar):
+class MySQLDialect(MySQLColumnar, MySQLSessions):
     """MySQL 5.7+ and MariaDB 10.3+ through PyMySQL. The database is the namespace."""
 
     name = "mysql"

@@ -10,6 +10,7 @@ from typing import Any
 from dmt.dialects.base import Converter, Fetch, Row, TypeChoice, ValueCounters
 from dmt.dialects.postgres import reflection
 from dmt.dialects.postgres.columnar import PostgresColumnar
+from dmt.dialects.postgres.sessions import PostgresSessions
 from dmt.dialects.postgres.types import SAMPLE_TYPES, canonical_type, render_type
 from dmt.dialects.postgres.values import encoders, register_infinity_loaders, str_or_none
 from dmt.errors import ConnectError, TransferError, first_line
@@ -19,7 +20,7 @@ from dmt.model.schema import Column, ColumnType, Schema, Table
 _LOST_STATES = ("57P01", "57P02", "57P03")
 
 
-class PostgresDialect(PostgresColumnar):
+class PostgresDialect(PostgresColumnar, PostgresSessions):
     """PostgreSQL 12+ through psycopg 3."""
 
     name = "postgres"

@@ -1,0 +1,187 @@
+"""A lock held on a target table mid-copy: stall detection names the stuck chunk and what the
+server says about it, cancels the query and copies the chunk again as a resume of it.
+
+Another connection takes the lock right after the first batch of ``ints`` is committed (in the
+reporter's ``advance``, so it lands mid-copy every time): ``LOCK TABLE ... IN ACCESS EXCLUSIVE
+MODE`` on PostgreSQL, ``LOCK TABLES ... WRITE`` on MariaDB. Released after the first cancel,
+the run completes with every row exactly once; held throughout, the run stops with exit 2
+naming the table and chunk, and ``dmt resume`` completes once the lock is gone.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import dmt.run as run_module
+from dmt.config import build_config
+from dmt.errors import ConnectError, Stalled
+from dmt.progress import NullReporter
+from dmt.run import execute
+from tests.conftest import MY, PG, endpoint
+from tests.support.compare import assert_same_table
+from tests.support.resume_data import ROWS, TABLES, fill, fresh_db
+
+STALL = 2.0  # seconds; batches here take milliseconds, so the limit stays at this
+#: the source engine and data path each target is tested with: its default fast path
+SOURCES = {"postgres": "postgres", "mysql": "sqlite"}
+
+
+class TableLock:
+    """A lock on the target's ``ints`` table from a connection of the test's own."""
+
+    def __init__(self, engine: str, db: str) -> None:
+        self.engine = engine
+        self.pid = 0
+        if engine == "postgres":
+            import psycopg
+
+            self.conn: Any = psycopg.connect(dbname=db, **PG)
+            self.pid = self.conn.info.backend_pid
+        else:
+            import pymysql
+
+            self.conn = pymysql.connect(database=db, autocommit=True, **MY)  # type: ignore[arg-type]
+            self.pid = self.conn.thread_id()
+        self.held = threading.Event()
+        self._mutex = threading.Lock()
+        self._taken = False
+
+    def take_once(self) -> None:
+        with self._mutex:
+            if not self._taken:
+                self._taken = True
+                self.take()
+
+    def take(self) -> None:
+        if self.engine == "postgres":
+            self.conn.execute('LOCK TABLE "public"."ints" IN ACCESS EXCLUSIVE MODE')
+        else:
+            with self.conn.cursor() as cur:
+                cur.execute("LOCK TABLES `ints` WRITE")
+        self.held.set()
+
+    def release(self) -> None:
+        if not self.held.is_set():
+            return
+        if self.engine == "postgres":
+            self.conn.rollback()
+        else:
+            with self.conn.cursor() as cur:
+                cur.execute("UNLOCK TABLES")
+        self.held.clear()
+
+    def close(self) -> None:
+        self.release()
+        self.conn.close()
+
+
+class LockAfterFirstBatch(NullReporter):
+    """Takes the lock right after the first batch of ``ints`` is committed (once per lock: a
+    retried copy makes a new reporter)."""
+
+    def __init__(self, lock: TableLock) -> None:
+        self.lock = lock
+
+    def advance(self, table: str, rows: int) -> None:
+        if table == "ints":
+            self.lock.take_once()
+
+
+class ReleaseOnRetry(logging.Handler):
+    """Releases the lock when the copy is about to be retried (after the first cancel)."""
+
+    def __init__(self, lock: TableLock) -> None:
+        super().__init__(logging.WARNING)
+        self.table_lock = lock  # `lock` is the handler's own
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "copying again in" in record.getMessage():
+            self.table_lock.release()
+
+
+@pytest.fixture(params=["postgres", "mysql"])
+def setup(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    engine = request.param
+    kind = SOURCES[engine]
+    with fresh_db(kind, tmp_path) as src, fresh_db(engine, tmp_path) as dst:
+        fill(kind, src)
+        raw = {
+            "source": endpoint(kind, src),
+            "target": endpoint(engine, dst),
+            "migration": {"state_dir": str(tmp_path / "state"), "chunk_size": 1000,
+                          "workers": 1, "write_ahead_writers": 2, "validate": "count",
+                          "stall_timeout": STALL},
+            "ai": {"provider": "none"},
+        }  # fmt: skip
+        yield dst, raw
+
+
+def _run(raw: dict[str, Any], tmp: Path, lock: TableLock | None, resume: bool = False) -> Any:
+    cfg = build_config(raw, tmp)
+    if lock is None:
+        return execute(cfg, resume=resume)
+    return execute(cfg, reporter_factory=lambda total: LockAfterFirstBatch(lock), resume=resume)
+
+
+def _assert_copied(raw: dict[str, Any], tmp: Path) -> None:
+    cfg = build_config(raw, tmp)
+    assert {t: assert_same_table(cfg.source, cfg.target, t) for t in TABLES} == ROWS
+
+
+def test_a_lock_released_after_the_first_cancel(
+    setup: tuple[str, dict[str, Any]], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    dst, raw = setup
+    engine = raw["target"]["type"]
+    lock = TableLock(engine, dst)
+    handler = ReleaseOnRetry(lock)
+    logging.getLogger("dmt").addHandler(handler)
+    try:
+        with caplog.at_level(logging.INFO, logger="dmt"):
+            result = _run(raw, tmp_path, lock)
+    finally:
+        logging.getLogger("dmt").removeHandler(handler)
+        lock.close()
+    assert result.status == "success"
+    stalls = [r.getMessage() for r in caplog.records if "no batch committed" in r.getMessage()]
+    assert len(stalls) == 1, caplog.text
+    stall = stalls[0]
+    print(stall)
+    assert stall.startswith("table `ints` chunk "), stall
+    assert "the write of batch" in stall and "on the target" in stall
+    if engine == "postgres":
+        assert f"blocked by pid {lock.pid} " in stall, stall
+        assert "waiting on Lock `relation`" in stall, stall
+    else:
+        assert "state `Waiting for table metadata lock`" in stall, stall
+    assert "copying again in" in caplog.text
+    _assert_copied(raw, tmp_path)
+
+
+def test_a_lock_held_throughout_stops_with_exit_2_then_resume_completes(
+    setup: tuple[str, dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    monkeypatch.setattr(run_module, "COPY_RETRY_BACKOFF", (0.1, 0.2))  # keep the test short
+    dst, raw = setup
+    lock = TableLock(raw["target"]["type"], dst)
+    try:
+        with caplog.at_level(logging.INFO, logger="dmt"), pytest.raises(ConnectError) as info:
+            _run(raw, tmp_path, lock)
+        assert lock.held.is_set()
+    finally:
+        lock.close()
+    err = info.value
+    print(err)
+    assert isinstance(err, Stalled) and err.exit_code == 2
+    assert str(err).startswith("table `ints` chunk "), err
+    assert caplog.text.count("copying again in") == 2
+    result = _run(raw, tmp_path, None, resume=True)  # the lock is gone
+    assert result.status == "success"
+    _assert_copied(raw, tmp_path)
