@@ -136,7 +136,8 @@ class Dialect(DataPathHooks, SessionHooks):
         broken = next((e for e in causes(exc) if self.connection_broke(e)), None)
         doing = f"{what}: " if what else ""
         if broken is not None:
-            return ConnectionLost(self.side, located(table, key_range) + doing + first_line(broken))
+            why = self.describe_error(broken)
+            return ConnectionLost(self.side, located(table, key_range) + doing + why)
         if isinstance(exc, DmtError):
             return exc
         return TransferError(doing + self.describe_error(exc), table, key_range)

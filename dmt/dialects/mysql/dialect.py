@@ -121,6 +121,8 @@ class MySQLDialect(MySQLColumnar, MySQLSessions):
     def describe_error(self, exc: BaseException) -> str:
         """``MySQL error <code>: <message>`` for a PyMySQL error, else the first line."""
         args: tuple[Any, ...] = tuple(getattr(exc, "args", ()))
+        if args in ((0, ""), ()) and type(exc).__name__ == "InterfaceError":
+            return "the connection is closed (killed, or dropped by the server)"
         if len(args) == 2 and isinstance(args[0], int):
             return first_line(Exception(f"MySQL error {args[0]}: {args[1]}"))
         return first_line(exc)

@@ -135,9 +135,14 @@ class PostgresDialect(PostgresColumnar, PostgresSessions):
 
     @contextlib.contextmanager
     def stream(self, conn: Any, sql: str, params: Sequence[Any]) -> Iterator[Fetch]:
-        with conn.cursor(name=f"dmt_{uuid.uuid4().hex[:12]}") as cur:
+        cur = conn.cursor(name=f"dmt_{uuid.uuid4().hex[:12]}")
+        try:
             cur.execute(sql, tuple(params))
             yield cur.fetchmany
+            cur.close()
+        except BaseException:
+            _close_cursor(conn, cur)
+            raise
         conn.commit()
 
     def write_rows(self, conn: Any, table: Table, rows: Sequence[Row]) -> int:
@@ -169,3 +174,14 @@ class PostgresDialect(PostgresColumnar, PostgresSessions):
                     f"COALESCE((SELECT MAX({q}) FROM {tname}), 0) + 1, false)"
                 )
         return out
+
+
+def _close_cursor(conn: Any, cur: Any) -> None:
+    """Close a server-side cursor after a failure. On a connection the server dropped, closing
+    the cursor fails and leaves it open (psycopg then warns when it is collected); closing the
+    connection first lets the cursor close without asking the server."""
+    try:
+        cur.close()
+    except Exception:  # the connection is gone: the error that brought us here says so
+        conn.close()
+        cur.close()
