@@ -20,7 +20,7 @@ import pytest
 
 import dmt.run as run_module
 from dmt.config import build_config
-from dmt.errors import ConnectError, Stalled
+from dmt.errors import ConnectError, DmtError, PostLoadError, Stalled, ValidationIncomplete
 from dmt.progress import NullReporter
 from dmt.run import execute
 from tests.conftest import MY, PG, endpoint
@@ -185,3 +185,42 @@ def test_a_lock_held_throughout_stops_with_exit_2_then_resume_completes(
     result = _run(raw, tmp_path, None, resume=True)  # the lock is gone
     assert result.status == "success"
     _assert_copied(raw, tmp_path)
+
+
+class LockWhenCopied(NullReporter):
+    """Takes the lock once every row of ``ints`` is copied: the post-load work meets it."""
+
+    def __init__(self, lock: TableLock) -> None:
+        self.lock = lock
+
+    def finish_table(self, table: str, rows: int) -> None:
+        if table == "ints":
+            self.lock.take_once()
+
+
+@pytest.mark.parametrize("stage", ["post-load", "validation"])
+def test_post_load_and_validation_statements_time_out(
+    setup: tuple[str, dict[str, Any]], tmp_path: Path, stage: str
+) -> None:
+    dst, raw = setup
+    engine = raw["target"]["type"]
+    raw["migration"]["statement_timeout"] = 1
+    if stage == "validation":  # nothing to build after the copy: validation meets the lock
+        raw["migration"].update(create_indexes=False, create_foreign_keys=False)
+    lock = TableLock(engine, dst)
+    cfg = build_config(raw, tmp_path)
+    try:
+        with pytest.raises(DmtError) as info:
+            execute(cfg, reporter_factory=lambda total: LockWhenCopied(lock))
+    finally:
+        lock.close()
+    err = info.value
+    print(err)
+    timeout = "statement timeout" if engine == "postgres" else "max_statement_time exceeded"
+    assert timeout in str(err), err
+    if stage == "post-load":
+        assert isinstance(err, PostLoadError) and err.exit_code == 3
+        assert any("ints_v" in f for f in err.failures), err
+    else:
+        assert isinstance(err, ValidationIncomplete) and err.exit_code == 4
+        assert "counting rows on the target failed" in str(err), err
