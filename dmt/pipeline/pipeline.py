@@ -265,8 +265,10 @@ class Pipeline:
         t0 = time.monotonic()
         job = batch.job
         doing = f"the write of batch {batch.seq + 1}"
+        path = self.paths[job.source.name] if batch.by_path else None
+        on = (lambda: path.session_conn(conn)) if path is not None else (lambda: conn)
         try:
-            with self.watch.busy(self.target, conn, job.source.name, batch.chunk, doing):
+            with self.watch.busy(self.target, on, job.source.name, batch.chunk, doing):
                 if batch.by_path:
                     n = self.paths[job.source.name].write(conn, job, batch.rows)
                 else:

@@ -82,7 +82,7 @@ class RangeReader:
         )
         try:
             while True:
-                with self.watch.busy(self.source, conn, job.source.name, chunk, "the read"):
+                with self.watch.busy(self.source, lambda: conn, job.source.name, chunk, "the read"):
                     item = next(batches, None)
                 if item is None:
                     break

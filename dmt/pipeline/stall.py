@@ -34,7 +34,7 @@ STALL_FACTOR = 10
 @dataclass(frozen=True)
 class _Call:
     dialect: Dialect
-    conn: Any
+    conn: Callable[[], Any]  # the connection running the call's statement now
     table: str
     chunk: Chunk
     doing: str
@@ -67,9 +67,10 @@ class StallWatch:
 
     @contextmanager
     def busy(
-        self, dialect: Dialect, conn: Any, table: str, chunk: Chunk, doing: str
+        self, dialect: Dialect, conn: Callable[[], Any], table: str, chunk: Chunk, doing: str
     ) -> Iterator[None]:
-        """Marks a server call on ``conn`` (``doing`` says what it is) while the block runs."""
+        """Marks a server call while the block runs: ``doing`` says what it is, ``conn()`` is
+        the connection running its statement."""
         token = next(self._ids)
         with self._lock:
             self._calls[token] = _Call(dialect, conn, table, chunk, doing, self._clock())
@@ -131,7 +132,7 @@ class StallWatch:
         a connection of its own; a failure to ask is said, never raised."""
         d = call.dialect
         try:
-            session = d.session_id(call.conn)
+            session = d.session_id(call.conn())
         except Exception as exc:  # a connection that broke meanwhile
             return f"its session is unknown ({first_line(exc)})"
         if session is None:

@@ -32,9 +32,9 @@ def test_the_oldest_running_call_is_named_once_no_batch_committed_for_the_limit(
     tmp_path: Path,
 ) -> None:
     watch, clock, seen, dialect = _watch(tmp_path)
-    with watch.busy(dialect, None, "ints", Chunk("ints", 3, (2000,), (3000,)), "the write"):
+    with watch.busy(dialect, lambda: None, "ints", Chunk("ints", 3, (2000,), (3000,)), "the write"):
         clock.now += 1.0
-        with watch.busy(dialect, None, "other", Chunk("other", 0, None, None), "the read"):
+        with watch.busy(dialect, lambda: None, "other", Chunk("other", 0, None, None), "the read"):
             assert watch.check() is None  # 1s without a commit: not yet
             clock.now += 1.5
             err = watch.check()
@@ -50,7 +50,7 @@ def test_no_running_call_is_no_stall_and_a_commit_starts_the_count_again(tmp_pat
     watch, clock, seen, dialect = _watch(tmp_path)
     clock.now += 10
     assert watch.check() is None  # nothing on a server (planning, waiting on a queue)
-    with watch.busy(dialect, None, "t", Chunk("t", 0, None, None), "the write"):
+    with watch.busy(dialect, lambda: None, "t", Chunk("t", 0, None, None), "the write"):
         watch.committed(0.01)
         clock.now += 1.9
         assert watch.check() is None
@@ -64,7 +64,7 @@ def test_the_limit_grows_with_the_slowest_batch(tmp_path: Path) -> None:
     assert watch.limit() == 2.0
     watch.observed(0.5)
     assert watch.limit() == 0.5 * STALL_FACTOR
-    with watch.busy(dialect, None, "t", Chunk("t", 0, None, None), "the read"):
+    with watch.busy(dialect, lambda: None, "t", Chunk("t", 0, None, None), "the read"):
         clock.now += 4.0
         assert watch.check() is None
         clock.now += 1.5

@@ -27,6 +27,9 @@ class PostgresSessions(SessionHooks):
     """The session hooks of :class:`~dmt.dialects.postgres.dialect.PostgresDialect`."""
 
     def session_id(self, conn: Any) -> int | None:
+        known = getattr(conn, "dmt_session", None)  # an ADBC connection's, noted at connect
+        if isinstance(known, int):
+            return known
         info = getattr(conn, "info", None)
         pid = getattr(info, "backend_pid", None)
         return pid if isinstance(pid, int) else None
