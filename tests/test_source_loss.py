@@ -167,7 +167,7 @@ def test_source_connections_that_keep_dropping_stop_with_exit_2_then_resume(
     setup: tuple[Any, ...], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(run_module, "COPY_RETRY_BACKOFF", (0.1, 0.2))  # keep the test short
-    engine, src, _, raw = setup
+    engine, src, path, raw = setup
     cfg = build_config(raw, tmp_path)
     started, stop = threading.Event(), threading.Event()
     dropped: list[int] = []
@@ -180,15 +180,22 @@ def test_source_connections_that_keep_dropping_stop_with_exit_2_then_resume(
 
     killer = threading.Thread(target=keep_dropping)
     killer.start()
+    err: ConnectError | None = None
     try:
-        with pytest.raises(ConnectError) as info:  # lost, or lost while reconnecting
-            execute(cfg, lambda total: DropAfter(started.set, 1, [0, 0]))
+        execute(cfg, lambda total: DropAfter(started.set, 1, [0, 0]))
+    except ConnectError as exc:  # lost, or lost while reconnecting
+        err = exc
     finally:
         started.set()
         stop.set()
         killer.join()
-    assert info.value.exit_code == 2 and info.value.side == "source", info.value
     assert sum(dropped) > 0
-    print(info.value)
-    assert execute(cfg, resume=True).status == "success"
+    if err is None:
+        # connectorx connects per query: a run can slip every query between two drops
+        assert path.startswith("arrow"), "the copy survived connections dropped every 2 ms"
+        print("absorbed: every connectorx query reconnected")
+    else:
+        assert err.exit_code == 2 and err.side == "source", err
+        print(err)
+        assert execute(cfg, resume=True).status == "success"
     _assert_copied(raw, tmp_path)
