@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from dmt.dialects.base import Dialect, Row, ValueCounters
-from dmt.errors import DmtError
+from dmt.errors import DmtError, Stalled, located
 from dmt.model.job import TableJob
 from dmt.model.ranges import Chunk
 from dmt.model.schema import INT_KINDS
@@ -36,13 +36,15 @@ class Checkpointer:
     """The pipeline's checkpoints of one run, in the state store."""
 
     def __init__(
-        self, store: StateStore, run_id: str, source: Dialect, target: Dialect, resuming: bool
-    ) -> None:
+        self, store: StateStore, run_id: str, source: Dialect, target: Dialect, resuming: bool,
+        stall_timeout: float = 0.0,
+    ) -> None:  # fmt: skip
         self.store = store
         self.run_id = run_id
         self.source = source
         self.target = target
         self.resuming = resuming
+        self.stall_timeout = stall_timeout  # also the limit of each cleanup statement
         self._started: set[tuple[str, int]] = set()
         self._lock = threading.Lock()
         self.cleaned = 0  # chunks cleaned on the target before being copied again
@@ -89,12 +91,19 @@ class Checkpointer:
         tgt = self.target
         tconn = tgt.connect()
         try:
+            tgt.set_statement_timeout(tconn, self.stall_timeout)
             for chunk in chunks:
                 try:
                     n = self._clean_one(job, source_conn, tconn, chunk)
                 except DmtError:
                     raise
                 except Exception as exc:
+                    if tgt.timed_out(exc):
+                        raise Stalled(
+                            tgt.side, located(job.source.name, chunk.describe())
+                            + "removing the rows of the chunk in flight took longer than "
+                            f"stall_timeout ({self.stall_timeout:g}s): {tgt.describe_error(exc)}",
+                        ) from exc  # fmt: skip
                     where = f"removing table `{job.source.name}` {chunk.describe()} in flight"
                     raise tgt.translate_error(exc, where) from exc
                 self.cleaned += 1

@@ -5,7 +5,8 @@
     DmtError                      anything dmt raises on purpose
     ├── ConfigError               fix the config or the command line         exit 1
     ├── ConnectError              a server cannot be reached; safe to retry  exit 2
-    │   └── ConnectionLost        an open connection broke mid-run           exit 2
+    │   ├── ConnectionLost        an open connection broke mid-run           exit 2
+    │   └── Stalled               a query stuck past stall_timeout; cancelled exit 2
     ├── TransferError             a table failed to copy (table, key range)  exit 3
     │   └── PostLoadError         an index, FK, check or sequence failed     exit 3
     ├── ValidationMismatch        source and target differ after the copy    exit 4
@@ -61,6 +62,15 @@ class ConnectionLost(ConnectError):
     def __init__(self, side: str, message: str) -> None:
         self.side = side
         DmtError.__init__(self, f"lost the connection to the {side}: {message}")
+
+
+class Stalled(ConnectError):
+    """No batch committed for ``migration.stall_timeout``, or a cleanup statement hit it: the
+    stuck query was cancelled. Safe to retry or resume: its chunk is cleaned and copied again."""
+
+    def __init__(self, side: str, message: str) -> None:
+        self.side = side
+        DmtError.__init__(self, message)
 
 
 class TransferError(DmtError):

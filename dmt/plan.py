@@ -72,9 +72,11 @@ class Plan:
 
 
 @contextmanager
-def connected(dialect: Dialect) -> Iterator[Any]:
-    """A connection of ``dialect``, closed on exit (a failed close is only logged)."""
-    conn = dialect.connect()
+def connected(dialect: Dialect, timed: bool = False) -> Iterator[Any]:
+    """A connection of ``dialect`` (with ``timed``, its statement timeout:
+    :meth:`~dmt.dialects.base.Dialect.timed_connect`), closed on exit (a failed close is only
+    logged)."""
+    conn = dialect.timed_connect() if timed else dialect.connect()
     try:
         yield conn
     finally:

@@ -159,6 +159,8 @@ class Migration:
 
         plan = make_plan(cfg, then=create)
         source, target = plan.source, plan.target
+        for dialect in (source, target):  # post-load and validation statements
+            dialect.statement_seconds = m.statement_timeout
         if m.ai_adjust and cfg.ai.provider == "claude":
             from dmt.tuning.claude import preload_sdk
 
@@ -171,7 +173,7 @@ class Migration:
         self._check_cancel()
         store.set_phase(run_id, "finalize")
         _step(5, "creating indexes, foreign keys and sequences")
-        with connected(target) as tconn:
+        with connected(target, timed=True) as tconn:
             post_load(
                 target, tconn, plan.tables, m.create_indexes, m.create_foreign_keys,
                 done=store.post_load_done(run_id),
@@ -243,7 +245,12 @@ class Migration:
         """Copy; after a lost connection, wait and copy again as a resume would (bounded)."""
         for attempt in range(len(COPY_RETRY_BACKOFF) + 1):
             checkpoints = Checkpointer(
-                store, run_id, plan.source, plan.target, resuming=resume or attempt > 0
+                store,
+                run_id,
+                plan.source,
+                plan.target,
+                resuming=resume or attempt > 0,
+                stall_timeout=self.cfg.migration.stall_timeout,
             )
             try:
                 self._copy(plan, checkpoints)
@@ -297,7 +304,7 @@ class Migration:
         reporter = self.reporter_factory(total) if self.reporter_factory else NullReporter()
         pipeline = Pipeline(
             source, target, jobs, knobs, counters, slot, reporter, checkpoints=checkpoints,
-            abort=self.abort, paths=paths,
+            abort=self.abort, paths=paths, stall_timeout=m.stall_timeout,
         )  # fmt: skip
         if m.ai_adjust:
             from dmt.tuning.monitor import build_monitor

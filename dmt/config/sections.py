@@ -92,6 +92,15 @@ class MigrationConfig:
     metrics_host: str = option(
         "127.0.0.1", "str", "address the metrics port listens on (0.0.0.0: every interface)"
     )
+    stall_timeout: float = option(
+        300.0, "duration", "no batch committed for this long (or 10 times the slowest batch "
+        "seen, if longer): the stuck query is named, cancelled and its chunk copied again",
+        0.5, 86400,
+    )  # fmt: skip
+    statement_timeout: float = option(
+        3600.0, "duration", "longest single statement after the copy (index, foreign key, "
+        "sequence, validation query); 0: no limit", 0, 604800,
+    )  # fmt: skip
     # option() returns a dataclasses.field: the Path is made per instance
     state_dir: Path = option("~/.dmt", "path", "folder of the state store (state.db)")  # noqa: RUF009
 

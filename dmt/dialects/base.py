@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from dmt.config import Endpoint
 from dmt.dialects.hooks import DataPathHooks
 from dmt.dialects.registry import ENGINES, engine_for
+from dmt.dialects.sessions import SessionHooks
 from dmt.dialects.sql import TypeChoice
 from dmt.dialects.values import (
     Converter,
@@ -57,7 +58,7 @@ __all__ = [
 log = logging.getLogger("dmt")
 
 
-class Dialect(DataPathHooks):
+class Dialect(DataPathHooks, SessionHooks):
     """Base class: one subclass per engine overrides only its differences.
 
     Capabilities (class attributes, here and on :class:`SqlDialect`) are what the rest of dmt
@@ -79,6 +80,16 @@ class Dialect(DataPathHooks):
         self.options = options or ValueOptions()
 
     # ------------------------------------------------------------------ connections
+    #: seconds one statement on a :meth:`timed_connect` connection may take; 0: no limit
+    statement_seconds: float = 0.0
+
+    def timed_connect(self) -> Any:
+        """A connection whose statements fail after :attr:`statement_seconds` (post-load and
+        validation work; the copy itself is watched by stall detection instead)."""
+        conn = self.connect()
+        self.set_statement_timeout(conn, self.statement_seconds)
+        return conn
+
     def connect(self) -> Any:
         """A new DB-API connection (autocommit off). Raises ConnectError."""
         raise NotImplementedError
@@ -133,7 +144,8 @@ class Dialect(DataPathHooks):
         broken = next((e for e in causes(exc) if self.connection_broke(e)), None)
         doing = f"{what}: " if what else ""
         if broken is not None:
-            return ConnectionLost(self.side, located(table, key_range) + doing + first_line(broken))
+            why = self.describe_error(broken)
+            return ConnectionLost(self.side, located(table, key_range) + doing + why)
         full = next((p for e in causes(exc) if (p := self.full_disk(e)) is not None), None)
         if full is not None:
             return DiskFull(full, self.side, located(table, key_range) + doing)

@@ -51,5 +51,10 @@ class DataPath(Protocol):
 
     def write(self, conn: Any, job: TableJob, payload: Any) -> int: ...
 
+    def session_conn(self, conn: Any) -> Any:
+        """The connection a ``write`` given ``conn`` is running its statement on right now
+        (``conn`` itself unless the path writes on connections of its own): the one stall
+        detection asks the server about and cancels."""
+
     def close(self) -> None:
         """Release what the path holds of its own (e.g. driver connections); once per run."""

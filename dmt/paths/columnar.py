@@ -89,6 +89,7 @@ class ArrowPath:
         self._batch_bytes = 0  # the byte budget of one batch, as the last read was given
         self._readers = ConnectionPool(source.columnar_connect)
         self._writers = ConnectionPool(target.columnar_connect)
+        self._writing: dict[int, Any] = {}  # id(pipeline connection) -> its ADBC connection
         self._infile = InfileCheck(target) if self.writer == "tsv" else None
 
     @property
@@ -287,6 +288,7 @@ class ArrowPath:
             return self.target.load_tsv(conn, job.target, lambda f: f.write(data), payload.num_rows)
         with self.target.exclusive_writes():
             adbc = self._writers.take()
+            self._writing[id(conn)] = adbc
             try:
                 with adbc.cursor() as cur:
                     cur.adbc_ingest(
@@ -298,8 +300,13 @@ class ArrowPath:
                 self._writers.discard(adbc)  # closing rolls the batch back
                 msg = f"ADBC ingest failed: {first_line(exc)}"
                 raise TransferError(msg, job.target.name) from exc
+            finally:
+                self._writing.pop(id(conn), None)
             self._writers.give(adbc)
         return int(payload.num_rows)
+
+    def session_conn(self, conn: Any) -> Any:
+        return self._writing.get(id(conn), conn)
 
     def close(self) -> None:
         self._readers.close()

@@ -81,6 +81,9 @@ class PgCopyPath:
             raise tgt.translate_error(exc, "binary COPY failed", job.target.name) from exc
         return payload.rows
 
+    def session_conn(self, conn: Any) -> Any:
+        return conn
+
     def close(self) -> None:
         pass  # the pipeline's own connections carry the stream
 

@@ -179,6 +179,9 @@ class PgTextPath:
     def write(self, conn: Any, job: TableJob, payload: CopyBatch) -> int:
         return self.target.load_tsv(conn, job.target, payload.write_to, payload.rows)
 
+    def session_conn(self, conn: Any) -> Any:
+        return conn
+
     def close(self) -> None:
         pass  # the pipeline's own connections carry the stream
 

@@ -36,6 +36,7 @@ from dmt.pipeline.executor import Executor, KeyRangeTasks, ThreadExecutor
 from dmt.pipeline.failures import planning_failed, with_key_range, write_failed
 from dmt.pipeline.knobs import Knobs, KnobUpdates
 from dmt.pipeline.reading import RangeReader
+from dmt.pipeline.stall import StallWatch
 from dmt.pipeline.stats import PipelineCounters
 from dmt.pipeline.stop import StopFlag
 from dmt.pipeline.tracker import ChunkTracker, TableResult
@@ -60,7 +61,8 @@ class Pipeline:
 
     ``paths`` maps a table to the data path that carries it (absent: the exact row path);
     ``abort`` is the user's cancel event (never set by the pipeline itself); ``executor`` runs
-    each table's key-range tasks (default: threads).
+    each table's key-range tasks (default: threads); ``stall_timeout`` is
+    :class:`~dmt.pipeline.stall.StallWatch`'s.
     """
 
     def __init__(
@@ -76,6 +78,7 @@ class Pipeline:
         abort: threading.Event | None = None,
         paths: Mapping[str, DataPath] | None = None,
         executor: Executor | None = None,
+        stall_timeout: float = 300.0,
     ) -> None:
         self.source = source
         self.target = target
@@ -90,6 +93,7 @@ class Pipeline:
         self._first_error: BaseException | None = None
         self._jobs_lock = threading.Lock()
         self._next_job = 0
+        self.watch = StallWatch(stall_timeout, lambda err: self._fail(err, None))
         # a reader holds as many batches as the greediest data path of the run has it hold
         knobs.reader_batches = max([1, *(p.reader_batches for p in self.paths.values())])
         self.queue = BatchQueue(
@@ -115,7 +119,7 @@ class Pipeline:
         )  # fmt: skip
         self.reader = RangeReader(
             source, self.paths, knobs, self.queue, self.tracker, self.counters, checkpoints,
-            self.stop,
+            self.stop, self.watch,
         )  # fmt: skip
         self.executor = executor or ThreadExecutor(
             connect=source.connect, close=_close, on_error=lambda exc: self._fail(exc, None),
@@ -142,12 +146,16 @@ class Pipeline:
             threading.Thread(target=self._drive_tables, name=f"dmt-table-{i + 1}")
             for i in range(max(1, min(k.tables_in_flight, len(self.jobs))))
         ]
-        for t in drivers:
-            t.start()
-        for t in drivers:
-            t.join()
-        self.queue.close()
-        self.pool.join()
+        self.watch.start()
+        try:
+            for t in drivers:
+                t.start()
+            for t in drivers:
+                t.join()
+            self.queue.close()
+            self.pool.join()
+        finally:
+            self.watch.stop()
         for path in {id(p): p for p in self.paths.values()}.values():
             path.close()  # connections a data path keeps of its own
         if self._first_error is not None:
@@ -261,11 +269,15 @@ class Pipeline:
     def _write_batch(self, conn: Any, batch: Batch) -> None:
         t0 = time.monotonic()
         job = batch.job
+        doing = f"the write of batch {batch.seq + 1}"
+        path = self.paths[job.source.name] if batch.by_path else None
+        on = (lambda: path.session_conn(conn)) if path is not None else (lambda: conn)
         try:
-            if batch.by_path:
-                n = self.paths[job.source.name].write(conn, job, batch.rows)
-            else:
-                n = self.target.write_rows(conn, job.target, batch.rows)
+            with self.watch.busy(self.target, on, job.source.name, batch.chunk, doing):
+                if batch.by_path:
+                    n = self.paths[job.source.name].write(conn, job, batch.rows)
+                else:
+                    n = self.target.write_rows(conn, job.target, batch.rows)
         except Exception as exc:
             # the batch may or may not be committed: its chunk stays not-done, and a retry or
             # resume removes the chunk from the target before copying it again
@@ -276,6 +288,7 @@ class Pipeline:
         finally:
             self.counters.add("batches_in_flight", -1)
         secs = time.monotonic() - t0
+        self.watch.committed(secs)
         self.counters.record_write(n, batch.nbytes, secs, job.source.name)
         self.tracker.add_write(batch.job, secs)
         self.reporter.advance(batch.job.source.name, n, batch.nbytes)

@@ -3,7 +3,7 @@ on the read-ahead queue, with the chunk's checkpoint marked before its first bat
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Mapping
 from typing import Any
 
 from dmt.dialects.base import Dialect
@@ -15,6 +15,7 @@ from dmt.pipeline.batchqueue import BatchQueue
 from dmt.pipeline.checkpoints import Checkpoints
 from dmt.pipeline.failures import read_failed
 from dmt.pipeline.knobs import Knobs
+from dmt.pipeline.stall import StallWatch
 from dmt.pipeline.stats import PipelineCounters
 from dmt.pipeline.stop import StopFlag
 from dmt.pipeline.tracker import ChunkTracker
@@ -26,7 +27,7 @@ ReadBatch = tuple[Any, int, int, float, bool]
 def read_batches(
     source: Dialect, path: DataPath | None, conn: Any, job: TableJob, chunk: Chunk,
     max_rows: int, max_bytes: int, stop: StopFlag,
-) -> Iterator[ReadBatch]:  # fmt: skip
+) -> Generator[ReadBatch, None, None]:  # fmt: skip
     """The batches of one key range: the path's own, and the exact row path's for the ranges
     it hands back (:class:`~dmt.paths.base.RowFallback`), or the row path's alone."""
     if path is not None:
@@ -65,6 +66,7 @@ class RangeReader:
         counters: PipelineCounters,
         checkpoints: Checkpoints | None,
         stop: StopFlag,
+        watch: StallWatch | None = None,
     ) -> None:
         self.source = source
         self.paths = paths
@@ -74,16 +76,24 @@ class RangeReader:
         self.counters = counters
         self.checkpoints = checkpoints
         self.stop = stop
+        self.watch = watch or StallWatch(0, lambda err: None)
 
     def read(self, conn: Any, job: TableJob, chunk: Chunk) -> None:
         """Queue every batch of ``chunk``; errors are named by table and key range."""
         seq = 0
         k = self.knobs
         path = self.paths.get(job.source.name)
+        batches = read_batches(
+            self.source, path, conn, job, chunk, k.chunk_size, k.batch_bytes(), self.stop
+        )
         try:
-            for payload, nrows, nbytes, secs, by_path in read_batches(
-                self.source, path, conn, job, chunk, k.chunk_size, k.batch_bytes(), self.stop
-            ):
+            while True:
+                with self.watch.busy(self.source, lambda: conn, job.source.name, chunk, "the read"):
+                    item = next(batches, None)
+                if item is None:
+                    break
+                payload, nrows, nbytes, secs, by_path = item
+                self.watch.observed(secs)
                 self.counters.record_read(secs)
                 if nrows:
                     self.counters.set(avg_row_bytes=nbytes / nrows)
@@ -100,5 +110,7 @@ class RangeReader:
                 self.tracker.add_wait(job, waited)
         except Exception as exc:
             raise read_failed(self.source, job, chunk, exc) from exc
+        finally:
+            batches.close()
         if not self.stop.is_set():
             self.tracker.chunk_read(job, chunk, seq)

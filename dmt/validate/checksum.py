@@ -96,7 +96,7 @@ class TableChecksum:
 
         try:
             with guard(self.source, "reading chunks", self.name):
-                conn = self.source.connect()
+                conn = self.source.timed_connect()
                 try:
                     chunks = plan_chunks(
                         self.source, conn, self.plan.source, self.key, self.chunk_size
@@ -139,7 +139,7 @@ class TableChecksum:
         check = TableCheck(self.name, 0, 0)
         matched = 0
         with guard(self.target, "reading chunks", self.name):
-            conn = self.target.connect()
+            conn = self.target.timed_connect()
             try:
                 while True:
                     item = q.get()
@@ -207,7 +207,7 @@ class TableChecksum:
         to_source = bridge(self.target, tkeys, self.source, skeys)
         sql = self.target.select_sql(tkeys, (), False, False)
         with guard(self.source, "looking up target keys", self.name, also=self.target):
-            sconn = self.source.connect()
+            sconn = self.source.timed_connect()
             try:
                 batch: list[Row] = []
                 for row in stream(self.target, tconn, sql, []):
@@ -271,7 +271,7 @@ class TableChecksum:
         def digest(dialect: Dialect, table: Table, canon: Canon) -> tuple[int, int]:
             n, total = 0, 0
             with guard(dialect, "reading the table", self.name):
-                conn = dialect.connect()
+                conn = dialect.timed_connect()
                 try:
                     sql = dialect.select_sql(table, (), False, False)
                     for row in stream(dialect, conn, sql, []):

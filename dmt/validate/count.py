@@ -28,7 +28,7 @@ def count_all(source: Dialect, target: Dialect, plans: list[TablePlan]) -> Valid
 
 def _counts(dialect: Dialect, names: list[str]) -> dict[str, int]:
     with guard(dialect, "counting rows"):
-        conn = dialect.connect()
+        conn = dialect.timed_connect()
         try:
             return {n: dialect.count_rows(conn, n) for n in names}
         finally:

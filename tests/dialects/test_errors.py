@@ -68,6 +68,14 @@ def test_other_driver_errors_are_transfer_errors(engine: str, exc: Exception) ->
     assert dialect(engine).translate_error(translated) is translated
 
 
+def test_a_closed_mysql_connection_says_so() -> None:
+    err = dialect("mysql", "source").translate_error(pymysql.err.InterfaceError(0, ""), "read")
+    assert str(err) == (
+        "lost the connection to the source: read: the connection is closed (killed, or dropped "
+        "by the server)"
+    )
+
+
 def test_mysql_errors_name_their_code() -> None:
     exc = pymysql.err.IntegrityError(1062, "Duplicate entry '1' for key 'PRIMARY'")
     assert dialect("mysql").describe_error(exc) == (

@@ -22,6 +22,7 @@ from dmt.dialects.base import Converter, Fetch, Row, TypeChoice, ValueCounters
 from dmt.dialects.mysql import load, reflection, values
 from dmt.dialects.mysql.columnar import MySQLColumnar
 from dmt.dialects.mysql.objects import counter_reset_sql, create_objects, reflect_objects
+from dmt.dialects.mysql.sessions import MySQLSessions
 from dmt.dialects.mysql.types import (
     AUTO_INC_TYPES,
     KEY_CHARS,
@@ -49,7 +50,7 @@ _TABLE_OPTIONS = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
 _LOST = {1053, 1927, 2003, 2006, 2013, 2055, 4031}
 
 
-class MySQLDialect(MySQLColumnar):
+class MySQLDialect(MySQLColumnar, MySQLSessions):
     """MySQL 5.7+ and MariaDB 10.3+ through PyMySQL. The database is the namespace."""
 
     name = "mysql"
@@ -122,6 +123,8 @@ class MySQLDialect(MySQLColumnar):
     def describe_error(self, exc: BaseException) -> str:
         """``MySQL error <code>: <message>`` for a PyMySQL error, else the first line."""
         args: tuple[Any, ...] = tuple(getattr(exc, "args", ()))
+        if args in ((0, ""), ()) and type(exc).__name__ == "InterfaceError":
+            return "the connection is closed (killed, or dropped by the server)"
         if len(args) == 2 and isinstance(args[0], int):
             return first_line(Exception(f"MySQL error {args[0]}: {args[1]}"))
         return first_line(exc)

@@ -82,11 +82,17 @@ class PostgresColumnar(Dialect):
         import adbc_driver_postgresql.dbapi as pgdb
 
         try:
-            return pgdb.connect(self.columnar_url())
+            conn = pgdb.connect(self.columnar_url())
+            with conn.cursor() as cur:  # for stall detection: the session to ask about
+                cur.execute("SELECT pg_backend_pid()")
+                row = cur.fetchone()
+            conn.commit()
         except Exception as exc:
             raise TransferError(
                 f"ADBC could not connect to {self.endpoint.describe()}: {first_line(exc)}"
             ) from None
+        conn.dmt_session = int(row[0]) if row else None
+        return conn
 
     def columnar_kind(self, sql_type: str) -> str | None:
         return _INGEST.get(base_type(sql_type))

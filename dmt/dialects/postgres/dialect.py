@@ -11,6 +11,7 @@ from dmt.dialects.base import Converter, Fetch, Row, TypeChoice, ValueCounters
 from dmt.dialects.postgres import reflection
 from dmt.dialects.postgres.columnar import PostgresColumnar
 from dmt.dialects.postgres.objects import create_objects, reflect_objects
+from dmt.dialects.postgres.sessions import PostgresSessions
 from dmt.dialects.postgres.types import SAMPLE_TYPES, canonical_type, render_type
 from dmt.dialects.postgres.values import encoders, register_infinity_loaders, str_or_none
 from dmt.errors import ConnectError, TransferError, first_line
@@ -26,7 +27,7 @@ def _ident(name: str) -> str:
 _LOST_STATES = ("57P01", "57P02", "57P03")
 
 
-class PostgresDialect(PostgresColumnar):
+class PostgresDialect(PostgresColumnar, PostgresSessions):
     """PostgreSQL 12+ through psycopg 3."""
 
     name = "postgres"
@@ -185,9 +186,14 @@ class PostgresDialect(PostgresColumnar):
 
     @contextlib.contextmanager
     def stream(self, conn: Any, sql: str, params: Sequence[Any]) -> Iterator[Fetch]:
-        with conn.cursor(name=f"dmt_{uuid.uuid4().hex[:12]}") as cur:
+        cur = conn.cursor(name=f"dmt_{uuid.uuid4().hex[:12]}")
+        try:
             cur.execute(sql, tuple(params))
             yield cur.fetchmany
+            cur.close()
+        except BaseException:
+            _close_cursor(conn, cur)
+            raise
         conn.commit()
 
     def write_rows(self, conn: Any, table: Table, rows: Sequence[Row]) -> int:
@@ -219,3 +225,14 @@ class PostgresDialect(PostgresColumnar):
                     f"COALESCE((SELECT MAX({q}) FROM {tname}), 0) + 1, false)"
                 )
         return out
+
+
+def _close_cursor(conn: Any, cur: Any) -> None:
+    """Close a server-side cursor after a failure. On a connection the server dropped, closing
+    the cursor fails and leaves it open (psycopg then warns when it is collected); closing the
+    connection first lets the cursor close without asking the server."""
+    try:
+        cur.close()
+    except Exception:  # the connection is gone: the error that brought us here says so
+        conn.close()
+        cur.close()
