@@ -94,10 +94,11 @@ def make_plan(cfg: Config) -> Plan:
     objects, warnings = carried_objects(schema, source, target, cfg)
     views, untranslated = translated_views(schema, source, target)
     warnings += untranslated
-    plans = translate(
-        schema.tables, target, cfg.migration, cfg.type_overrides, native=bool(objects)
-    )
     with connected(target) as tconn:
+        target.learn_collations(tconn)
+        plans = translate(
+            schema.tables, target, cfg.migration, cfg.type_overrides, native=bool(objects)
+        )
         actions = plan_target(target, tconn, plans, cfg.migration.target_mode)
     warnings += [w for p in plans for w in p.warnings]
     for p in plans:

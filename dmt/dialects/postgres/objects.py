@@ -1,7 +1,7 @@
 """The objects of a PostgreSQL schema beyond its tables' rows and keys, read as PostgreSQL's own
-DDL for a PostgreSQL target: extensions, enums, domains, composite and range types (before the
-tables), then routines, views and materialized views, the indexes and constraints the schema
-model cannot express, comments, and triggers (after the data)."""
+DDL for a PostgreSQL target: extensions, collations, enums, domains, composite and range types
+(before the tables), then routines, views and materialized views, the indexes and constraints
+the schema model cannot express, comments, and triggers (after the data)."""
 
 from __future__ import annotations
 
@@ -34,6 +34,14 @@ WHERE n.nspname = %s AND (t.typtype IN ('e', 'd', 'r') OR (t.typtype = 'c' AND c
   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_type'::regclass
                   AND d.objid = t.oid AND d.deptype = 'e')
 ORDER BY t.oid
+"""
+# collations defined in the schema (an ICU collation's locale is in colliculocale on 15 and 16,
+# colllocale from 17, collcollate before 15)
+_COLLATIONS_SQL = """
+SELECT co.collname, co.collprovider, co.collisdeterministic, co.collcollate, co.collctype,
+       COALESCE(to_jsonb(co) ->> 'colllocale', to_jsonb(co) ->> 'colliculocale', co.collcollate)
+FROM pg_collation co JOIN pg_namespace n ON n.oid = co.collnamespace
+WHERE n.nspname = %s AND co.collprovider IN ('i', 'c') ORDER BY co.oid
 """
 _ROUTINES_SQL = """
 SELECT p.proname, pg_get_functiondef(p.oid) FROM pg_proc p
@@ -107,6 +115,16 @@ def reflect_objects(
             out.append(
                 NativeObject("extension", ext, f"CREATE EXTENSION IF NOT EXISTS {q(ext)}", "before")
             )
+        cur.execute(_COLLATIONS_SQL, (schema,))
+        for name, provider, deterministic, collate, ctype, locale in cur.fetchall():
+            spec = (
+                f"provider = icu, locale = {lit(locale)}"
+                if provider == "i"
+                else f"provider = libc, lc_collate = {lit(collate)}, lc_ctype = {lit(ctype)}"
+            )
+            spec += f", deterministic = {deterministic}"
+            ddl = f"CREATE COLLATION IF NOT EXISTS {q(name)} ({spec})"
+            out.append(NativeObject("collation", name, ddl, "before"))
         cur.execute(_TYPES_SQL, (schema,))
         for _oid, name, kind, labels, attrs, base, notnull, default, checks, sub in cur.fetchall():
             out.append(_type_object(q(name), name, kind, labels, attrs, base, notnull, default,

@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from dmt.dialects.collations import postgres_reading
 from dmt.dialects.postgres.types import FIRST_USER_OID, canonical_type
 from dmt.model.schema import Check, Column, ForeignKey, Index, Schema, Table
 from dmt.schema.expr import NotPortable, Spelling, portable_default
@@ -17,12 +18,16 @@ _COLUMNS_SQL = """
 SELECT a.attname, format_type(a.atttypid, a.atttypmod), t.typtype, a.attnotnull,
        pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated,
        col_description(c.oid, a.attnum), a.atttypid,
-       CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod) END
+       CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod) END,
+       co.collname, NULLIF(cn.nspname, 'pg_catalog'), co.collisdeterministic,
+       COALESCE(to_jsonb(co) ->> 'colllocale', to_jsonb(co) ->> 'colliculocale', co.collcollate)
 FROM pg_attribute a
 JOIN pg_class c ON c.oid = a.attrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+LEFT JOIN pg_collation co ON co.oid = a.attcollation AND a.attcollation <> t.typcollation
+LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace
 WHERE n.nspname = %s AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attnum
 """
@@ -134,6 +139,7 @@ def reflect_table(conn: Any, schema_name: str, name: str) -> Table:
             comment,
             oid,
             domain_base,
+            *collation,
         ) in cur.fetchall():
             if generated:
                 notes.append(f"`{cname}`: generated column not copied")
@@ -164,6 +170,7 @@ def reflect_table(conn: Any, schema_name: str, name: str) -> Table:
                     autoincrement=bool(identity) or serial,
                     comment=comment,
                     native_default=native,
+                    collation=postgres_reading(*collation) if collation[0] else None,
                 )
             )
         cur.execute(_CONSTRAINTS_SQL, (schema_name, name))

@@ -1,0 +1,56 @@
+"""Each target text column's collation: the source's own on a target of the same engine that
+has it, else the target's closest one; and a binary one for a key column whose closest
+collation would make values the source keeps apart collide (``'a'``/``'A'``, ``'e'``/``'é'``,
+``'ß'``/``'ss'``, ``'x'``/``'x '``). Every such choice is a plan warning."""
+
+from __future__ import annotations
+
+from dmt.dialects.base import Dialect
+from dmt.model.schema import Collation, Column, Table
+
+#: how a column without a collation compares on every engine: character by character
+EXACT = Collation("", "")
+
+
+def keeps_apart(target: Collation | None, source: Collation | None) -> bool:
+    """Whether ``target`` tells apart every two values ``source`` tells apart. Two collations
+    that fold case or accents are only known to fold alike when they are the same one; a
+    fold of ASCII letters only (SQLite NOCASE) is finer than any case-insensitive one."""
+    t, s = target or EXACT, source or EXACT
+    if (t.engine, t.name.lower()) == (s.engine, s.name.lower()):
+        return True
+    if (t.pad and not s.pad) or not t.accents or t.case == "insensitive":
+        return False
+    return t.case == "sensitive" or s.case != "sensitive"
+
+
+def key_columns(table: Table) -> set[str]:
+    """Columns of the primary key and of every unique constraint or unique index."""
+    out = set(table.primary_key)
+    for idx in [*table.uniques, *table.indexes]:
+        if idx.unique:
+            out.update(idx.columns)
+    return out
+
+
+def choose(
+    col: Column, engine: str, key: bool, target: Dialect, native: bool, where: str
+) -> tuple[Collation | None, str | None]:
+    """(the target column's collation, a warning when a binary one was chosen for a key).
+    ``native``: the source's own objects (a user-defined collation among them) are carried."""
+    if col.type.kind not in target.collatable_kinds:
+        return None, None
+    src = col.collation
+    same = (src.engine if src else engine) == target.name
+    if same and (src is None or target.has_collation(src, native)):
+        return src if src is not None else target.collation_for(None), None
+    chosen = target.collation_for(src)
+    if not key or keeps_apart(chosen, src):
+        return chosen, None
+    binary = target.binary_collation()
+    source_name = f"`{src.name}`" if src else "the default collation"
+    return binary, (
+        f"{where}: binary collation `{binary.name if binary else 'default'}` chosen for a "
+        f"unique text key (collation `{chosen.name if chosen else 'default'}` would merge "
+        f"values {source_name} keeps apart: case, accents or trailing spaces)"
+    )
