@@ -163,3 +163,63 @@ def test_plan_names_the_binary_choice(
         "accents or trailing spaces)"
     )
     assert group([warning])[0].severity == "note"
+
+
+#: (table.column, name, case, accents, pad) of each source's text columns as reflected
+READINGS = {
+    "postgres": [
+        ("names.name", "folded", "insensitive", True, False),
+        ("names.note", "folded", "insensitive", True, False),
+        ("words.w", None),
+    ],
+    "mysql": [
+        ("names.name", "utf8mb4_general_ci", "insensitive", False, True),
+        ("names.note", "utf8mb4_bin", "sensitive", True, True),
+        ("words.w", "utf8mb4_nopad_bin", "sensitive", True, False),
+    ],
+    "sqlite": [
+        ("names.name", "NOCASE", "ascii", True, False),
+        ("names.note", "NOCASE", "ascii", True, False),
+        ("words.w", None),
+    ],
+}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_reflection_reads_each_text_columns_collation(
+    engine: str, sources: dict[str, dict[str, Any]]
+) -> None:
+    d, conn = connect(sources[engine])
+    try:
+        tables = d.reflect(conn, lambda n: True).tables
+    finally:
+        conn.close()
+    got = []
+    for t in sorted(tables, key=lambda t: t.name):
+        for c in t.columns:
+            if c.type.kind in ("varchar", "text"):
+                k = c.collation
+                got.append(
+                    (f"{t.name}.{c.name}",) + ((k.name, k.case, k.accents, k.pad) if k else (None,))
+                )
+    assert got == READINGS[engine]
+
+
+def test_postgres_to_postgres_keeps_its_own_collation(
+    sources: dict[str, dict[str, Any]], dbs: Databases, tmp_path: Path
+) -> None:
+    target = dbs.new("postgres")
+    cfg = _config(sources["postgres"], target, tmp_path)
+    assert execute(build_config(cfg)).status == "success"
+    d, conn = connect(target)
+    try:
+        got = run(
+            d,
+            conn,
+            "SELECT a.attname, co.collname, co.collisdeterministic FROM pg_attribute a "
+            "JOIN pg_collation co ON co.oid = a.attcollation "
+            "WHERE a.attrelid = 'names'::regclass AND a.attnum > 0 ORDER BY a.attnum",
+        )
+        assert got == [("name", "folded", False), ("note", "folded", False)]
+    finally:
+        conn.close()

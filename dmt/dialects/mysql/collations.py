@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from dmt.dialects.collations import mysql_binary, mysql_collation
+from dmt.dialects.collations import mysql_binary, mysql_collation, mysql_reading
 from dmt.model.schema import Collation
 
 #: every collation name the server knows; MariaDB 10.10+ lists its UCA 14.0 collations for
@@ -45,10 +45,17 @@ class MySQLCollations:
         return self.collations is None or collation.name.lower() in self.collations
 
     def collation_for(self, source: Collation | None) -> Collation | None:
-        return mysql_collation(source, self.mariadb)
+        return self._known(mysql_collation(source, self.mariadb))
 
     def binary_collation(self) -> Collation | None:
-        return mysql_binary(self.mariadb)
+        return self._known(mysql_binary(self.mariadb))
+
+    def _known(self, collation: Collation) -> Collation:
+        """``collation``, or ``utf8mb4_bin`` on a server without it (MySQL 5.7 has neither
+        the NO PAD nor the UCA 9.0 collations)."""
+        if self.has_collation(collation, False):
+            return collation
+        return mysql_reading("utf8mb4_bin", "utf8mb4")
 
     def collate_clause(self, collation: Collation) -> str:
         charset = collation.charset or collation.name.split("_")[0]
