@@ -32,16 +32,23 @@ DDL = {
         "CREATE TABLE words (w varchar(20) PRIMARY KEY, n integer NOT NULL)",
         "CREATE TABLE names (id integer PRIMARY KEY, name varchar(20) COLLATE folded NOT NULL "
         "UNIQUE, note varchar(20) COLLATE folded)",
+        "CREATE TABLE refs (id integer PRIMARY KEY, name varchar(20) COLLATE folded "
+        "REFERENCES names (name))",
     ],
     "mysql": [
         "CREATE TABLE words (w varchar(20) COLLATE utf8mb4_nopad_bin PRIMARY KEY, n int NOT NULL)",
         "CREATE TABLE names (id int PRIMARY KEY, name varchar(20) COLLATE utf8mb4_general_ci "
         "NOT NULL UNIQUE, note varchar(20) COLLATE utf8mb4_bin)",
+        "CREATE TABLE refs (id int PRIMARY KEY, name varchar(20) COLLATE utf8mb4_general_ci, "
+        "FOREIGN KEY (name) REFERENCES names (name))",
     ],
     "sqlite": [
         "CREATE TABLE words (w TEXT PRIMARY KEY, n INTEGER NOT NULL)",
-        "CREATE TABLE names (id INTEGER PRIMARY KEY, name TEXT COLLATE NOCASE NOT NULL UNIQUE, "
+        "CREATE TABLE names (id INTEGER PRIMARY KEY, name VARCHAR(20) COLLATE NOCASE NOT NULL "
+        "UNIQUE, "
         "note TEXT COLLATE NOCASE)",
+        "CREATE TABLE refs (id INTEGER PRIMARY KEY, name VARCHAR(20) COLLATE NOCASE "
+        "REFERENCES names (name))",
     ],
 }
 #: unique under each source's ``names.name`` collation, yet equal under some other engine's
@@ -69,7 +76,12 @@ def rows(engine: str) -> list[str]:
         f"({i}, {_lit(n)}, {_lit(['a', 'A'][i]) if i < 2 else 'NULL'})"
         for i, n in enumerate(NAMES[engine])
     )
-    return [f"INSERT INTO words VALUES {words}", f"INSERT INTO names VALUES {names}"]
+    refs = ", ".join(f"({i}, {_lit(n)})" for i, n in enumerate(NAMES[engine]))
+    return [
+        f"INSERT INTO words VALUES {words}",
+        f"INSERT INTO names VALUES {names}",
+        f"INSERT INTO refs VALUES {refs}",
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -115,6 +127,11 @@ def test_keys_differing_in_case_accents_and_spaces_copy_every_row(
             assert run(d, conn, f"SELECT count(*) FROM names WHERE name = {_lit(value)}") == [(1,)]
         folded = run(d, conn, "SELECT count(*) FROM names WHERE note = 'A'")
         assert folded == [(2 if NOTE_FOLDS[src] else 1,)]
+        # a foreign key over the key column, each row joining its own
+        (refs,) = [t for t in d.reflect(conn, "refs".__eq__).tables]
+        assert [(fk.columns, fk.ref_table) for fk in refs.foreign_keys] == [(("name",), "names")]
+        joined = "SELECT count(*) FROM refs r JOIN names n ON n.name = r.name AND n.id = r.id"
+        assert run(d, conn, joined) == [(len(NAMES[src]),)]
     finally:
         conn.close()
 
@@ -135,6 +152,7 @@ def test_mysql_to_mysql_keeps_each_columns_collation(
         assert got == [
             ("names", "name", "utf8mb4_general_ci"),
             ("names", "note", "utf8mb4_bin"),
+            ("refs", "name", "utf8mb4_general_ci"),
             ("words", "w", "utf8mb4_nopad_bin"),
         ]
         assert run(d, conn, "SELECT 'a' = 'A' COLLATE utf8mb4_general_ci") == [(1,)]
@@ -170,16 +188,19 @@ READINGS = {
     "postgres": [
         ("names.name", "folded", "insensitive", True, False),
         ("names.note", "folded", "insensitive", True, False),
+        ("refs.name", "folded", "insensitive", True, False),
         ("words.w", None),
     ],
     "mysql": [
         ("names.name", "utf8mb4_general_ci", "insensitive", False, True),
         ("names.note", "utf8mb4_bin", "sensitive", True, True),
+        ("refs.name", "utf8mb4_general_ci", "insensitive", False, True),
         ("words.w", "utf8mb4_nopad_bin", "sensitive", True, False),
     ],
     "sqlite": [
         ("names.name", "NOCASE", "ascii", True, False),
         ("names.note", "NOCASE", "ascii", True, False),
+        ("refs.name", "NOCASE", "ascii", True, False),
         ("words.w", None),
     ],
 }
@@ -197,7 +218,7 @@ def test_reflection_reads_each_text_columns_collation(
     got = []
     for t in sorted(tables, key=lambda t: t.name):
         for c in t.columns:
-            if c.type.kind in ("varchar", "text"):
+            if c.type.kind in ("varchar", "text") and c.name != "n":
                 k = c.collation
                 got.append(
                     (f"{t.name}.{c.name}",) + ((k.name, k.case, k.accents, k.pad) if k else (None,))

@@ -5,6 +5,8 @@ collation would make values the source keeps apart collide (``'a'``/``'A'``, ``'
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from dmt.dialects.base import Dialect
 from dmt.model.schema import Collation, Column, Table
 
@@ -54,3 +56,19 @@ def choose(
         f"unique text key (collation `{chosen.name if chosen else 'default'}` would merge "
         f"values {source_name} keeps apart: case, accents or trailing spaces)"
     )
+
+
+def align_foreign_keys(tables: list[Table], kinds: frozenset[str]) -> None:
+    """A referencing text column compares like the column it references (MySQL accepts a
+    foreign key only between columns of one collation)."""
+    by_name = {t.name: t for t in tables}
+    for t in tables:
+        for fk in t.foreign_keys:
+            ref = by_name.get(fk.ref_table)
+            if ref is None:
+                continue
+            for name, ref_name in zip(fk.columns, fk.ref_columns, strict=False):
+                col, ref_col = t.column(name), ref.column(ref_name)
+                if col.type.kind in kinds and col.collation != ref_col.collation:
+                    i = t.columns.index(col)
+                    t.columns[i] = replace(col, collation=ref_col.collation)

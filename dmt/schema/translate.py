@@ -146,6 +146,7 @@ def translate(
         )
         warnings += target.adapt_table(target_table, types)
         plans.append(TablePlan(t, target_table, types, warnings))
+    collations.align_foreign_keys([p.target for p in plans], target.collatable_kinds)
     return plans
 
 
