@@ -16,7 +16,7 @@ from dmt.plan import make_plan
 from dmt.run import execute
 from dmt.schema.notices import group
 from tests.test_cli import dmt, write_config
-from tests.test_constraints import connect, run
+from tests.test_constraints import connect, fails, run
 from tests.test_fidelity import DIRECTIONS, ENGINES, Databases, dbs, run_sql
 
 __all__ = ["dbs"]
@@ -242,5 +242,36 @@ def test_postgres_to_postgres_keeps_its_own_collation(
             "WHERE a.attrelid = 'names'::regclass AND a.attnum > 0 ORDER BY a.attnum",
         )
         assert got == [("name", "folded", False), ("note", "folded", False)]
+    finally:
+        conn.close()
+
+
+def test_a_column_a_check_applies_like_to_keeps_like_working(
+    dbs: Databases, tmp_path: Path
+) -> None:
+    """PostgreSQL (before 18) refuses LIKE under a nondeterministic collation: a MySQL _ci
+    column with such a check keeps the default collation there, and the plan says so."""
+    source = dbs.new("mysql")
+    run_sql(
+        source,
+        [
+            "CREATE TABLE coded (id int PRIMARY KEY, code varchar(10) COLLATE utf8mb4_general_ci "
+            "CHECK (code LIKE 'a%'), other varchar(10) COLLATE utf8mb4_general_ci)",
+            "INSERT INTO coded VALUES (1, 'ab', 'x'), (2, 'aB', 'X')",
+        ],
+    )
+    target = dbs.new("postgres")
+    cfg = build_config(_config(source, target, tmp_path))
+    plan = make_plan(cfg)
+    assert [w for w in plan.warnings if "LIKE" in w] == [
+        "coded.code: collation `dmt_ci_ai` not used (check `code` applies LIKE to it, "
+        "which PostgreSQL cannot do under a case-insensitive collation)"
+    ]
+    assert execute(cfg).status == "success"
+    d, conn = connect(target)
+    try:
+        assert fails(d, conn, "INSERT INTO coded VALUES (3, 'b', NULL)")  # the check holds
+        assert run(d, conn, "SELECT count(*) FROM coded WHERE other = 'x'") == [(2,)]
+        assert run(d, conn, "SELECT count(*) FROM coded WHERE code = 'AB'") == [(0,)]
     finally:
         conn.close()

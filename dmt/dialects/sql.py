@@ -57,6 +57,8 @@ class SqlDialect:
     #: has no built-in for: a default or check using one is not created here
     missing_expressions: ClassVar[frozenset[str]] = frozenset()
 
+    #: ``LIKE`` works on a column whose collation folds case or accents
+    folding_takes_like: ClassVar[bool] = True
     #: the column kinds that take a collation
     collatable_kinds: ClassVar[frozenset[str]] = frozenset({"char", "varchar", "text"})
 

@@ -5,6 +5,7 @@ collation would make values the source keeps apart collide (``'a'``/``'A'``, ``'
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from dmt.dialects.base import Dialect
@@ -72,3 +73,24 @@ def align_foreign_keys(tables: list[Table], kinds: frozenset[str]) -> None:
                 if col.type.kind in kinds and col.collation != ref_col.collation:
                     i = t.columns.index(col)
                     t.columns[i] = replace(col, collation=ref_col.collation)
+
+
+def keep_like_working(table: Table, target: Dialect, warnings: list[str]) -> None:
+    """A column a check applies ``LIKE`` to keeps a binary collation on a target whose folding
+    collations cannot take ``LIKE`` (PostgreSQL's nondeterministic ones, before 18)."""
+    if target.folding_takes_like:
+        return
+    likes = [ck for ck in table.checks if re.search(r"\bLIKE\b", ck.sqltext, re.IGNORECASE)]
+    for i, col in enumerate(table.columns):
+        c = col.collation
+        if c is None or c.case == "sensitive" or c.engine != target.name:
+            continue
+        for ck in likes:
+            if re.search(rf"(?<![\w$]){re.escape(col.name)}(?![\w$])", ck.sqltext):
+                table.columns[i] = replace(col, collation=target.binary_collation())
+                warnings.append(
+                    f"{table.name}.{col.name}: collation `{c.name}` not used (check "
+                    f"`{ck.name or ck.sqltext}` applies LIKE to it, which {target.title} "
+                    "cannot do under a case-insensitive collation)"
+                )
+                break

@@ -144,6 +144,7 @@ def translate(
             partitions=list(t.partitions) if native else [],
             native_ddl=t.native_ddl if native else None,
         )
+        collations.keep_like_working(target_table, target, warnings)
         warnings += target.adapt_table(target_table, types)
         plans.append(TablePlan(t, target_table, types, warnings))
     collations.align_foreign_keys([p.target for p in plans], target.collatable_kinds)

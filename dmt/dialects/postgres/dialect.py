@@ -46,6 +46,7 @@ class PostgresDialect(PostgresColumnar):
     #: the target's built-in collations and whether it has ICU, once learn_collations() ran
     collations: set[str] | None = None
     icu = True
+    folding_takes_like = False  # nondeterministic collations refuse LIKE before PostgreSQL 18
 
     def connect(self) -> Any:
         import psycopg
