@@ -52,6 +52,9 @@ class Plan:
                     "target": p.target.name,
                     "rows_estimate": p.source.row_estimate,
                     "columns": {c.name: p.types[c.name] for c in p.target.columns},
+                    "collations": {
+                        c.name: c.collation.name for c in p.target.columns if c.collation
+                    },
                     "primary_key": list(p.target.primary_key),
                 }
                 for p in self.tables

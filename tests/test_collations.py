@@ -6,6 +6,7 @@ each column's own collation."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -181,6 +182,10 @@ def test_plan_names_the_binary_choice(
         "accents or trailing spaces)"
     )
     assert group([warning])[0].severity == "note"
+    r = dmt("plan", "-c", str(path), "--output-json")
+    assert r.returncode == 0, r.stderr
+    names = next(t for t in json.loads(r.stdout)["tables"] if t["target"] == "names")
+    assert names["collations"] == {"name": "utf8mb4_nopad_bin", "note": "utf8mb4_unicode_nopad_ci"}
 
 
 #: (table.column, name, case, accents, pad) of each source's text columns as reflected
