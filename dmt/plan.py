@@ -52,6 +52,9 @@ class Plan:
                     "target": p.target.name,
                     "rows_estimate": p.source.row_estimate,
                     "columns": {c.name: p.types[c.name] for c in p.target.columns},
+                    "collations": {
+                        c.name: c.collation.name for c in p.target.columns if c.collation
+                    },
                     "primary_key": list(p.target.primary_key),
                 }
                 for p in self.tables
@@ -98,14 +101,15 @@ def make_plan(cfg: Config, then: Callable[[Plan, Any], None] | None = None) -> P
     objects, warnings = carried_objects(schema, source, target, cfg)
     views, untranslated = translated_views(schema, source, target)
     warnings += untranslated
-    plans = translate(
-        schema.tables, target, cfg.migration, cfg.type_overrides, native=bool(objects)
-    )
-    warnings += [w for p in plans for w in p.warnings]
-    for p in plans:
-        if not key_for(p.source):
-            warnings.append(f"{p.source.name}: no primary key; copied as one ordered stream")
     with connected(target) as tconn:
+        target.learn_collations(tconn)
+        plans = translate(
+            schema.tables, target, cfg.migration, cfg.type_overrides, native=bool(objects)
+        )
+        warnings += [w for p in plans for w in p.warnings]
+        for p in plans:
+            if not key_for(p.source):
+                warnings.append(f"{p.source.name}: no primary key; copied as one ordered stream")
         actions = plan_target(target, tconn, plans, cfg.migration.target_mode)
         plan = Plan(source, target, schema, plans, actions, warnings, objects, views)
         if then is not None:

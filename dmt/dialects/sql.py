@@ -12,7 +12,16 @@ from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from dmt.config import Endpoint
-from dmt.model.schema import Check, Column, ColumnType, ForeignKey, Index, NativeObject, Table
+from dmt.model.schema import (
+    Check,
+    Collation,
+    Column,
+    ColumnType,
+    ForeignKey,
+    Index,
+    NativeObject,
+    Table,
+)
 from dmt.schema.expr import Spelling, is_string, unquote
 
 
@@ -47,6 +56,11 @@ class SqlDialect:
     #: expressions of :data:`dmt.schema.transpile.PORTABLE` (sqlglot class names) this engine
     #: has no built-in for: a default or check using one is not created here
     missing_expressions: ClassVar[frozenset[str]] = frozenset()
+
+    #: ``LIKE`` works on a column whose collation folds case or accents
+    folding_takes_like: ClassVar[bool] = True
+    #: the column kinds that take a collation
+    collatable_kinds: ClassVar[frozenset[str]] = frozenset({"char", "varchar", "text"})
 
     endpoint: Endpoint
 
@@ -137,11 +151,34 @@ class SqlDialect:
         """``CURRENT_TIMESTAMP`` / ``CURRENT_DATE`` / ``CURRENT_TIME`` as a column default."""
         return which
 
+    # ------------------------------------------------------------------ collations
+    def learn_collations(self, conn: Any) -> None:
+        """Read which collations this (target) server has; the base has no catalog to read."""
+
+    def has_collation(self, collation: Collation, carried: bool) -> bool:
+        """Whether a collation of this engine exists here (``carried``: the source's own
+        objects are created here first)."""
+        return True
+
+    def collation_for(self, source: Collation | None) -> Collation | None:
+        """This engine's closest collation to a source reading (None: the default, exact)."""
+        return None
+
+    def binary_collation(self) -> Collation | None:
+        """The collation comparing text character by character (None: the default does)."""
+        return None
+
+    def collate_clause(self, collation: Collation) -> str:
+        return f"COLLATE {self.quote(collation.name)}"
+
     # ------------------------------------------------------------------ tables
     def column_ddl(self, col: Column, sql_type: str, in_pk: bool, single_pk: bool) -> str:
         parts = (
             [self.quote(col.name), self.sql_text(sql_type)] if sql_type else [self.quote(col.name)]
         )
+        c = col.collation
+        if sql_type and c and c.engine == self.name and col.type.kind in self.collatable_kinds:
+            parts.append(self.collate_clause(c))
         if col.default is not None and not col.autoincrement:
             parts.append(f"DEFAULT {col.default}")
         if not col.nullable or in_pk:

@@ -69,6 +69,30 @@ class ColumnType:
 
 
 @dataclass(frozen=True)
+class Collation:
+    """How a text column compares: ``name`` as its engine spells it (``utf8mb4_general_ci``,
+    ``"und-ci"``, ``NOCASE``) and an engine-neutral reading of it.
+
+    ``case`` is ``sensitive``, ``ascii`` (only ASCII letters fold: SQLite NOCASE) or
+    ``insensitive``; ``accents`` False means ``'e' = 'é'`` and other folds (``'ß' = 'ss'``);
+    ``pad`` means trailing spaces are ignored (``'x' = 'x '``)."""
+
+    name: str
+    engine: str
+    charset: str | None = None  # MySQL's character set of the column
+    #: a user-defined collation's schema (PostgreSQL; a same-engine target receives it)
+    schema: str | None = None
+    case: str = "sensitive"
+    accents: bool = True
+    pad: bool = False
+
+    @property
+    def binary(self) -> bool:
+        """Equal only when the characters are the same (sorting may still be linguistic)."""
+        return self.case == "sensitive" and self.accents and not self.pad
+
+
+@dataclass(frozen=True)
 class Column:
     """One column.
 
@@ -86,6 +110,9 @@ class Column:
     autoincrement: bool = False
     comment: str | None = None
     native_default: str | None = None
+    #: a text column's collation; None: the engine's default, which compares characters
+    #: exactly (PostgreSQL's deterministic default, SQLite's BINARY)
+    collation: Collation | None = None
 
 
 @dataclass(frozen=True)

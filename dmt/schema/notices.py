@@ -35,6 +35,9 @@ _RULES: tuple[tuple[re.Pattern[str], str, str, str], ...] = tuple(
         (r"^index `.*` .*is not copied", "index not copied", "not_migrated", "indexes"),
         (r"^index `.*` covered column prefixes", "index on column prefixes covers whole columns",
          "lossy", "indexes"),
+        (r"^binary collation `.*` chosen for a unique text key",
+         "binary collation chosen for a unique text key (its values differ only in case, "
+         "accents or trailing spaces on the source)", "note", "columns"),
         (r"no primary key; copied as one ordered stream",
          "no primary key: copied as one ordered stream", "note", "tables"),
     )

@@ -9,7 +9,7 @@ from dmt.config import MigrationConfig, TypeOverrides
 from dmt.dialects.base import DIALECTS, Dialect, dialect_class
 from dmt.errors import ConfigError
 from dmt.model.schema import Check, Column, ForeignKey, Table
-from dmt.schema import transpile
+from dmt.schema import collations, transpile
 from dmt.schema.expr import NotPortable
 
 
@@ -79,6 +79,7 @@ def translate(
         notes = [n for n in t.notes if not (native and _carried_natively(n))]
         warnings = [f"{t.name}: {note}" for note in notes]
         columns = []
+        keys = collations.key_columns(t)
         for c in t.columns:
             where = f"{t.name}.{c.name}"
             forced = overrides.columns.get(where) or overrides.types.get(c.type.source.lower())
@@ -95,7 +96,13 @@ def translate(
                     warnings.append(f"{where}: {c.type.note}")
                 if choice.warning:
                     warnings.append(choice.warning)
-            new = replace(c, name=col_names[c.name], default=None)
+            collation, why = (None, None)
+            if not forced:
+                key = c.name in keys
+                collation, why = collations.choose(c, t.engine, key, target, native, where)
+            if why:
+                warnings.append(why)
+            new = replace(c, name=col_names[c.name], default=None, collation=collation)
             default = _default(c, new, sql, t.engine, target, where, warnings)
             if native and t.engine == target.name and c.native_default and not c.autoincrement:
                 default = target.sql_text(c.native_default)  # exactly as the source has it
@@ -141,8 +148,10 @@ def translate(
             partitions=list(t.partitions) if native else [],
             native_ddl=t.native_ddl if native else None,
         )
+        collations.keep_like_working(target_table, target, warnings)
         warnings += target.adapt_table(target_table, types)
         plans.append(TablePlan(t, target_table, types, warnings))
+    collations.align_foreign_keys([p.target for p in plans], target.collatable_kinds)
     return plans
 
 

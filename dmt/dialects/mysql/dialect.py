@@ -20,6 +20,7 @@ from typing import Any, BinaryIO
 from dmt.config import Endpoint
 from dmt.dialects.base import Converter, Fetch, Row, TypeChoice, ValueCounters
 from dmt.dialects.mysql import load, reflection, values
+from dmt.dialects.mysql.collations import MySQLCollations
 from dmt.dialects.mysql.columnar import MySQLColumnar
 from dmt.dialects.mysql.objects import counter_reset_sql, create_objects, reflect_objects
 from dmt.dialects.mysql.sessions import MySQLSessions
@@ -50,7 +51,7 @@ _TABLE_OPTIONS = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
 _LOST = {1053, 1927, 2003, 2006, 2013, 2055, 4031}
 
 
-class MySQLDialect(MySQLColumnar, MySQLSessions):
+class MySQLDialect(MySQLCollations, MySQLColumnar, MySQLSessions):
     """MySQL 5.7+ and MariaDB 10.3+ through PyMySQL. The database is the namespace."""
 
     name = "mysql"
@@ -239,8 +240,8 @@ class MySQLDialect(MySQLColumnar, MySQLSessions):
         return warnings
 
     def create_table_sql(self, table: Table, types: dict[str, str]) -> list[str]:
-        """CREATE TABLE with the primary key. The binary collation keeps keys that differ only
-        in case or accents (``a``/``A``, ``e``/``é``) distinct, as they are on the source."""
+        """CREATE TABLE with the primary key; each text column declares its collation (see
+        :mod:`dmt.schema.collations`)."""
         types = dict(types)
         for name in table.primary_key:  # adapt_table did this for planned tables
             sql = types[name].lower()

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
+from dmt.dialects.collations import mysql_reading
 from dmt.dialects.mysql.types import canonical_type
 from dmt.dialects.values import Row
 from dmt.model.schema import Check, Column, ColumnType, ForeignKey, Index, Schema, Table
@@ -22,7 +23,8 @@ _TABLES_SQL = (
 _COLUMNS_SQL = (
     "SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, NUMERIC_PRECISION, NUMERIC_SCALE, "
     "DATETIME_PRECISION, CHARACTER_MAXIMUM_LENGTH, IS_NULLABLE, COLUMN_DEFAULT, EXTRA, "
-    "COLUMN_COMMENT FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s "
+    "COLUMN_COMMENT, COLLATION_NAME, CHARACTER_SET_NAME FROM information_schema.COLUMNS "
+    "WHERE TABLE_SCHEMA = %s "
     "ORDER BY TABLE_NAME, ORDINAL_POSITION"
 )
 _STATS_SQL = (
@@ -140,7 +142,8 @@ def _checks(cur: Any, db: str | None) -> dict[str, dict[str, str]]:
 
 
 def _add_column(table: Table, row: Row, checks: dict[str, str], mariadb: bool) -> None:
-    (_, cname, dtype, ctype, prec, scale, fsp, length, nullable, default, extra, comment) = row
+    (_, cname, dtype, ctype, prec, scale, fsp, length, nullable, default, extra, comment) = row[:12]
+    collation = mysql_reading(row[12], row[13]) if row[12] else None
     if _GENERATED.search(extra or ""):
         table.notes.append(
             f"`{cname}`: generated column not copied (the target has no such column)"
@@ -170,6 +173,7 @@ def _add_column(table: Table, row: Row, checks: dict[str, str], mariadb: bool) -
             autoincrement="auto_increment" in (extra or "").lower(),
             comment=comment or None,
             native_default=native,
+            collation=collation,
         )
     )
 

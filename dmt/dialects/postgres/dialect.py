@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from dmt.dialects.base import Converter, Fetch, Row, TypeChoice, ValueCounters
+from dmt.dialects.collations import PG_FOLDING, postgres_collation
 from dmt.dialects.postgres import reflection
 from dmt.dialects.postgres.columnar import PostgresColumnar
 from dmt.dialects.postgres.objects import create_objects, reflect_objects
@@ -15,7 +16,7 @@ from dmt.dialects.postgres.sessions import PostgresSessions
 from dmt.dialects.postgres.types import SAMPLE_TYPES, canonical_type, render_type
 from dmt.dialects.postgres.values import encoders, register_infinity_loaders, str_or_none
 from dmt.errors import ConnectError, TransferError, first_line
-from dmt.model.schema import Column, ColumnType, NativeObject, Schema, Table
+from dmt.model.schema import Collation, Column, ColumnType, NativeObject, Schema, Table
 
 
 def _ident(name: str) -> str:
@@ -43,6 +44,10 @@ class PostgresDialect(PostgresColumnar, PostgresSessions):
     text_copy_out = True
     #: partitioned source tables, known once reflect() ran (see relation())
     partitioned: set[str] | None = None
+    #: the target's built-in collations and whether it has ICU, once learn_collations() ran
+    collations: set[str] | None = None
+    icu = True
+    folding_takes_like = False  # nondeterministic collations refuse LIKE before PostgreSQL 18
 
     def connect(self) -> Any:
         import psycopg
@@ -136,11 +141,46 @@ class PostgresDialect(PostgresColumnar, PostgresSessions):
     def render_type(self, ctype: ColumnType, where: str) -> TypeChoice:
         return render_type(ctype, where)
 
+    # ------------------------------------------------------------------ collations
+    def learn_collations(self, conn: Any) -> None:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT collname, collprovider FROM pg_collation "
+                "WHERE collnamespace = 'pg_catalog'::regnamespace"
+            )
+            rows = cur.fetchall()
+        conn.commit()
+        self.collations = {r[0] for r in rows}
+        self.icu = any(r[1] == "i" for r in rows)
+
+    def has_collation(self, collation: Collation, carried: bool) -> bool:
+        if collation.schema:  # user-defined: created first when the source's objects are
+            return carried
+        return self.collations is None or collation.name in self.collations
+
+    def collation_for(self, source: Collation | None) -> Collation | None:
+        return postgres_collation(source, self.icu)
+
+    def collate_clause(self, collation: Collation) -> str:
+        if collation.schema == "":  # one of PG_FOLDING, made in the target schema
+            return f"COLLATE {self.qualified(collation.name)}"
+        if collation.schema:  # carried like the source's types: by its own name
+            return f"COLLATE {self.quote(collation.name)}"
+        return f"COLLATE pg_catalog.{self.quote(collation.name)}"
+
     def create_table_sql(self, table: Table, types: dict[str, str]) -> list[str]:
-        """CREATE TABLE, and for a partitioned table (from PostgreSQL) its partitions."""
-        out = super().create_table_sql(table, types)
+        """CREATE TABLE (after any folding collation of :data:`PG_FOLDING` it uses), and for
+        a partitioned table (from PostgreSQL) its partitions."""
+        used = {c.collation.name for c in table.columns if c.collation and c.collation.schema == ""}
+        out = [
+            f"CREATE COLLATION IF NOT EXISTS {self.qualified(name)} "
+            f"(provider = icu, locale = '{locale}', deterministic = false)"
+            for name, locale, _case, _accents in PG_FOLDING
+            if name in used
+        ]
+        out += super().create_table_sql(table, types)
         if table.partitioning:
-            out[0] += f" PARTITION BY {table.partitioning}"
+            out[len(used)] += f" PARTITION BY {table.partitioning}"
             parent = self.qualified(table.name)
             out += [
                 f"CREATE TABLE {self.qualified(n)} PARTITION OF {parent} {bound}"

@@ -1,7 +1,7 @@
 """The objects of a PostgreSQL schema beyond its tables' rows and keys, read as PostgreSQL's own
-DDL for a PostgreSQL target: extensions, enums, domains, composite and range types (before the
-tables), then routines, views and materialized views, the indexes and constraints the schema
-model cannot express, comments, and triggers (after the data)."""
+DDL for a PostgreSQL target: extensions, collations, enums, domains, composite and range types
+(before the tables), then routines, views and materialized views, the indexes and constraints
+the schema model cannot express, comments, and triggers (after the data)."""
 
 from __future__ import annotations
 
@@ -47,6 +47,14 @@ LEFT JOIN pg_depend d ON d.objid = c.oid AND d.classid = 'pg_class'::regclass
 LEFT JOIN pg_class t ON t.oid = d.refobjid
 LEFT JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
 WHERE s.schemaname = %s ORDER BY c.oid
+"""
+# collations defined in the schema (an ICU collation's locale is in colliculocale on 15 and 16,
+# colllocale from 17, collcollate before 15)
+_COLLATIONS_SQL = """
+SELECT co.collname, co.collprovider, co.collisdeterministic, co.collcollate, co.collctype,
+       COALESCE(to_jsonb(co) ->> 'colllocale', to_jsonb(co) ->> 'colliculocale', co.collcollate)
+FROM pg_collation co JOIN pg_namespace n ON n.oid = co.collnamespace
+WHERE n.nspname = %s AND co.collprovider IN ('i', 'c') ORDER BY co.oid
 """
 _ROUTINES_SQL = """
 SELECT p.proname, pg_get_functiondef(p.oid) FROM pg_proc p
@@ -120,6 +128,16 @@ def reflect_objects(
             out.append(
                 NativeObject("extension", ext, f"CREATE EXTENSION IF NOT EXISTS {q(ext)}", "before")
             )
+        cur.execute(_COLLATIONS_SQL, (schema,))
+        for name, provider, deterministic, collate, ctype, locale in cur.fetchall():
+            spec = (
+                f"provider = icu, locale = {lit(locale)}"
+                if provider == "i"
+                else f"provider = libc, lc_collate = {lit(collate)}, lc_ctype = {lit(ctype)}"
+            )
+            spec += f", deterministic = {deterministic}"
+            ddl = f"CREATE COLLATION IF NOT EXISTS {q(name)} ({spec})"
+            out.append(NativeObject("collation", name, ddl, "before"))
         cur.execute(_TYPES_SQL, (schema,))
         for _oid, name, kind, labels, attrs, base, notnull, default, checks, sub in cur.fetchall():
             out.append(_type_object(q(name), name, kind, labels, attrs, base, notnull, default,
@@ -191,7 +209,8 @@ def _sequence_objects(
 ) -> tuple[list[NativeObject], list[NativeObject]]:
     """(before, after) objects of one sequence: a free or serial sequence is created before
     the tables (a column default names it) and owned by its column after; an identity's own
-    sequence gets the source's options. Both end at the source's current value."""
+    sequence gets the source's options. Each ends at the source's current value, or past the
+    largest value its column holds if that is higher (rows copied with their own numbers)."""
     name, dtype, start, lo, hi, step, cycle, cache, last, table, column, dep = row
     options = (
         f"INCREMENT BY {step} MINVALUE {lo} MAXVALUE {hi} START WITH {start} CACHE {cache} "
@@ -210,11 +229,14 @@ def _sequence_objects(
         if dep == "a":
             owned = f"ALTER SEQUENCE {q(name)} OWNED BY {q(table)}.{q(column)}"
             after.append(NativeObject("sequence owner", name, owned, table=table))
-    value = (
-        f"SELECT setval({target}, {last}, true)"
-        if last is not None
-        else (f"SELECT setval({target}, {start}, false)")
-    )
+    if table and column and step > 0:  # never below the rows: the next value is past both
+        done = last if last is not None else start - step
+        top = f"(SELECT COALESCE(MAX({q(column)}), {done}) FROM {q(table)})"
+        value = f"SELECT setval({target}, GREATEST({done}, {top}), true)"
+    elif last is not None:
+        value = f"SELECT setval({target}, {last}, true)"
+    else:
+        value = f"SELECT setval({target}, {start}, false)"
     after.append(NativeObject("sequence value", name, value, table=table))
     return before, after
 

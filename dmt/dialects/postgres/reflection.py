@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from dmt.dialects.collations import postgres_reading
 from dmt.dialects.postgres.types import FIRST_USER_OID, canonical_type
 from dmt.model.schema import Check, Column, ForeignKey, Index, Schema, Table
 from dmt.schema.expr import NotPortable, Spelling, portable_default
@@ -22,12 +23,16 @@ SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), t.typtype, a.
        CASE WHEN t.typtype = 'e' THEN ARRAY(SELECT e.enumlabel FROM pg_enum e
                                            WHERE e.enumtypid = a.atttypid
                                            ORDER BY e.enumsortorder) END,
-       CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod) END
+       CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod) END,
+       co.collname, NULLIF(cn.nspname, 'pg_catalog'), co.collisdeterministic,
+       COALESCE(to_jsonb(co) ->> 'colllocale', to_jsonb(co) ->> 'colliculocale', co.collcollate)
 FROM pg_attribute a
 JOIN pg_class c ON c.oid = a.attrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+LEFT JOIN pg_collation co ON co.oid = a.attcollation AND a.attcollation <> t.typcollation
+LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace
 WHERE n.nspname = %s AND c.relname = ANY(%s) AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY c.relname, a.attnum
 """
@@ -154,6 +159,7 @@ def _table(name: str, columns: list[tuple[Any, ...]], constraints: list[tuple[An
         oid,
         labels,
         domain_base,
+        *collation,
     ) in columns:
         if generated:
             notes.append(f"`{cname}`: generated column not copied")
@@ -178,6 +184,7 @@ def _table(name: str, columns: list[tuple[Any, ...]], constraints: list[tuple[An
                 autoincrement=bool(identity) or serial,
                 comment=comment,
                 native_default=native,
+                collation=postgres_reading(*collation) if collation[0] else None,
             )
         )
     table = Table(name=name, columns=cols, engine="postgres", notes=notes)

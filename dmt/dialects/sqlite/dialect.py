@@ -9,9 +9,11 @@ from __future__ import annotations
 import errno
 import sqlite3
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from dmt.dialects.base import Converter, Row, TypeChoice, ValueCounters
+from dmt.dialects.collations import sqlite_collation, sqlite_collations
 from dmt.dialects.sqlite.columnar import SQLiteColumnar
 from dmt.dialects.sqlite.objects import create_objects, reflect_objects
 from dmt.dialects.sqlite.types import SAMPLE_TYPES, canonical_type, render_type
@@ -19,6 +21,7 @@ from dmt.dialects.sqlite.values import decoder, encode_value, nan_encoder
 from dmt.errors import ConnectError, TransferError
 from dmt.model.schema import (
     Check,
+    Collation,
     Column,
     ColumnType,
     ForeignKey,
@@ -99,6 +102,8 @@ class SQLiteDialect(SQLiteColumnar):
             elif kind == "table" and select(name):
                 table = self._reflect_table(conn, name)
                 table.native_ddl = sql
+                found = sqlite_collations(sql or "")
+                table.columns = [replace(c, collation=found.get(c.name)) for c in table.columns]
                 schema.tables.append(table)
         schema.objects = reflect_objects(conn, schema.tables, select)
         return schema
@@ -184,6 +189,9 @@ class SQLiteDialect(SQLiteColumnar):
 
     def declared_type(self, declared: str) -> ColumnType:
         return canonical_type(declared)
+
+    def collation_for(self, source: Collation | None) -> Collation | None:
+        return sqlite_collation(source)
 
     def render_type(self, ctype: ColumnType, where: str) -> TypeChoice:
         return render_type(ctype, where)
