@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from dmt.config import Endpoint, build_config
 from dmt.checks import validate_target
+from dmt.config import Endpoint, build_config
 from dmt.dialects.base import ValueCounters, get_dialect
 from dmt.errors import ValidationMismatch
 from dmt.run import execute
