@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
-from dmt.dialects.base import Dialect, Row, ValueCounters
+from dmt.dialects.base import Converter, Dialect, Row, ValueCounters
 from dmt.errors import (
     Cancelled,
     ConnectionLost,
@@ -61,19 +61,17 @@ class guard:
 class Canon:
     """One side's reading of a table: decode, canonicalize by the source kinds, digest.
 
-    ``into`` (the source side): the target dialect and table. Each value is then converted as
-    the copy converts it for that target before it is canonicalized, so a documented lossy
-    conversion (NaN to NULL, ``infinity`` to the largest datetime, ...) compares equal, and
-    any other difference does not."""
+    ``lossy`` (the source side): the target's :meth:`~dmt.dialects.base.Dialect.lossy_encoders`,
+    applied after decoding, so a documented lossy conversion (NaN to NULL, ``infinity`` to the
+    largest datetime, ...) compares equal and every other difference does not."""
 
     def __init__(
         self, dialect: Dialect, table: Table, kinds: list[str], key_idx: list[int],
-        into: tuple[Dialect, Table] | None = None,
+        lossy: list[Converter | None] | None = None,
     ) -> None:  # fmt: skip
         decs = dialect.decoders(table, ValueCounters())
-        if into is not None:
-            encs = into[0].encoders(into[1], ValueCounters())
-            decs = [_then(d, e) if d and e else d or e for d, e in zip(decs, encs, strict=True)]
+        if lossy is not None:
+            decs = [_then(d, e) if d and e else d or e for d, e in zip(decs, lossy, strict=True)]
         self.cols = list(zip(decs, [canon_fn(k) for k in kinds], strict=True))
         self.key_idx = key_idx
 

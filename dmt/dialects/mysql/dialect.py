@@ -296,6 +296,9 @@ class MySQLDialect(MySQLColumnar):
     def encoders(self, table: Table, counters: ValueCounters) -> list[Converter | None]:
         return values.encoders(table, counters)
 
+    def lossy_encoders(self, table: Table) -> list[Converter | None]:
+        return values.lossy_encoders(table)
+
     def begin_load(self, conn: Any) -> None:
         load.load_settings(self, conn)
 
