@@ -243,8 +243,12 @@ def test_every_value_survives(
             expected = LOSSY.get((src, dst, name), {}).get(w, w)
             assert g == expected, f"{src}->{dst} id={row_w[0]} column {name}: {w!r} became {g!r}"
 
-    # a real difference is found: one value changed on the target after the copy
-    column = CHANGED[src]
-    run_sql(target, [f"UPDATE fidelity SET {column} = 7 WHERE id = 2"])
-    with pytest.raises(ValidationMismatch, match=r"fidelity"):
+    # a real difference is found: a value the copy converted lossily (NaN -> NULL, id 4)
+    # changed on the target, then one it carried exactly (id 2); the first in key order is named
+    if (src, dst, "f8") in LOSSY:
+        run_sql(target, ["UPDATE fidelity SET f8 = 1 WHERE id = 4"])
+        with pytest.raises(ValidationMismatch, match=r"different values; first key \(4\)"):
+            validate_target(cfg, "checksum")
+    run_sql(target, [f"UPDATE fidelity SET {CHANGED[src]} = 7 WHERE id = 2"])
+    with pytest.raises(ValidationMismatch, match=r"table `fidelity`: .*first key \(2\)"):
         validate_target(cfg, "checksum")
