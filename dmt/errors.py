@@ -81,6 +81,7 @@ class TransferError(DmtError):
     def __init__(self, message: str, table: str | None = None, key_range: str | None = None):
         self.table = table
         self.key_range = key_range
+        self.message = message  # without the table and key range
         super().__init__(located(table, key_range) + message)
 
 

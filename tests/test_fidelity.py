@@ -5,6 +5,9 @@ Both sides are read through dmt's own dialects (reflection + decoders) and compa
 canonical form of :mod:`dmt.validate.canonical`, using the *source* column's kind for both sides. The
 documented lossy mappings (docs/type-mapping.md) are applied to the expected side, so a lossy
 step that gives anything but its documented result fails.
+
+Every copy is also validated in ``checksum`` mode, which must accept the documented conversions
+as equal and must find one value changed on the target afterwards.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ from typing import Any
 
 import pytest
 
+from dmt.checks import validate_target
 from dmt.config import Endpoint, build_config
 from dmt.dialects.base import ValueCounters, get_dialect
+from dmt.errors import ValidationMismatch
 from dmt.run import execute
 from dmt.validate.canonical import canonical
 from tests.conftest import MY, PG, endpoint
@@ -115,6 +120,8 @@ LOSSY: dict[tuple[str, str, str], dict[str | None, str | None]] = {
     ("postgres", "sqlite", "f8"): {"nan": None},
 }
 
+#: an integer column of each source table, changed on the target to prove checksum sees it
+CHANGED = {"postgres": "i32", "mysql": "i32", "sqlite": "i"}
 
 # ---------------------------------------------------------------------------------- databases
 
@@ -213,7 +220,7 @@ def config(src: dict[str, Any], dst: dict[str, Any], state: Path) -> Any:
         {
             "source": src,
             "target": dst,
-            "migration": {"state_dir": str(state), "chunk_size": 1000, "validate": "count"},
+            "migration": {"state_dir": str(state), "chunk_size": 1000, "validate": "checksum"},
             "ai": {"provider": "none"},
         }
     )
@@ -223,9 +230,10 @@ def config(src: dict[str, Any], dst: dict[str, Any], state: Path) -> Any:
 def test_every_value_survives(
     src: str, dst: str, sources: dict[str, dict[str, Any]], dbs: Databases, tmp_path: Path
 ) -> None:
-    cfg = config(sources[src], dbs.new(dst), tmp_path)
+    target = dbs.new(dst)
+    cfg = config(sources[src], target, tmp_path)
     result = execute(cfg)
-    assert result.status == "success"
+    assert result.status == "success"  # the checksum validation of the run passed
     names, kinds, want = read(cfg.source, "fidelity")
     got_names, _, got = read(cfg.target, "fidelity", kinds)
     assert got_names == names
@@ -234,3 +242,13 @@ def test_every_value_survives(
         for name, w, g in zip(names, row_w, row_g, strict=True):
             expected = LOSSY.get((src, dst, name), {}).get(w, w)
             assert g == expected, f"{src}->{dst} id={row_w[0]} column {name}: {w!r} became {g!r}"
+
+    # a real difference is found: a value the copy converted lossily (NaN -> NULL, id 4)
+    # changed on the target, then one it carried exactly (id 2); the first in key order is named
+    if (src, dst, "f8") in LOSSY:
+        run_sql(target, ["UPDATE fidelity SET f8 = 1 WHERE id = 4"])
+        with pytest.raises(ValidationMismatch, match=r"different values; first key \(4\)"):
+            validate_target(cfg, "checksum")
+    run_sql(target, [f"UPDATE fidelity SET {CHANGED[src]} = 7 WHERE id = 2"])
+    with pytest.raises(ValidationMismatch, match=r"table `fidelity`: .*first key \(2\)"):
+        validate_target(cfg, "checksum")

@@ -231,6 +231,12 @@ class Dialect(DataPathHooks, SessionHooks):
         """Per column: canonical Python value -> what this driver's bulk path takes."""
         return [None] * len(table.columns)
 
+    def lossy_encoders(self, table: Table) -> list[Converter | None]:
+        """Per column: only the documented lossy substitutions :meth:`encoders` makes (a value
+        this target cannot hold -> the canonical value stored instead), so that checksum
+        validation expects them and nothing else. Default: none."""
+        return [None] * len(table.columns)
+
     def write_rows(self, conn: Any, table: Table, rows: Sequence[Row]) -> int:
         """Load ``rows`` through the native bulk path and commit; return rows written."""
         raise NotImplementedError

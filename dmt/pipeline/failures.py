@@ -24,7 +24,8 @@ def read_failed(source: Dialect, job: TableJob, chunk: Chunk, exc: Exception) ->
     own error named with the table and key range."""
     err = source.translate_error(exc, "read failed", job.source.name, chunk.describe())
     if err is exc and not isinstance(exc, ConnectionLost):
-        err = TransferError(str(exc), job.source.name, chunk.describe())
+        message = exc.message if isinstance(exc, TransferError) else str(exc)
+        err = TransferError(message, job.source.name, chunk.describe())
     return err
 
 
@@ -41,9 +42,7 @@ def with_key_range(exc: BaseException, batch: Batch | None) -> BaseException:
     """The error a writer hit, naming the batch's table and key range when it does not yet."""
     if batch is not None and isinstance(exc, DmtError) and not isinstance(exc, Cancelled):
         if isinstance(exc, TransferError) and exc.key_range is None:
-            wrapped = TransferError(
-                str(exc).split(": ", 1)[-1], batch.job.source.name, batch.chunk.describe()
-            )
+            wrapped = TransferError(exc.message, batch.job.source.name, batch.chunk.describe())
             wrapped.__cause__ = exc.__cause__ or exc
             return wrapped
     elif batch is not None and not isinstance(exc, DmtError):

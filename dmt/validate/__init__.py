@@ -7,8 +7,10 @@
 - Chunks come from the source in its own key order (:func:`~dmt.pipeline.chunks.plan_chunks`),
   so the source's collation defines them.
 - Every row is reduced to its canonical text (:func:`~dmt.validate.canonical.canonical`, by
-  the source column's kind, after each side's decoders), so a value that crossed engines
-  compares equal; each row becomes ``canonical key -> 128-bit digest of the canonical row``.
+  the source column's kind, after each side's decoders; a source value first takes the
+  target's documented lossy substitutions, :meth:`~dmt.dialects.base.Dialect.lossy_encoders`),
+  so a value that crossed engines, documented lossy conversions included, compares equal; each
+  row becomes ``canonical key -> 128-bit digest of the canonical row``.
 - The target side never trusts its own collation. A key made only of integer columns is read
   on the target by the same key range (integers order alike in every engine), which also
   returns rows that exist only on the target. Any other key (text, dates, uuid, ...) is

@@ -58,7 +58,7 @@ class TableChecksum:
         key_idx = [src.column_names.index(k) for k in self.key]
         self.tkey = tuple(plan.target.columns[i].name for i in key_idx)
         kinds = [c.type.kind for c in src.columns]
-        self.scanon = Canon(source, src, kinds, key_idx)
+        self.scanon = Canon(source, src, kinds, key_idx, target.lossy_encoders(plan.target))
         self.tcanon = Canon(target, plan.target, kinds, key_idx)
         key_kinds = {src.column(k).type.kind for k in self.key}
         self.by_range = bool(self.key) and key_kinds <= INT_KINDS
@@ -203,7 +203,7 @@ class TableChecksum:
         positions = list(range(len(self.key)))
         tkeys, skeys = project(self.plan.target, self.tkey), project(self.plan.source, self.key)
         tcanon = Canon(self.target, tkeys, kinds, positions)
-        scanon = Canon(self.source, skeys, kinds, positions)
+        scanon = Canon(self.source, skeys, kinds, positions, self.target.lossy_encoders(tkeys))
         to_source = bridge(self.target, tkeys, self.source, skeys)
         sql = self.target.select_sql(tkeys, (), False, False)
         with guard(self.source, "looking up target keys", self.name, also=self.target):

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
-from dmt.dialects.base import Dialect, Row, ValueCounters
+from dmt.dialects.base import Converter, Dialect, Row, ValueCounters
 from dmt.errors import (
     Cancelled,
     ConnectionLost,
@@ -59,20 +59,37 @@ class guard:
 
 
 class Canon:
-    """One side's reading of a table: decode, canonicalize by the source kinds, digest."""
+    """One side's reading of a table: decode, canonicalize by the source kinds, digest.
 
-    def __init__(self, dialect: Dialect, table: Table, kinds: list[str], key_idx: list[int]):
+    ``lossy`` (the source side): the target's :meth:`~dmt.dialects.base.Dialect.lossy_encoders`,
+    applied after decoding, so a documented lossy conversion (NaN to NULL, ``infinity`` to the
+    largest datetime, ...) compares equal and every other difference does not."""
+
+    def __init__(
+        self, dialect: Dialect, table: Table, kinds: list[str], key_idx: list[int],
+        lossy: list[Converter | None] | None = None,
+    ) -> None:  # fmt: skip
         decs = dialect.decoders(table, ValueCounters())
+        if lossy is not None:
+            decs = [_then(d, e) if d and e else d or e for d, e in zip(decs, lossy, strict=True)]
         self.cols = list(zip(decs, [canon_fn(k) for k in kinds], strict=True))
         self.key_idx = key_idx
 
     def row(self, row: Row) -> tuple[tuple[str | None, ...], bytes]:
         canon = tuple(
-            None if v is None else c(d(v) if d is not None else v)
+            None if v is None else _canon(c, d(v) if d is not None else v)
             for v, (d, c) in zip(row, self.cols, strict=True)
         )
         digest = hashlib.blake2b(repr(canon).encode(), digest_size=16).digest()
         return tuple(canon[i] for i in self.key_idx), digest
+
+
+def _then(first: Callable[[Any], Any], second: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda v: None if (v := first(v)) is None else second(v)
+
+
+def _canon(c: Callable[[Any], str | None], v: Any) -> str | None:
+    return None if v is None else c(v)
 
 
 def canon_fn(kind: str) -> Callable[[Any], str | None]:

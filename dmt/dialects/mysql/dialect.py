@@ -167,9 +167,7 @@ class MySQLDialect(MySQLCollations, MySQLColumnar, MySQLSessions):
         try:
             with conn.cursor() as cur:
                 schema = reflection.reflect(cur, self.endpoint.database, self.mariadb, select)
-                schema.objects, partitioned = reflect_objects(cur, self.endpoint.database, select)
-            for t in schema.tables:
-                t.partitioning = partitioned.get(t.name)
+                schema.objects = reflect_objects(cur, self.endpoint.database, select, schema)
             conn.commit()
             return schema
         except pymysql.Error as exc:
@@ -300,14 +298,16 @@ class MySQLDialect(MySQLCollations, MySQLColumnar, MySQLSessions):
     def encoders(self, table: Table, counters: ValueCounters) -> list[Converter | None]:
         return values.encoders(table, counters)
 
+    def lossy_encoders(self, table: Table) -> list[Converter | None]:
+        return values.lossy_encoders(table)
+
     def begin_load(self, conn: Any) -> None:
         load.load_settings(self, conn)
 
     def write_rows(self, conn: Any, table: Table, rows: Sequence[Row]) -> int:
         return load.write_rows(self, conn, table, rows)
 
-    def local_infile_usable(self, conn: Any) -> bool:
-        """Whether LOAD DATA LOCAL INFILE works on this (target) connection."""
+    def local_infile_usable(self, conn: Any) -> bool:  # LOAD DATA LOCAL on this connection
         return load.load_settings(self, conn)[0]
 
     def load_tsv(

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from dmt.model.schema import NativeObject, Table
+from dmt.model.schema import NativeObject, Schema, Table
 
 if TYPE_CHECKING:
     from dmt.dialects.mysql.dialect import MySQLDialect
@@ -35,10 +35,10 @@ def _lit(text: str) -> str:
 
 
 def reflect_objects(
-    cur: Any, db: str | None, select: Callable[[str], bool]
-) -> tuple[list[NativeObject], dict[str, str]]:
+    cur: Any, db: str | None, select: Callable[[str], bool], schema: Schema
+) -> list[NativeObject]:
     """Objects of ``db`` as DDL for a MySQL/MariaDB target (a table ``select`` refuses brings
-    none of its own), and the partitioning clause of each partitioned table."""
+    none of its own); each partitioned table of ``schema`` gets its partitioning clause."""
     out: list[NativeObject] = []
     partitioning: dict[str, str] = {}
     cur.execute(
@@ -88,7 +88,9 @@ def reflect_objects(
         setup = (f"SET SESSION sql_mode = {_lit(row[1])}", f"DROP TRIGGER IF EXISTS {_q(name)}")
         ddl = _DEFINER.sub("", row[2])
         out.append(NativeObject("trigger", f"{table}.{name}", ddl, table=table, setup=setup))
-    return out, partitioning
+    for t in schema.tables:
+        t.partitioning = partitioning.get(t.name)
+    return out
 
 
 def _table_objects(

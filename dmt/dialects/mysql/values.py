@@ -277,3 +277,20 @@ def encoders(table: Table, counters: ValueCounters) -> list[Converter | None]:
             conv = chain(infinity_guard(k, fsp, counters), conv)
         out.append(conv)
     return out
+
+
+def lossy_encoders(table: Table) -> list[Converter | None]:
+    """Per column: what :func:`encoders` substitutes for values MySQL cannot hold (NaN and
+    ±Infinity to NULL, ±infinity dates and timestamps clamped), and nothing else."""
+    counters = ValueCounters()
+    out: list[Converter | None] = []
+    for c in table.columns:
+        k = c.type.kind
+        fsp = 6 if c.type.fsp is None else min(6, c.type.fsp)
+        if k in ("float32", "float64", "decimal"):
+            out.append(nonfinite_to_null(counters))
+        elif k in ("date", "timestamp", "timestamptz"):
+            out.append(infinity_guard(k, fsp, counters))
+        else:
+            out.append(None)
+    return out

@@ -14,7 +14,12 @@ from dmt.dialects.postgres.columnar import PostgresColumnar
 from dmt.dialects.postgres.objects import create_objects, reflect_objects
 from dmt.dialects.postgres.sessions import PostgresSessions
 from dmt.dialects.postgres.types import SAMPLE_TYPES, canonical_type, render_type
-from dmt.dialects.postgres.values import encoders, register_infinity_loaders, str_or_none
+from dmt.dialects.postgres.values import (
+    encoders,
+    lossy_encoders,
+    register_infinity_loaders,
+    str_or_none,
+)
 from dmt.errors import ConnectError, TransferError, first_line
 from dmt.model.schema import Collation, Column, ColumnType, NativeObject, Schema, Table
 
@@ -212,6 +217,9 @@ class PostgresDialect(PostgresColumnar, PostgresSessions):
 
     def encoders(self, table: Table, counters: ValueCounters) -> list[Converter | None]:
         return encoders(table, self.options.nul_bytes == "strip", counters)
+
+    def lossy_encoders(self, table: Table) -> list[Converter | None]:
+        return lossy_encoders(table, self.options.nul_bytes == "strip")
 
     def copy_statement(self, sql: str) -> str:
         """``sql`` for ``cursor.copy()`` without parameters: psycopg merges parameters into a

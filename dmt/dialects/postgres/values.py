@@ -84,3 +84,12 @@ def encoders(table: Table, strip: bool, counters: ValueCounters) -> list[Convert
         else:
             out.append(None)
     return out
+
+
+def lossy_encoders(table: Table, strip: bool) -> list[Converter | None]:
+    """Per column: NUL characters removed from text, when ``nul_bytes: strip``."""
+
+    def unnul(v: Any) -> Any:
+        return v.replace("\x00", "") if isinstance(v, str) else v
+
+    return [unnul if strip and c.type.kind in _TEXT_KINDS else None for c in table.columns]

@@ -233,6 +233,10 @@ class SQLiteDialect(SQLiteColumnar):
             nan if c.type.kind in ("float32", "float64") else encode_value for c in table.columns
         ]
 
+    def lossy_encoders(self, table: Table) -> list[Converter | None]:
+        nan = nan_encoder(ValueCounters())
+        return [nan if c.type.kind in ("float32", "float64") else None for c in table.columns]
+
     def begin_load(self, conn: Any) -> None:
         conn.execute("PRAGMA synchronous=OFF")
         conn.execute("PRAGMA foreign_keys=OFF")
