@@ -13,6 +13,7 @@ from typing import Any
 from dmt.checkpoint import Checkpointer
 from dmt.config import Config
 from dmt.dialects.base import ValueCounters, get_dialect
+from dmt.dialects.snapshot import RunSnapshot
 from dmt.errors import (
     Cancelled,
     ConnectError,
@@ -78,6 +79,7 @@ class Migration:
         self.counters = PipelineCounters()  # the copy's counters; replaced when the copy starts
         self.copies: list[tuple[PipelineCounters, Any]] = []  # (counters, monitor) per attempt
         self.metrics = RunMetrics(self._attempts)
+        self.snapshot: RunSnapshot | None = None  # the source's, from the copy to validation
 
     def _untranslated(self, exc: Exception) -> DmtError:
         """A driver error no layer translated: a ConnectionLost when the target's or the
@@ -131,6 +133,8 @@ class Migration:
             self._save_adjustments(store, run_id)
             return result
         finally:
+            if self.snapshot is not None:
+                self.snapshot.close()
             store.close()
 
     def _phases(self, store: StateStore, run_id: str, phase: str, resume: bool) -> RunResult:
@@ -155,6 +159,9 @@ class Migration:
             from dmt.tuning.claude import preload_sdk
 
             preload_sdk()  # start-up, not copy time: it once sat inside the copy's clock
+        readers = min(m.tables_in_flight, len(plan.tables)) * m.parallel_readers
+        self.snapshot = RunSnapshot(source, readers, m.consistency == "snapshot")
+        self.snapshot.open()  # held through validation, which reads the same moment
         copy_started = time.monotonic()
         _step(4, f"copying {len(plan.tables)} table(s)")
         self._copy_with_retries(store, run_id, plan, resume)
@@ -223,6 +230,8 @@ class Migration:
                 store, run_id, plan.source, plan.target, resuming=resume or attempt > 0
             )
             try:
+                if attempt and self.snapshot is not None:
+                    self.snapshot.renew()  # the lost connection may have ended the old one
                 self._copy(plan, checkpoints)
                 return
             except ConnectError as exc:

@@ -8,6 +8,7 @@ import logging
 import uuid
 
 from dmt.config import Config
+from dmt.dialects.snapshot import RESUMED
 from dmt.errors import ConfigError
 from dmt.plan import fingerprint_parts, setting_changes
 from dmt.state import StateStore, fingerprint
@@ -38,7 +39,8 @@ def open_run(store: StateStore, cfg: Config, resume: bool, force: bool) -> tuple
                 )  # fmt: skip
             log.warning("resuming with a changed config (--force): %s", "; ".join(changed))
         store.resume_run(prev["id"])
-        log.info("Resuming run %s from phase `%s`", prev["id"], prev["phase"])
+        new = f"; {RESUMED}" if cfg.migration.consistency == "snapshot" else ""
+        log.info("Resuming run %s from phase `%s`%s", prev["id"], prev["phase"], new)
         return prev["id"], prev["phase"]
     old = store.latest_unfinished(target_id)
     if old is not None:

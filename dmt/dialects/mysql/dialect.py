@@ -20,8 +20,8 @@ from typing import Any, BinaryIO
 from dmt.config import Endpoint
 from dmt.dialects.base import Converter, Fetch, Row, TypeChoice, ValueCounters
 from dmt.dialects.mysql import load, reflection, values
-from dmt.dialects.mysql.columnar import MySQLColumnar
 from dmt.dialects.mysql.objects import counter_reset_sql, create_objects, reflect_objects
+from dmt.dialects.mysql.snapshot import MySQLSnapshot
 from dmt.dialects.mysql.types import (
     AUTO_INC_TYPES,
     KEY_CHARS,
@@ -49,7 +49,7 @@ _TABLE_OPTIONS = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
 _LOST = {1053, 1927, 2003, 2006, 2013, 2055, 4031}
 
 
-class MySQLDialect(MySQLColumnar):
+class MySQLDialect(MySQLSnapshot):
     """MySQL 5.7+ and MariaDB 10.3+ through PyMySQL. The database is the namespace."""
 
     name = "mysql"
@@ -80,12 +80,14 @@ class MySQLDialect(MySQLColumnar):
         self.mariadb = True  # corrected by connect(); only changes the DROP/TRUNCATE spelling
 
     # ------------------------------------------------------------------ connections
-    def connect(self) -> Any:
+    def _connect(self, cls: Any = None) -> Any:
+        """A new connection (of PyMySQL's class ``cls``); :meth:`connect` is in the snapshot
+        mixin."""
         import pymysql
 
         ep = self.endpoint
         try:
-            conn = pymysql.connect(
+            conn = (cls or pymysql.connections.Connection)(
                 host=ep.host or "127.0.0.1",
                 port=ep.port or 3306,
                 user=ep.user or "root",

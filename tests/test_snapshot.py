@@ -1,0 +1,296 @@
+"""One consistent snapshot for every reader of a run, on a source written to during the copy.
+
+A writer thread, with its own connection, moves money between accounts on the source in small
+transactions for the whole run: the total of the balances never changes, every transfer is
+logged in a ledger whose rows reference both accounts (foreign keys), and now and then money
+goes to an account the transfer opens. dmt copies the source with several readers, small
+chunks and two tables in flight, so the writer commits between the readers' reads. The target
+must then hold one moment of the source: the total is the invariant, every ledger row's
+accounts exist, and every balance is what the ledger says it is. Checksum validation runs too:
+its source side reads the same moment, so it finds the target equal although the source moved
+on.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dmt.config import build_config
+from dmt.dialects.base import get_dialect
+from dmt.run import execute
+from tests.conftest import endpoint
+
+ACCOUNTS = 60_000
+START = 1_000  # every first account's opening balance
+TOTAL = ACCOUNTS * START  # the invariant
+SCHEMA = {
+    "postgres": [
+        "CREATE TABLE accounts (id integer PRIMARY KEY, balance bigint NOT NULL)",
+        "CREATE TABLE ledger (id serial PRIMARY KEY, src integer NOT NULL REFERENCES "
+        "accounts(id), dst integer NOT NULL REFERENCES accounts(id), amount integer NOT NULL)",
+    ],
+    "mysql": [
+        "CREATE TABLE accounts (id int PRIMARY KEY, balance bigint NOT NULL) ENGINE=InnoDB",
+        "CREATE TABLE ledger (id int AUTO_INCREMENT PRIMARY KEY, src int NOT NULL, dst int "
+        "NOT NULL, amount int NOT NULL, FOREIGN KEY (src) REFERENCES accounts(id), "
+        "FOREIGN KEY (dst) REFERENCES accounts(id)) ENGINE=InnoDB",
+    ],
+    "sqlite": [
+        "CREATE TABLE accounts (id INTEGER PRIMARY KEY, balance INTEGER NOT NULL)",
+        "CREATE TABLE ledger (id INTEGER PRIMARY KEY AUTOINCREMENT, src INTEGER NOT NULL "
+        "REFERENCES accounts(id), dst INTEGER NOT NULL REFERENCES accounts(id), "
+        "amount INTEGER NOT NULL)",
+    ],
+}
+PAIRS = [("postgres", "mysql"), ("mysql", "postgres"), ("sqlite", "postgres")]
+
+
+# ---------------------------------------------------------------------------------- source
+def connect(kind: str, db: str | Path) -> Any:
+    """A plain driver connection to a test database, autocommit off."""
+    ep = endpoint(kind, db)
+    if kind == "sqlite":
+        conn = sqlite3.connect(str(db), timeout=60, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        return conn
+    if kind == "postgres":
+        import psycopg
+
+        return psycopg.connect(host=ep["host"], port=ep["port"], user=ep["user"], dbname=db)
+    import pymysql
+
+    return pymysql.connect(
+        host=ep["host"], port=ep["port"], user=ep["user"], password="", database=str(db)
+    )
+
+
+def run_sql(kind: str, conn: Any, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
+    """Run the statements as one transaction."""
+    mark = "?" if kind == "sqlite" else "%s"
+    cur = conn.cursor()
+    if kind == "sqlite":
+        cur.execute("BEGIN IMMEDIATE")
+    for sql, params in statements:
+        cur.execute(sql.replace("?", mark), params)
+    conn.commit() if kind != "sqlite" else cur.execute("COMMIT")
+    cur.close()
+
+
+def fill(kind: str, db: str | Path) -> None:
+    conn = connect(kind, db)
+    cur = conn.cursor()
+    for sql in SCHEMA[kind]:
+        cur.execute(sql)
+    if kind == "sqlite":
+        cur.execute("BEGIN")
+    mark = "?" if kind == "sqlite" else "%s"
+    cur.executemany(
+        f"INSERT INTO accounts (id, balance) VALUES ({mark}, {mark})",
+        [(i, START) for i in range(1, ACCOUNTS + 1)],
+    )
+    conn.commit() if kind != "sqlite" else cur.execute("COMMIT")
+    if kind == "mysql":
+        cur.execute("ANALYZE TABLE accounts")
+        cur.fetchall()
+    conn.close()
+
+
+class Writer(threading.Thread):
+    """Moves money between random accounts in small transactions until stopped; one in ten
+    transfers opens a new account and pays into it. Records each commit's time."""
+
+    def __init__(self, kind: str, db: str | Path) -> None:
+        super().__init__(name="live-writer", daemon=True)
+        self.kind, self.db = kind, db
+        self.stop = threading.Event()
+        self.commits: list[float] = []
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        rnd = random.Random(20)
+        conn = connect(self.kind, self.db)
+        top = ACCOUNTS
+        try:
+            while not self.stop.is_set():
+                src = rnd.randint(1, top)
+                steps: list[tuple[str, tuple[Any, ...]]] = []
+                if rnd.random() < 0.1:
+                    top += 1
+                    dst = top
+                    steps.append(("INSERT INTO accounts (id, balance) VALUES (?, 0)", (dst,)))
+                else:
+                    dst = rnd.randint(1, top)
+                amount = rnd.randint(1, 50)
+                steps += [
+                    ("UPDATE accounts SET balance = balance - ? WHERE id = ?", (amount, src)),
+                    ("UPDATE accounts SET balance = balance + ? WHERE id = ?", (amount, dst)),
+                    ("INSERT INTO ledger (src, dst, amount) VALUES (?, ?, ?)", (src, dst, amount)),
+                ]
+                run_sql(self.kind, conn, steps)
+                self.commits.append(time.monotonic())
+        except BaseException as exc:  # the test reports it
+            self.error = exc
+        finally:
+            conn.close()
+
+
+# ---------------------------------------------------------------------------------- target
+def inconsistencies(kind: str, db: str | Path) -> tuple[int, int, int]:
+    """On the target: (total - invariant, ledger rows naming a missing account, accounts whose
+    balance is not what the ledger says)."""
+    conn = connect(kind, db)
+    cur = conn.cursor()
+    cur.execute("SELECT id, balance FROM accounts")
+    balances = {int(i): int(b) for i, b in cur.fetchall()}
+    cur.execute("SELECT src, dst, amount FROM ledger")
+    expected = {i: (START if i <= ACCOUNTS else 0) for i in balances}
+    dangling = 0
+    for src, dst, amount in cur.fetchall():
+        if src not in balances or dst not in balances:
+            dangling += 1
+            continue
+        expected[src] -= amount
+        expected[dst] += amount
+    conn.close()
+    wrong = sum(1 for i, b in balances.items() if expected[i] != b)
+    return sum(balances.values()) - TOTAL, dangling, wrong
+
+
+# ---------------------------------------------------------------------------------- run
+class Steps(logging.Handler):
+    """When the copy step began and ended, from dmt's step lines."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.at: dict[int, float] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        msg = record.getMessage()
+        if msg.startswith("Step "):
+            self.at[int(msg[5])] = time.monotonic()
+
+
+@pytest.fixture
+def steps() -> Iterator[Steps]:
+    handler = Steps()
+    logger = logging.getLogger("dmt")
+    old = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old)
+
+
+def make_db(kind: str, pg_dbs: Callable[[], str], my_dbs: Callable[[], str], tmp: Path) -> Any:
+    if kind == "sqlite":
+        return tmp / "source.db"
+    return pg_dbs() if kind == "postgres" else my_dbs()
+
+
+def copy_live(
+    src_kind: str, dst_kind: str, consistency: str, validate: str, steps: Steps,
+    pg_dbs: Callable[[], str], my_dbs: Callable[[], str], tmp: Path,
+) -> tuple[tuple[int, int, int], int, Any]:  # fmt: skip
+    """Copy a source being written to; return the target's inconsistencies, the writer's
+    commits during the copy step, and the run's result."""
+    src, dst = make_db(src_kind, pg_dbs, my_dbs, tmp), make_db(dst_kind, pg_dbs, my_dbs, tmp)
+    fill(src_kind, src)
+    cfg = build_config({
+        "source": endpoint(src_kind, src),
+        "target": endpoint(dst_kind, dst),
+        "migration": {
+            "chunk_size": 1000, "parallel_readers": 3, "workers": 2, "read_ahead_buffers": 2,
+            "write_ahead_writers": 2, "validate": validate, "consistency": consistency,
+            "create_foreign_keys": False, "data_path": "rows", "state_dir": str(tmp / "state"),
+        },
+    })  # fmt: skip
+    writer = Writer(src_kind, src)
+    writer.start()
+    try:
+        while len(writer.commits) < 50 and writer.error is None:  # the writer is going
+            time.sleep(0.01)
+        result = execute(cfg)
+    finally:
+        writer.stop.set()
+        writer.join(30)
+    assert writer.error is None, writer.error
+    begin, end = steps.at[4], steps.at[5]
+    during = sum(1 for t in writer.commits if begin <= t <= end)
+    print(f"copy {end - begin:.2f}s, {during} transfers during it, {len(writer.commits)} in all")
+    return inconsistencies(dst_kind, dst), during, result
+
+
+@pytest.mark.parametrize("src_kind,dst_kind", PAIRS, ids=[f"{a}->{b}" for a, b in PAIRS])
+def test_live_source_copies_one_moment(
+    src_kind: str, dst_kind: str, steps: Steps, pg_dbs: Callable[[], str],
+    my_dbs: Callable[[], str], tmp_path: Path,
+) -> None:  # fmt: skip
+    (off, dangling, wrong), during, result = copy_live(
+        src_kind, dst_kind, "snapshot", "checksum", steps, pg_dbs, my_dbs, tmp_path
+    )
+    assert during >= 20, f"the writer committed only {during} transfer(s) during the copy"
+    assert (off, dangling, wrong) == (0, 0, 0), (
+        f"target total off by {off}, {dangling} ledger row(s) naming a missing account, "
+        f"{wrong} balance(s) disagreeing with the ledger ({during} transfers during the copy)"
+    )
+    assert result.status == "success"  # checksum validation read the same moment
+
+
+def test_plan_shows_consistency_and_non_transactional_tables(my_db: str) -> None:
+    """``dmt plan`` names the consistency, and a MyISAM table as outside the snapshot."""
+    conn = connect("mysql", my_db)
+    with conn.cursor() as cur:
+        cur.execute("CREATE TABLE counters (id int PRIMARY KEY, n int) ENGINE=MyISAM")
+        cur.execute("CREATE TABLE kept (id int PRIMARY KEY) ENGINE=InnoDB")
+    conn.close()
+    from dmt.plan import make_plan
+    from dmt.report import plan_text
+
+    cfg = build_config({"source": endpoint("mysql", my_db), "target": endpoint("sqlite", ":memory:")})
+    text = plan_text(make_plan(cfg).to_dict())
+    assert "Consistency: snapshot" in text
+    assert "counters: storage engine MyISAM is not transactional" in text
+    assert "kept: storage engine" not in text
+    cfg = build_config({
+        "source": endpoint("mysql", my_db), "target": endpoint("sqlite", ":memory:"),
+        "migration": {"consistency": "none"},
+    })  # fmt: skip
+    text = plan_text(make_plan(cfg).to_dict())
+    assert "Consistency: none" in text and "MyISAM" not in text
+
+
+def test_source_connections_read_inside_the_snapshot(pg_db: str) -> None:
+    """Every connection the PostgreSQL dialect hands out while the snapshot is open — a new
+    one, and one whose transaction committed — reads the moment the snapshot was opened."""
+    conn = connect("postgres", pg_db)
+    conn.execute("CREATE TABLE moments (id int PRIMARY KEY)")
+    conn.execute("INSERT INTO moments VALUES (1)")
+    conn.commit()
+    cfg = build_config({"source": endpoint("postgres", pg_db), "target": endpoint("sqlite", ":memory:")})
+    source = get_dialect(cfg.source, "source")
+    source.open_snapshot(2)
+    try:
+        conn.execute("INSERT INTO moments VALUES (2)")
+        conn.commit()
+        reader = source.connect()
+        assert source.count_rows(reader, "moments") == 1  # count_rows commits
+        assert source.count_rows(reader, "moments") == 1
+        reader.close()
+    finally:
+        source.close_snapshot()
+    reader = source.connect()
+    assert source.count_rows(reader, "moments") == 2
+    reader.close()
+    conn.close()
