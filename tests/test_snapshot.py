@@ -51,7 +51,16 @@ SCHEMA = {
         "amount INTEGER NOT NULL)",
     ],
 }
-PAIRS = [("postgres", "mysql"), ("mysql", "postgres"), ("sqlite", "postgres")]
+#: source -> target, and the data path expected to carry both tables (``migration.data_path:
+#: auto``): every way a source is read. The columnar readers of MySQL and SQLite (connectorx)
+#: open connections of their own, so a snapshot run reads those sources by the row path.
+PAIRS = [
+    ("postgres", "mysql", "pg-text-load-data"),
+    ("postgres", "postgres", "pg-binary-copy"),
+    ("postgres", "sqlite", "arrow (adbc"),
+    ("mysql", "postgres", "rows"),
+    ("sqlite", "postgres", "rows"),
+]
 
 
 # ---------------------------------------------------------------------------------- source
@@ -195,25 +204,28 @@ def steps() -> Iterator[Steps]:
 
 def make_db(kind: str, pg_dbs: Callable[[], str], my_dbs: Callable[[], str], tmp: Path) -> Any:
     if kind == "sqlite":
-        return tmp / "source.db"
+        return tmp / f"{len(list(tmp.glob('*.db')))}.db"
     return pg_dbs() if kind == "postgres" else my_dbs()
 
 
 def copy_live(
     src_kind: str, dst_kind: str, consistency: str, validate: str, steps: Steps,
     pg_dbs: Callable[[], str], my_dbs: Callable[[], str], tmp: Path,
+    prepare: Callable[[Any], dict[str, Any]] | None = None, data_path: str = "auto",
 ) -> tuple[tuple[int, int, int], int, Any]:  # fmt: skip
     """Copy a source being written to; return the target's inconsistencies, the writer's
-    commits during the copy step, and the run's result."""
+    commits during the copy step, and the run's result. ``prepare(source db)`` may return
+    changes to the source endpoint."""
     src, dst = make_db(src_kind, pg_dbs, my_dbs, tmp), make_db(dst_kind, pg_dbs, my_dbs, tmp)
     fill(src_kind, src)
     cfg = build_config({
-        "source": endpoint(src_kind, src),
+        "source": {**endpoint(src_kind, src), **(prepare(src) if prepare else {})},
         "target": endpoint(dst_kind, dst),
         "migration": {
             "chunk_size": 1000, "parallel_readers": 3, "workers": 2, "read_ahead_buffers": 2,
             "write_ahead_writers": 2, "validate": validate, "consistency": consistency,
-            "create_foreign_keys": False, "data_path": "rows", "state_dir": str(tmp / "state"),
+            "create_foreign_keys": False, "state_dir": str(tmp / "state"),
+            "data_path": data_path,
         },
     })  # fmt: skip
     writer = Writer(src_kind, src)
@@ -228,13 +240,12 @@ def copy_live(
     assert writer.error is None, writer.error
     begin, end = steps.at[4], steps.at[5]
     during = sum(1 for t in writer.commits if begin <= t <= end)
-    print(f"copy {end - begin:.2f}s, {during} transfers during it, {len(writer.commits)} in all")
     return inconsistencies(dst_kind, dst), during, result
 
 
-@pytest.mark.parametrize("src_kind,dst_kind", PAIRS, ids=[f"{a}->{b}" for a, b in PAIRS])
+@pytest.mark.parametrize("src_kind,dst_kind,path", PAIRS, ids=[f"{a}->{b}" for a, b, _ in PAIRS])
 def test_live_source_copies_one_moment(
-    src_kind: str, dst_kind: str, steps: Steps, pg_dbs: Callable[[], str],
+    src_kind: str, dst_kind: str, path: str, steps: Steps, pg_dbs: Callable[[], str],
     my_dbs: Callable[[], str], tmp_path: Path,
 ) -> None:  # fmt: skip
     (off, dangling, wrong), during, result = copy_live(
@@ -246,6 +257,20 @@ def test_live_source_copies_one_moment(
         f"{wrong} balance(s) disagreeing with the ledger ({during} transfers during the copy)"
     )
     assert result.status == "success"  # checksum validation read the same moment
+    assert all(t.path.startswith(path) for t in result.tables), result.tables
+
+
+def test_without_the_snapshot_the_copy_is_not_one_moment(
+    steps: Steps, pg_dbs: Callable[[], str], my_dbs: Callable[[], str], tmp_path: Path
+) -> None:
+    """The same copy with ``consistency: none`` (on the row path, whose readers each read
+    chunk by chunk): the readers read different moments, and the checks above see it, so
+    their passing with the snapshot means something."""
+    (_off, _dangling, wrong), during, _ = copy_live(
+        "sqlite", "postgres", "none", "none", steps, pg_dbs, my_dbs, tmp_path, data_path="rows"
+    )
+    assert during >= 20, f"the writer committed only {during} transfer(s) during the copy"
+    assert wrong > 0, f"{during} transfers during the copy, yet every balance agrees"
 
 
 def test_plan_shows_consistency_and_non_transactional_tables(my_db: str) -> None:
@@ -258,7 +283,9 @@ def test_plan_shows_consistency_and_non_transactional_tables(my_db: str) -> None
     from dmt.plan import make_plan
     from dmt.report import plan_text
 
-    cfg = build_config({"source": endpoint("mysql", my_db), "target": endpoint("sqlite", ":memory:")})
+    cfg = build_config(
+        {"source": endpoint("mysql", my_db), "target": endpoint("sqlite", ":memory:")}
+    )
     text = plan_text(make_plan(cfg).to_dict())
     assert "Consistency: snapshot" in text
     assert "counters: storage engine MyISAM is not transactional" in text
@@ -278,7 +305,9 @@ def test_source_connections_read_inside_the_snapshot(pg_db: str) -> None:
     conn.execute("CREATE TABLE moments (id int PRIMARY KEY)")
     conn.execute("INSERT INTO moments VALUES (1)")
     conn.commit()
-    cfg = build_config({"source": endpoint("postgres", pg_db), "target": endpoint("sqlite", ":memory:")})
+    cfg = build_config(
+        {"source": endpoint("postgres", pg_db), "target": endpoint("sqlite", ":memory:")}
+    )
     source = get_dialect(cfg.source, "source")
     source.open_snapshot(2)
     try:
@@ -294,3 +323,66 @@ def test_source_connections_read_inside_the_snapshot(pg_db: str) -> None:
     assert source.count_rows(reader, "moments") == 2
     reader.close()
     conn.close()
+
+
+@pytest.mark.parametrize("consistency", ["snapshot", "none"])
+def test_resume_says_it_reads_a_new_snapshot(
+    consistency: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A resumed run cannot read the dead run's snapshot, and its resume line says so."""
+    import threading as th
+
+    from dmt.errors import Cancelled
+    from dmt.run import Migration
+
+    src = tmp_path / "src.db"
+    fill("sqlite", src)
+    cfg = build_config({
+        "source": endpoint("sqlite", src), "target": endpoint("sqlite", tmp_path / "dst.db"),
+        "migration": {"consistency": consistency, "state_dir": str(tmp_path / "state")},
+    })  # fmt: skip
+    stopped = th.Event()
+    stopped.set()  # the copy stops at once: the run is left to resume
+    with pytest.raises(Cancelled):
+        Migration(cfg, abort=stopped).execute()
+    with caplog.at_level(logging.INFO, logger="dmt"):
+        result = execute(cfg, resume=True)
+    assert result.rows_transferred == ACCOUNTS
+    resumed = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Resuming")]
+    assert len(resumed) == 1
+    said = "resumed from a new snapshot: rows changed since the first run may differ"
+    assert (said in resumed[0]) == (consistency == "snapshot"), resumed[0]
+
+
+def test_mysql_without_the_lock_privilege_still_copies_one_moment(
+    steps: Steps, pg_dbs: Callable[[], str], my_dbs: Callable[[], str], tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    """A MySQL user without RELOAD cannot take BACKUP STAGE / FLUSH TABLES WITH READ LOCK:
+    dmt starts the snapshot without the lock, and with no binary log position to compare
+    (this server logs none) one connection reads every table."""
+    import uuid
+
+    user = f"dmt_nolock_{uuid.uuid4().hex[:8]}"
+    admin = connect("mysql", "mysql")
+
+    def grant(db: Any) -> dict[str, Any]:
+        with admin.cursor() as cur:
+            cur.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY 'pw'")
+            cur.execute(f"GRANT SELECT, SHOW VIEW ON `{db}`.* TO '{user}'@'%'")
+        return {"user": user, "password": "pw"}
+
+    try:
+        (off, dangling, wrong), during, result = copy_live(
+            "mysql", "postgres", "snapshot", "count", steps, pg_dbs, my_dbs, tmp_path, grant
+        )
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f"DROP USER IF EXISTS '{user}'@'%'")
+        admin.close()
+    said = [r.getMessage() for r in caplog.records]
+    assert any(m.startswith("no global lock for the snapshot (MySQL error 1227") for m in said)
+    assert any("one connection reads every table" in m for m in said), said
+    assert during >= 20, f"the writer committed only {during} transfer(s) during the copy"
+    assert (off, dangling, wrong) == (0, 0, 0)
+    assert result.status == "success"
