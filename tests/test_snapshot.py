@@ -386,3 +386,55 @@ def test_mysql_without_the_lock_privilege_still_copies_one_moment(
     assert during >= 20, f"the writer committed only {during} transfer(s) during the copy"
     assert (off, dangling, wrong) == (0, 0, 0)
     assert result.status == "success"
+
+
+def test_a_lost_exporting_session_is_a_lost_connection(pg_db: str) -> None:
+    """When the session that exported the snapshot is gone, a reader's next transaction cannot
+    import it: a ConnectionLost (exit 2, retried from a new snapshot), not a transfer error."""
+    from dmt.errors import ConnectionLost
+
+    conn = connect("postgres", pg_db)
+    conn.execute("CREATE TABLE IF NOT EXISTS moments2 (id int PRIMARY KEY)")
+    conn.commit()
+    cfg = build_config(
+        {"source": endpoint("postgres", pg_db), "target": endpoint("sqlite", ":memory:")}
+    )
+    source = get_dialect(cfg.source, "source")
+    source.open_snapshot(1)
+    try:
+        reader = source.connect()
+        assert source.count_rows(reader, "moments2") == 0
+        pid = source._coordinator.info.backend_pid  # type: ignore[attr-defined]
+        conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        conn.commit()
+        with pytest.raises(ConnectionLost, match=r"the run's snapshot `.*` ended"):
+            for _ in range(50):  # the backend ends a moment after it is told to
+                source.count_rows(reader, "moments2")
+                time.sleep(0.1)
+        reader.close()
+    finally:
+        source.close_snapshot()
+        conn.close()
+
+
+def test_snapshot_pool_lends_a_fixed_set() -> None:
+    """The pool lends each connection to one reader at a time: an extra reader gets None at
+    once, a table driver waits for one to come back; closing closes every one, lent or not."""
+    from dmt.dialects.snapshot import SnapshotPool
+
+    closed: list[str] = []
+    pool = SnapshotPool(["a"], closed.append)
+    first = pool.take()
+    assert pool.take(wait=False) is None
+    got: list[Any] = []
+    waiter = threading.Thread(target=lambda: got.append(pool.take(wait=True)))
+    waiter.start()
+    time.sleep(0.05)
+    assert got == []  # still waiting
+    pool.give(first)
+    waiter.join(5)
+    assert got == ["a"]
+    pool.close()
+    assert closed == ["a"] and pool.take(wait=True) is None
+    pool.give("a")  # given back after the close: closed again, never lent
+    assert closed == ["a", "a"]

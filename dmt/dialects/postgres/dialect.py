@@ -13,7 +13,7 @@ from dmt.dialects.postgres.columnar import PostgresColumnar
 from dmt.dialects.postgres.objects import create_objects, reflect_objects
 from dmt.dialects.postgres.types import SAMPLE_TYPES, canonical_type, render_type
 from dmt.dialects.postgres.values import encoders, register_infinity_loaders, str_or_none
-from dmt.errors import ConnectError, TransferError, first_line
+from dmt.errors import ConnectError, ConnectionLost, TransferError, first_line
 from dmt.model.schema import Column, ColumnType, NativeObject, Schema, Table
 
 
@@ -64,7 +64,13 @@ class PostgresDialect(PostgresColumnar):
             self.snapshot_id = snapshot.export(conn)
         except Exception as exc:
             conn.close()
-            raise self.translate_error(exc, "exporting a snapshot (pg_export_snapshot)") from exc
+            err = self.translate_error(exc, "exporting the run's snapshot")
+            if isinstance(err, ConnectionLost):
+                raise err from exc
+            raise TransferError(
+                f"the source cannot export a snapshot (pg_export_snapshot: {first_line(exc)}); "
+                "set `migration.consistency: none` to copy without one"
+            ) from exc
         self._coordinator = conn
         self.in_snapshot = True
         return f"exported snapshot `{self.snapshot_id}`, imported by every reader"

@@ -9,6 +9,8 @@ import functools
 import re
 from typing import Any
 
+from dmt.errors import ConnectionLost, first_line
+
 #: what pg_export_snapshot() returns (e.g. ``00000003-0000001B-1``): safe to spell as a literal
 _SNAPSHOT_ID = re.compile(r"^[0-9A-Fa-f-]+$")
 #: a reader sits idle in its transaction between chunks; a server-side limit must not end it
@@ -50,9 +52,17 @@ def connection_class() -> type:
             self._import()
 
         def _import(self) -> None:
-            with self.cursor() as cur:  # psycopg's own BEGIN comes first
-                for sql in begin_statements(self.snapshot_id):
-                    cur.execute(sql)
+            try:
+                with self.cursor() as cur:  # psycopg's own BEGIN comes first
+                    for sql in begin_statements(self.snapshot_id):
+                        cur.execute(sql)
+            except psycopg.errors.InvalidParameterValue as exc:
+                # the exporting transaction ended: a retry of the copy opens a new snapshot
+                raise ConnectionLost(
+                    "source",
+                    f"the run's snapshot `{self.snapshot_id}` ended (its exporting "
+                    f"connection is gone): {first_line(exc)}",
+                ) from exc
 
     return SnapshotConnection
 

@@ -5,7 +5,7 @@ cannot hand one connection's view to another (``sqlite3_snapshot_open`` is not e
 every read of the run goes through one connection inside one read transaction, lent to one
 reader at a time (the pipeline's extra reader threads stand down). In WAL mode writers to the
 source go on committing meanwhile; with a rollback journal they wait for the copy to end (the
-read transaction holds the file's shared lock), so dmt warns about it.
+read transaction holds the file's shared lock), which dmt says in the log.
 """
 
 from __future__ import annotations
@@ -74,8 +74,8 @@ class SQLiteSnapshot(SQLiteColumnar):
         self._pool = SnapshotPool([conn], lambda c: sqlite3.Connection.close(c))
         conn.pool = self._pool
         self.in_snapshot = True
-        if str(mode).lower() != "wal":
-            log.warning(
+        if str(mode).lower() != "wal":  # the common case of a file nobody writes: no warning
+            log.info(
                 "the source `%s` is in `%s` journal mode, not WAL: writers to it wait until "
                 "the copy ends (or set `migration.consistency: none`)", self.endpoint.path, mode,
             )  # fmt: skip
