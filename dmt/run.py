@@ -166,6 +166,8 @@ class Migration:
         _step(4, f"copying {len(plan.tables)} table(s)")
         self._copy_with_retries(store, run_id, plan, resume)
         copy_seconds = time.monotonic() - copy_started
+        if m.validate == "none":
+            self.snapshot.close()  # nothing reads the source again: let it go now
         self._check_cancel()
         store.set_phase(run_id, "finalize")
         _step(5, "creating indexes, foreign keys and sequences")
