@@ -35,6 +35,7 @@ class Plan:
     objects: list[NativeObject] = field(default_factory=list)
     #: the source's views translated for a target of another engine
     views: list[NativeObject] = field(default_factory=list)
+    consistency: str = "snapshot"
 
     @property
     def warning_groups(self) -> list[WarningGroup]:
@@ -46,6 +47,7 @@ class Plan:
         return {
             "source": self.source.endpoint.describe(),
             "target": self.target.endpoint.describe(),
+            "consistency": self.consistency,
             "tables": [
                 {
                     "source": p.source.name,
@@ -111,7 +113,10 @@ def make_plan(cfg: Config, then: Callable[[Plan, Any], None] | None = None) -> P
             if not key_for(p.source):
                 warnings.append(f"{p.source.name}: no primary key; copied as one ordered stream")
         actions = plan_target(target, tconn, plans, cfg.migration.target_mode)
-        plan = Plan(source, target, schema, plans, actions, warnings, objects, views)
+        consistency = cfg.migration.consistency
+        if consistency == "snapshot":
+            warnings += [w for p in plans if (w := source.snapshot_exceptions(p.source))]
+        plan = Plan(source, target, schema, plans, actions, warnings, objects, views, consistency)
         if then is not None:
             then(plan, tconn)
     return plan

@@ -102,6 +102,13 @@ def plan_text(data: dict[str, Any], verbose: bool = False) -> str:
     """``dmt plan``'s text: tables, what the target loses or gains, what is not migrated, and
     one line per kind of warning (``verbose``: every warning under its kind)."""
     lines = [f"Plan: {data['source']} -> {data['target']}"]
+    if data.get("consistency") == "snapshot":
+        lines.append("Consistency: snapshot (every reader reads one moment of the source)")
+    elif data.get("consistency"):
+        lines.append(
+            "Consistency: none (each reader reads what is committed when it reads; a source "
+            "written to during the copy may arrive inconsistent)"
+        )
     for t in data["tables"]:
         lines.append(
             f"  {t['source']} -> {t['target']}  (~{t['rows_estimate']:,} rows, "

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from dmt.checkpoint import Checkpointer
 from dmt.config import Config
 from dmt.dialects.base import ValueCounters, get_dialect
+from dmt.dialects.snapshot import RunSnapshot
 from dmt.errors import (
     Cancelled,
     ConnectError,
@@ -33,7 +34,7 @@ from dmt.plan import Plan, connected, make_plan
 from dmt.proc import since_start
 from dmt.progress import NullReporter, Reporter
 from dmt.report import RunResult, TableSummary, happened
-from dmt.runs import open_run
+from dmt.runs import open_run, save_adjustments
 from dmt.schema.ddl import post_load, prepare_target
 from dmt.schema.objects import create_objects
 from dmt.schema.translate import key_for
@@ -82,6 +83,7 @@ class Migration:
         self.copies: list[tuple[PipelineCounters, Any]] = []  # (counters, monitor) per attempt
         self.metrics = RunMetrics(self._attempts)
         self.rows_copied = 0  # rows this process wrote, over every copy attempt
+        self.snapshot: RunSnapshot | None = None  # the source's, from the copy to validation
 
     def _untranslated(self, exc: Exception) -> DmtError:
         """A driver error no layer translated: a ConnectionLost when the target's or the
@@ -125,16 +127,18 @@ class Migration:
                 if isinstance(exc, ValidationMismatch):
                     status = "validation_mismatch"
                 store.finish_run(run_id, status, error=redact(str(exc)) or type(exc).__name__)
-                self._save_adjustments(store, run_id)
+                save_adjustments(store, run_id, self.monitor, self.applied)
                 raise
             store.set_phase(run_id, "done")
             store.finish_run(
                 run_id, "success", rows=result.rows_transferred,
                 rows_per_second=result.rows_per_second, result=result.to_json(),
             )  # fmt: skip
-            self._save_adjustments(store, run_id)
+            save_adjustments(store, run_id, self.monitor, self.applied)
             return result
         finally:
+            if self.snapshot is not None:
+                self.snapshot.close()
             store.close()
 
     def _phases(self, store: StateStore, run_id: str, phase: str, resume: bool) -> RunResult:
@@ -159,16 +163,21 @@ class Migration:
 
         plan = make_plan(cfg, then=create)
         source, target = plan.source, plan.target
-        for dialect in (source, target):  # post-load and validation statements
-            dialect.statement_seconds = m.statement_timeout
+        source.statement_seconds = target.statement_seconds = m.statement_timeout  # post-copy
         if m.ai_adjust and cfg.ai.provider == "claude":
             from dmt.tuning.claude import preload_sdk
 
             preload_sdk()  # start-up, not copy time: it once sat inside the copy's clock
+        readers = min(m.tables_in_flight, len(plan.tables)) * m.parallel_readers
+        held = [p.source.name for p in plan.tables if m.data_path != "rows"]
+        self.snapshot = RunSnapshot(source, readers, m.consistency == "snapshot", held)
+        self.snapshot.open()  # held through validation, which reads the same moment
         copy_started = time.monotonic()
         _step(4, f"copying {len(plan.tables)} table(s)")
         self._copy_with_retries(store, run_id, plan, resume)
         copy_seconds = time.monotonic() - copy_started
+        if m.validate == "none":
+            self.snapshot.close()  # nothing reads the source again: let it go now
         first_row, last_row = self._row_times()
         self._check_cancel()
         store.set_phase(run_id, "finalize")
@@ -253,6 +262,8 @@ class Migration:
                 stall_timeout=self.cfg.migration.stall_timeout,
             )
             try:
+                if attempt and self.snapshot is not None:
+                    self.snapshot.renew()  # the lost connection may have ended the old one
                 self._copy(plan, checkpoints)
                 return
             except ConnectError as exc:
@@ -323,17 +334,6 @@ class Migration:
             if self.monitor is not None:
                 self.monitor.stop()
             reporter.close()
-
-    def _save_adjustments(self, store: StateStore, run_id: str) -> None:
-        records: list[dict[str, Any]] = []
-        if self.monitor is not None:
-            monitor = self.monitor.to_dict()
-            records += [{"kind": "decision", **r} for r in monitor["records"]]
-            # the per-interval time series `dmt history --plot` draws
-            records += [{"kind": "sample", **s} for s in monitor.get("samples", ())]
-        records += [{"kind": "applied", **a} for a in self.applied]
-        if records:
-            store.save_adjustments(run_id, records)
 
 
 def execute(

@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from typing import Any
 
 from dmt.config import Config
+from dmt.dialects.snapshot import RESUMED
 from dmt.errors import ConfigError
 from dmt.plan import fingerprint_parts, setting_changes
 from dmt.state import StateStore, fingerprint
@@ -38,7 +40,8 @@ def open_run(store: StateStore, cfg: Config, resume: bool, force: bool) -> tuple
                 )  # fmt: skip
             log.warning("resuming with a changed config (--force): %s", "; ".join(changed))
         store.resume_run(prev["id"])
-        log.info("Resuming run %s from phase `%s`", prev["id"], prev["phase"])
+        new = f"; {RESUMED}" if cfg.migration.consistency == "snapshot" else ""
+        log.info("Resuming run %s from phase `%s`%s", prev["id"], prev["phase"], new)
         return prev["id"], prev["phase"]
     old = store.latest_unfinished(target_id)
     if old is not None:
@@ -51,3 +54,18 @@ def open_run(store: StateStore, cfg: Config, resume: bool, force: bool) -> tuple
     store.start_run(run_id, cfg.source.describe(), target_id, fp, parts)
     log.info("Run %s", run_id)
     return run_id, "prepare"
+
+
+def save_adjustments(
+    store: StateStore, run_id: str, monitor: Any, applied: list[dict[str, Any]]
+) -> None:
+    """Store the run's runtime decisions, its per-interval samples (what `dmt history --plot`
+    draws) and the changes the pipeline applied."""
+    records: list[dict[str, Any]] = []
+    if monitor is not None:
+        data = monitor.to_dict()
+        records += [{"kind": "decision", **r} for r in data["records"]]
+        records += [{"kind": "sample", **s} for s in data.get("samples", ())]
+    records += [{"kind": "applied", **a} for a in applied]
+    if records:
+        store.save_adjustments(run_id, records)

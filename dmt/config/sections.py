@@ -81,6 +81,12 @@ class MigrationConfig:
         "`no_columnar` never uses the columnar (Arrow) path; `rows` puts every table on the "
         "exact row path", choices=("auto", "no_columnar", "rows"),
     )  # fmt: skip
+    consistency: str = option(
+        "snapshot", "choice", "`snapshot`: every reader of the run (and the source side of "
+        "validation) reads one moment of the source, so a copy of a live database is a copy "
+        "of one moment of it; `none`: each reader reads whatever is committed when it reads",
+        choices=("snapshot", "none"),
+    )  # fmt: skip
     ai_adjust: bool = option(False, "bool", "tune writers and chunk size while running")
     ai_adjust_interval: float = option(
         30.0, "duration", "seconds between adjustment decisions", 1, 3600

@@ -78,6 +78,7 @@ class Dialect(DataPathHooks, SessionHooks):
         self.endpoint = endpoint
         self.side = side  # "source" or "target", for messages
         self.options = options or ValueOptions()
+        self.in_snapshot = False  # true between open_snapshot and close_snapshot
 
     # ------------------------------------------------------------------ connections
     #: seconds one statement on a :meth:`timed_connect` connection may take; 0: no limit
@@ -94,8 +95,27 @@ class Dialect(DataPathHooks, SessionHooks):
         """A new DB-API connection (autocommit off). Raises ConnectError."""
         raise NotImplementedError
 
+    def connect_reader(self) -> Any:
+        """A source connection for an extra reader thread; None when the run's snapshot has
+        no connection free (the thread then stands down: :mod:`dmt.dialects.snapshot`)."""
+        return self.connect()
+
     def server_version(self, conn: Any) -> str:
         raise NotImplementedError
+
+    # ------------------------------------------------------------------ snapshot
+    def open_snapshot(self, readers: int, tables: Sequence[str] = ()) -> str:
+        """Make every connection :meth:`connect` hands out until :meth:`close_snapshot` read
+        one moment of this (source) database, for up to ``readers`` readers at once (of
+        ``tables``, the run's); return how, in words for the log (:mod:`dmt.dialects.snapshot`)."""
+        raise NotImplementedError
+
+    def close_snapshot(self) -> None:
+        """End the snapshot :meth:`open_snapshot` opened."""
+
+    def snapshot_exceptions(self, table: Table) -> str | None:
+        """Why rows of ``table`` are not read from the run's snapshot, or None."""
+        return None
 
     def ping(self, conn: Any) -> None:
         cur = conn.cursor()

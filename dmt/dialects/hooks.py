@@ -59,6 +59,13 @@ class DataPathHooks(SqlDialect):
         """Load the tab-separated rows ``write`` puts in a file and commit (:attr:`tsv_load`)."""
         raise NotImplementedError
 
+    #: the columnar reader can read inside the run's snapshot (:meth:`columnar_begin`);
+    #: else, while a snapshot is open, the columnar path is not chosen for this source
+    columnar_in_snapshot: bool = False
+
+    def columnar_begin(self, conn: Any) -> None:
+        """Start a transaction of a columnar reader connection inside the run's snapshot."""
+
     #: the modules :attr:`columnar_reader` / :attr:`columnar_writer` need
     columnar_modules: ClassVar[tuple[str, ...]] = ()
 

@@ -161,6 +161,8 @@ class Table:
     row_estimate: int = 0
     #: the engine this table was reflected from
     engine: str = ""
+    #: the storage engine that holds its rows, where the source has several (MySQL: InnoDB)
+    storage_engine: str = ""
     #: what reflection could not carry (non-portable indexes, ...), listed by ``dmt plan``
     notes: list[str] = field(default_factory=list)
     #: a partitioned table: its partition key as the source engine spells it

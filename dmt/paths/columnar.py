@@ -252,6 +252,7 @@ class ArrowPath:
             if self.reader == "adbc":
                 conn = self._readers.take()
                 try:
+                    self.source.columnar_begin(conn)  # inside the run's snapshot, if any
                     with conn.cursor() as cur:
                         cur.execute(sql)
                         table = cur.fetch_arrow_table()
@@ -327,6 +328,8 @@ def choose_columnar(source: Dialect, target: Dialect, plan: TablePlan) -> ArrowP
         return None
     if source.columnar_url() is None:
         return None
+    if source.in_snapshot and not source.columnar_in_snapshot:
+        return None  # its reader opens connections of its own, outside the run's snapshot
     for col, tcol in zip(plan.source.columns, plan.target.columns, strict=True):
         kinds = CARRIES.get(target.columnar_kind(plan.types[tcol.name]) or "")
         if (

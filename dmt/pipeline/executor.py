@@ -69,7 +69,8 @@ class Executor(Protocol):
 
 class ThreadExecutor:
     """Tasks on threads of this process: each thread opens its own source connection
-    (``connect`` / ``close``), ``on_worker(+1 / -1)`` counts the live ones."""
+    (``connect`` / ``close``; a thread that gets None stands down), ``on_worker(+1 / -1)``
+    counts the live ones."""
 
     def __init__(
         self,
@@ -103,6 +104,8 @@ class ThreadExecutor:
         try:
             if own:
                 conn = self._connect()
+                if conn is None:  # no source connection free (the run's snapshot lends a
+                    return  # fixed set): the other workers read this table's ranges
             while (chunk := tasks.take()) is not None:
                 run_task(conn, chunk)
         except BaseException as exc:

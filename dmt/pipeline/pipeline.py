@@ -122,7 +122,7 @@ class Pipeline:
             self.stop, self.watch,
         )  # fmt: skip
         self.executor = executor or ThreadExecutor(
-            connect=source.connect, close=_close, on_error=lambda exc: self._fail(exc, None),
+            connect=source.connect_reader, close=_close, on_error=lambda exc: self._fail(exc, None),
             on_worker=lambda n: self.counters.add("active_readers", n),
         )  # fmt: skip
 

@@ -125,6 +125,8 @@ def migrate(src: dict[str, Any], dst: dict[str, Any], state: Path, data_path: st
                 "validate": "count",
                 "nul_bytes": "strip",
                 "data_path": data_path,
+                # connectorx reads on connections of its own, outside a run's snapshot
+                "consistency": "none",
             },
             "ai": {"provider": "none"},
         }

@@ -21,9 +21,9 @@ from dmt.config import Endpoint
 from dmt.dialects.base import Converter, Fetch, Row, TypeChoice, ValueCounters
 from dmt.dialects.mysql import load, reflection, values
 from dmt.dialects.mysql.collations import MySQLCollations
-from dmt.dialects.mysql.columnar import MySQLColumnar
 from dmt.dialects.mysql.objects import counter_reset_sql, create_objects, reflect_objects
 from dmt.dialects.mysql.sessions import MySQLSessions
+from dmt.dialects.mysql.snapshot import MySQLSnapshot
 from dmt.dialects.mysql.types import (
     AUTO_INC_TYPES,
     KEY_CHARS,
@@ -51,7 +51,7 @@ _TABLE_OPTIONS = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
 _LOST = {1053, 1927, 2003, 2006, 2013, 2055, 4031}
 
 
-class MySQLDialect(MySQLCollations, MySQLColumnar, MySQLSessions):
+class MySQLDialect(MySQLCollations, MySQLSnapshot, MySQLSessions):
     """MySQL 5.7+ and MariaDB 10.3+ through PyMySQL. The database is the namespace."""
 
     name = "mysql"
@@ -82,12 +82,13 @@ class MySQLDialect(MySQLCollations, MySQLColumnar, MySQLSessions):
         self.mariadb = True  # corrected by connect(); only changes the DROP/TRUNCATE spelling
 
     # ------------------------------------------------------------------ connections
-    def connect(self) -> Any:
+    def _connect(self, cls: Any = None) -> Any:
+        """A new connection (of PyMySQL's class ``cls``; ``connect`` is the snapshot mixin's)."""
         import pymysql
 
         ep = self.endpoint
         try:
-            conn = pymysql.connect(
+            conn = (cls or pymysql.connections.Connection)(
                 host=ep.host or "127.0.0.1",
                 port=ep.port or 3306,
                 user=ep.user or "root",
@@ -133,9 +134,8 @@ class MySQLDialect(MySQLCollations, MySQLColumnar, MySQLSessions):
     def server_version(self, conn: Any) -> str:
         with conn.cursor() as cur:
             cur.execute("SELECT VERSION()")
-            (v,) = cur.fetchone()
+            v = str(cur.fetchone()[0])
         conn.commit()
-        v = str(v)
         return f"MariaDB {v.split('-')[0]}" if "mariadb" in v.lower() else f"MySQL {v}"
 
     @property

@@ -17,8 +17,8 @@ from dmt.schema.expr import NotPortable, Spelling, portable_default
 SPELLING = Spelling(backslash_escapes=True)
 
 _TABLES_SQL = (
-    "SELECT TABLE_NAME, TABLE_TYPE, TABLE_ROWS, TABLE_COMMENT FROM information_schema.TABLES "
-    "WHERE TABLE_SCHEMA = %s"
+    "SELECT TABLE_NAME, TABLE_TYPE, TABLE_ROWS, TABLE_COMMENT, ENGINE "
+    "FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s"
 )
 _COLUMNS_SQL = (
     "SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, NUMERIC_PRECISION, NUMERIC_SCALE, "
@@ -97,12 +97,13 @@ def reflect(cur: Any, db: str | None, mariadb: bool, select: Callable[[str], boo
     schema = Schema(tables=[])
     tables: dict[str, Table] = {}
     cur.execute(_TABLES_SQL, (db,))
-    for name, ttype, rows, comment in sorted(cur.fetchall()):
+    for name, ttype, rows, comment, storage in sorted(cur.fetchall()):
         if ttype == "VIEW":
             schema.views.append(name)
         elif ttype in TABLE_TYPES and select(name):
             t = Table(name=name, columns=[], comment=comment or None, engine="mysql")
             t.row_estimate = int(rows or 0)
+            t.storage_engine = storage or ""
             tables[name] = t
     checks = _checks(cur, db)
     cur.execute(_COLUMNS_SQL, (db,))

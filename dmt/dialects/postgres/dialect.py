@@ -9,7 +9,7 @@ from typing import Any
 
 from dmt.dialects.base import Converter, Fetch, Row, TypeChoice, ValueCounters
 from dmt.dialects.collations import PG_FOLDING, postgres_collation
-from dmt.dialects.postgres import reflection
+from dmt.dialects.postgres import reflection, snapshot
 from dmt.dialects.postgres.columnar import PostgresColumnar
 from dmt.dialects.postgres.objects import create_objects, reflect_objects
 from dmt.dialects.postgres.sessions import PostgresSessions
@@ -20,7 +20,7 @@ from dmt.dialects.postgres.values import (
     register_infinity_loaders,
     str_or_none,
 )
-from dmt.errors import ConnectError, TransferError, first_line
+from dmt.errors import ConnectError, ConnectionLost, TransferError, first_line
 from dmt.model.schema import Collation, Column, ColumnType, NativeObject, Schema, Table
 
 
@@ -53,14 +53,60 @@ class PostgresDialect(PostgresColumnar, PostgresSessions):
     collations: set[str] | None = None
     icu = True
     folding_takes_like = False  # nondeterministic collations refuse LIKE before PostgreSQL 18
+    columnar_in_snapshot = True
+
+    snapshot_id = ""  # the run's exported snapshot, while one is open
 
     def connect(self) -> Any:
+        """A new connection; while the run's snapshot is open, one that reads inside it."""
+        if not self.snapshot_id:
+            return self._connect()
+        conn = self._connect(snapshot.connection_class())
+        try:
+            conn.begin_snapshot(self.snapshot_id)
+        except Exception as exc:
+            conn.close()
+            raise self.translate_error(exc, "importing the run's snapshot") from exc
+        return conn
+
+    def open_snapshot(self, readers: int, tables: Sequence[str] = ()) -> str:
+        conn = self._connect()
+        try:
+            self.snapshot_id = snapshot.export(conn)
+        except Exception as exc:
+            conn.close()
+            err = self.translate_error(exc, "exporting the run's snapshot")
+            if isinstance(err, ConnectionLost):
+                raise err from exc
+            raise TransferError(
+                f"the source cannot export a snapshot (pg_export_snapshot: {first_line(exc)}); "
+                "set `migration.consistency: none` to copy without one"
+            ) from exc
+        self._coordinator = conn
+        self.in_snapshot = True
+        return f"exported snapshot `{self.snapshot_id}`, imported by every reader"
+
+    def close_snapshot(self) -> None:
+        conn, self._coordinator = getattr(self, "_coordinator", None), None
+        self.snapshot_id = ""
+        self.in_snapshot = False
+        if conn is not None:
+            with contextlib.suppress(Exception):  # a lost coordinator ended the snapshot itself
+                conn.close()
+
+    def columnar_begin(self, conn: Any) -> None:
+        if self.snapshot_id:
+            with conn.cursor() as cur:
+                for sql in snapshot.begin_statements(self.snapshot_id):
+                    cur.execute(sql)
+
+    def _connect(self, cls: Any = None) -> Any:
         import psycopg
         from psycopg.types.string import TextLoader
 
         ep = self.endpoint
         try:
-            conn = psycopg.connect(
+            conn = (cls or psycopg.Connection).connect(
                 host=ep.host,
                 port=ep.port,
                 dbname=ep.database,

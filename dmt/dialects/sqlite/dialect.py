@@ -14,8 +14,8 @@ from typing import Any
 
 from dmt.dialects.base import Converter, Row, TypeChoice, ValueCounters
 from dmt.dialects.collations import sqlite_collation, sqlite_collations
-from dmt.dialects.sqlite.columnar import SQLiteColumnar
 from dmt.dialects.sqlite.objects import create_objects, reflect_objects
+from dmt.dialects.sqlite.snapshot import SQLiteSnapshot
 from dmt.dialects.sqlite.types import SAMPLE_TYPES, canonical_type, render_type
 from dmt.dialects.sqlite.values import decoder, encode_value, nan_encoder
 from dmt.errors import ConnectError, TransferError
@@ -37,7 +37,7 @@ SQLITE_FULL = 13
 FULL_TEXT = "database or disk is full"
 
 
-class SQLiteDialect(SQLiteColumnar):
+class SQLiteDialect(SQLiteSnapshot):
     """SQLite 3 through the standard library."""
 
     name = "sqlite"
@@ -53,15 +53,18 @@ class SQLiteDialect(SQLiteColumnar):
     max_writers = 1
     sample_types = SAMPLE_TYPES
 
-    def connect(self) -> sqlite3.Connection:
+    def _connect(self, factory: type[sqlite3.Connection] = sqlite3.Connection) -> Any:
+        """A new connection (of class ``factory``); :meth:`connect` is in the snapshot mixin."""
         path = self.endpoint.path or ":memory:"
         try:
             if self.side == "source":
                 uri = "file:" + path.replace("?", "%3f").replace("#", "%23") + "?mode=ro"
-                conn = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=60)
+                conn = sqlite3.connect(
+                    uri, uri=True, check_same_thread=False, timeout=60, factory=factory
+                )
                 conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
             else:
-                conn = sqlite3.connect(path, check_same_thread=False, timeout=60)
+                conn = sqlite3.connect(path, check_same_thread=False, timeout=60, factory=factory)
                 conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlite3.Error as exc:
             raise ConnectError(self.side, f"SQLite file `{path}`: {exc}") from exc
