@@ -141,11 +141,14 @@ def test_defaults_and_checks_behave_on_the_target(
         if src != "sqlite" and dst != "sqlite":
             assert token is not None and len(str(token)) == 36
         assert ends is None  # not translatable from any engine: left out, with a warning
+        # MySQL's text compares without case (its default _ci collation), so there, as on a
+        # SQLite target given NOCASE for it, upper('ab') = 'ab' holds: the check lets it in
+        insensitive = src == "mysql" and dst == "sqlite"
         for bad in (
-            "('ab', 'x', 'x', 'x')",  # upper(code) = code
+            *(() if insensitive else ("('ab', 'x', 'x', 'x')",)),  # upper(code) = code
             "('A', 'x', 'x', 'x')",  # char_length(code) BETWEEN 2 AND 5
             "('EF', ' x', 'x', 'x')",  # trim(name) = name
-            "('GH', 'x', 'X@Y', 'x')",  # lower(email) = email
+            *(() if insensitive else ("('GH', 'x', 'X@Y', 'x')",)),  # lower(email) = email
             "('IJ', 'x', 'x', 'Xy')",  # substring(tag, 1, 1) <> 'X'
         ):
             assert fails(d, conn, f"INSERT INTO exprs (code, name, email, tag) VALUES {bad}"), bad
