@@ -19,8 +19,8 @@ from tests.support.compare import assert_same_table
 #: the tables dmt copies (partitions travel with their parent)
 TABLES = [
     "actor", "address", "category", "city", "country", "customer", "film", "film_actor",
-    "film_category", "inventory", "language", "payment", "rental", "staff", "staff_contractor",
-    "store",
+    "film_category", "inventory", "language", "payment", "promotion", "rental", "staff",
+    "staff_contractor", "store",
 ]  # fmt: skip
 
 
@@ -113,6 +113,14 @@ def test_pagila_to_postgres_carries_every_object(
     assert rows(dst, fired + "WHERE film_id = 1") == [(True, False)]
     assert rows(dst, "SELECT last_update > now() - interval '1 minute' FROM actor "
                 "WHERE actor_id = 1") == [(True,)]  # fmt: skip
+    # composite and range types, the generated column, the exclusion constraint, comments
+    for sql in (
+        "SELECT promotion_id, discount::text, rating_band::text, days FROM promotion ORDER BY 1",
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE contype = 'x'",
+        "SELECT obj_description('promotion'::regclass), col_description('promotion'::regclass, 3)",
+        "SELECT extname FROM pg_extension WHERE extname = 'btree_gist'",
+    ):
+        assert rows(dst, sql) == rows(pagila_db, sql), sql
     # sequences: serials keep their defaults, identities their options, all their values
     seqs = "SELECT * FROM pg_sequences ORDER BY sequencename"
     assert rows(dst, seqs) == rows(pagila_db, seqs)
@@ -124,6 +132,10 @@ def test_pagila_to_postgres_carries_every_object(
         "relkind IN ('r', 'p')) ORDER BY 1, 2"
     )
     assert rows(dst, defaults) == rows(pagila_db, defaults)
+    # the exclusion constraint holds (after the sequences were compared: it draws a value)
+    with pytest.raises(psycopg.errors.ExclusionViolation), pg(dst) as conn:
+        conn.execute("INSERT INTO promotion (store_id, during) SELECT store_id, during "
+                     "FROM promotion WHERE promotion_id = 1")  # fmt: skip
     # a rerun (drop_recreate) finds the types in place and recreates everything else
     _, again = migrate(pagila_db, endpoint("postgres", dst), tmp_path)
     assert again.rows_transferred == result.rows_transferred

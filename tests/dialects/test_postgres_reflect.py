@@ -113,7 +113,7 @@ def test_reflection_round_trips_do_not_grow_with_the_tables(pg_db: str, tmp_path
         conn.close()
     # relations, triggers+routines, columns, keys, indexes; then one per object kind a
     # PostgreSQL target receives (see dialects/postgres/objects.py): none per table
-    assert counts[1] == counts[4] == 17
+    assert counts[1] == counts[4] == 18
     assert [t.name for t in schema.tables] == ["t0", "t1", "t2", "t3"]
     assert schema.triggers == [f"t{i}.tr{i}" for i in range(4)]
     assert schema.routines == ["f"]

@@ -13,6 +13,9 @@ from typing import Any
 TYPES = """
 CREATE TYPE mpaa_rating AS ENUM ('G', 'PG', 'PG-13', 'R', 'NC-17');
 CREATE DOMAIN year AS integer CONSTRAINT year_check CHECK (VALUE >= 1901 AND VALUE <= 2155);
+CREATE TYPE money_amount AS (amount numeric(5,2), currency character(3));
+CREATE TYPE float_range AS RANGE (SUBTYPE = float8);
+CREATE EXTENSION IF NOT EXISTS btree_gist;
 CREATE FUNCTION last_updated() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     NEW.last_update = CURRENT_TIMESTAMP;
@@ -157,6 +160,18 @@ CREATE TABLE payment_p2022_03 PARTITION OF payment
     FOR VALUES FROM ('2022-03-01 00:00:00+00') TO ('2022-04-01 00:00:00+00');
 -- an inheritance child: rows of a parent read without ONLY would include these
 CREATE TABLE staff_contractor (agency text NOT NULL) INHERITS (staff);
+-- a composite and a range column, a generated column, an exclusion constraint, comments
+CREATE TABLE promotion (
+    promotion_id serial PRIMARY KEY,
+    store_id integer NOT NULL REFERENCES store,
+    during daterange NOT NULL,
+    discount money_amount,
+    rating_band float_range,
+    days integer GENERATED ALWAYS AS (upper(during) - lower(during)) STORED,
+    EXCLUDE USING gist (store_id WITH =, during WITH &&)
+);
+COMMENT ON TABLE promotion IS 'one store''s promotions never overlap';
+COMMENT ON COLUMN promotion.during IS 'when it runs';
 """
 
 ROUTINES = """
@@ -263,6 +278,10 @@ SELECT TIMESTAMPTZ '2022-01-01 10:00:00+00' + g * INTERVAL '5 hours', 1 + g % 30
        CASE WHEN g % 10 <> 0 THEN TIMESTAMPTZ '2022-01-03 10:00:00+00' + g * INTERVAL '5 hours' END,
        1 + g % 2
 FROM generate_series(1, 400) g;
+INSERT INTO promotion (store_id, during, discount, rating_band)
+SELECT 1 + g % 2, daterange(DATE '2022-01-01' + g * 10, DATE '2022-01-01' + (g + 1) * 10),
+       ROW(g % 5 + 0.5, 'USD')::money_amount, float_range(g * 0.5, g * 0.5 + 1)
+FROM generate_series(1, 12) g;
 INSERT INTO payment (customer_id, staff_id, rental_id, amount, payment_date)
 SELECT r.customer_id, r.staff_id, r.rental_id, (0.99 + r.rental_id % 7)::numeric(5,2),
        r.rental_date + INTERVAL '1 hour'

@@ -59,6 +59,11 @@ def base_type(pg_type: str) -> str:
     return _PARAMS.sub("", normalize(pg_type)).strip()
 
 
+#: kinds whose values the row path reads as text, and the PostgreSQL types that are text
+_AS_TEXT = {"text", "varchar", "char", "enum"}
+_TEXT_TYPES = {"text", "character varying", "character", "varchar", "char", "bpchar", "name"}
+
+
 class PostgresColumnar(Dialect):
     """The data-path hooks of :class:`~dmt.dialects.postgres.PostgresDialect`."""
 
@@ -68,6 +73,15 @@ class PostgresColumnar(Dialect):
 
     def type_base(self, sql_type: str) -> str:
         return base_type(sql_type)
+
+    def columnar_select_expr(self, col: Column) -> str:
+        """A column carried as its text form (an enum, a range, a composite, ``tsvector``...)
+        is read as text: the ADBC reader has no Arrow type for it."""
+        q = self.quote(col.name)
+        declared = col.type.source.split("(")[0].strip()
+        if col.type.kind in _AS_TEXT and declared not in _TEXT_TYPES:
+            return f"{q}::text AS {q}"
+        return q
 
     def same_type(self, a: str, b: str) -> bool:
         return normalize(a) == normalize(b)

@@ -29,6 +29,12 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+#: the built-in range and multirange types (a schema's own ranges already arrive as text)
+_RANGES = tuple(
+    f"{base}{kind}"
+    for base in ("int4", "int8", "num", "ts", "tstz", "date")
+    for kind in ("range", "multirange")
+)
 #: SQLSTATEs of a server shutting down or terminating the backend
 _LOST_STATES = ("57P01", "57P02", "57P03")
 
@@ -121,7 +127,8 @@ class PostgresDialect(PostgresColumnar, PostgresSessions):
             ) from None
         # JSON stays text end to end: no parse/serialise round trip, no key reordering.
         # An interval stays text too: a timedelta cannot hold months ('1 mon' is not 30 days).
-        for name in ("json", "jsonb", "interval"):
+        # Ranges too: their text form is what a target holds (psycopg's Range prints another)
+        for name in ("json", "jsonb", "interval", *_RANGES):
             conn.adapters.register_loader(name, TextLoader)
         register_infinity_loaders(conn)
         return conn

@@ -107,6 +107,14 @@ JOIN pg_class c ON c.oid = d.objoid AND d.classoid = 'pg_class'::regclass AND d.
 JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = %s AND c.relkind IN ('r', 'p', 'v', 'm') ORDER BY c.relname
 """
+_COLUMN_COMMENTS_SQL = """
+SELECT c.relname, a.attname, d.description FROM pg_description d
+JOIN pg_class c ON c.oid = d.objoid AND d.classoid = 'pg_class'::regclass
+JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = d.objsubid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = %s AND d.objsubid > 0 AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+ORDER BY c.relname, a.attnum
+"""
 _TRIGGERS_SQL = """
 SELECT c.relname, t.tgname, pg_get_triggerdef(t.oid), t.tgenabled FROM pg_trigger t
 JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -192,6 +200,11 @@ def reflect_objects(
                 owner = rel if what == "TABLE" else None
                 out.append(NativeObject("comment", rel, sql, table=owner))
         out += [o for pair in sequences for o in pair[1]]
+        cur.execute(_COLUMN_COMMENTS_SQL, (schema,))
+        for rel, column, text in cur.fetchall():
+            if select(rel):
+                sql = f"COMMENT ON COLUMN {q(rel)}.{q(column)} IS {lit(text)}"
+                out.append(NativeObject("comment", f"{rel}.{column}", sql, table=rel))
         cur.execute(_TRIGGERS_SQL, (schema,))
         for table, name, ddl, enabled in cur.fetchall():
             if not select(table):
