@@ -14,8 +14,12 @@ from dmt.model.job import Batch, TableJob
 from dmt.model.ranges import Chunk
 
 
-def planning_failed(source: Dialect, job: TableJob, exc: Exception) -> DmtError:
-    """A driver error while planning a table's key ranges, naming the table."""
+def planning_failed(source: Dialect, target: Dialect, job: TableJob, exc: Exception) -> DmtError:
+    """A driver error while planning a table's key ranges (which may clean the target of a
+    resumed table's chunks in flight), naming the table: a lost target connection as such."""
+    err = target.translate_error(exc, "planning failed", job.source.name)
+    if isinstance(err, ConnectionLost | DiskFull) and err is not exc:
+        return err
     return source.translate_error(exc, "planning failed", job.source.name)
 
 

@@ -204,7 +204,7 @@ class Pipeline:
                 except DmtError:
                     raise
                 except Exception as exc:  # planning failed: name the table
-                    raise planning_failed(self.source, job, exc) from exc
+                    raise planning_failed(self.source, self.target, job, exc) from exc
         except BaseException as exc:
             self._fail(exc, None)
         finally:
