@@ -48,6 +48,7 @@ class Plan:
             "source": self.source.endpoint.describe(),
             "target": self.target.endpoint.describe(),
             "consistency": self.consistency,
+            "snapshot_holds_writers": self.source.snapshot_holds_writers,
             "tables": [
                 {
                     "source": p.source.name,

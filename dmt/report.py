@@ -103,7 +103,13 @@ def plan_text(data: dict[str, Any], verbose: bool = False) -> str:
     one line per kind of warning (``verbose``: every warning under its kind)."""
     lines = [f"Plan: {data['source']} -> {data['target']}"]
     if data.get("consistency") == "snapshot":
-        lines.append("Consistency: snapshot (every reader reads one moment of the source)")
+        held = (
+            "; the copied tables are held still: writers to them wait until the copy ends"
+            " (MySQL: unless data_path: rows)"
+            if data.get("snapshot_holds_writers")
+            else ""
+        )
+        lines.append(f"Consistency: snapshot (every reader reads one moment of the source{held})")
     elif data.get("consistency"):
         lines.append(
             "Consistency: none (each reader reads what is committed when it reads; a source "

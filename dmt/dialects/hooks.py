@@ -62,6 +62,8 @@ class DataPathHooks(SqlDialect):
     #: the columnar reader can read inside the run's snapshot (:meth:`columnar_begin`);
     #: else, while a snapshot is open, the columnar path is not chosen for this source
     columnar_in_snapshot: bool = False
+    #: a snapshot of this source holds the copied tables still: writers to them wait
+    snapshot_holds_writers: ClassVar[bool] = False
 
     def columnar_begin(self, conn: Any) -> None:
         """Start a transaction of a columnar reader connection inside the run's snapshot."""

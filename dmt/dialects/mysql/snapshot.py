@@ -64,6 +64,8 @@ def connection_class() -> type:
 class MySQLSnapshot(MySQLColumnar):
     """The snapshot part of :class:`~dmt.dialects.mysql.MySQLDialect` (see the module)."""
 
+    snapshot_holds_writers = True
+
     mariadb = True
     _pool: SnapshotPool | None = None
     _holder: Any = None  # the connection holding LOCK TABLES while the snapshot is open

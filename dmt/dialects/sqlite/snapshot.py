@@ -29,6 +29,8 @@ from dmt.errors import ConnectError
 class SQLiteSnapshot(SQLiteColumnar):
     """The snapshot part of :class:`~dmt.dialects.sqlite.SQLiteDialect` (see the module)."""
 
+    snapshot_holds_writers = True
+
     columnar_in_snapshot = True  # every reader sees the held file
     _holder: subprocess.Popen[str] | None = None
 
