@@ -442,6 +442,16 @@ def short_pipe(pipe: str) -> str:
 
 
 # ----------------------------------------------------------------------------- main
+def content_check(direction: str, table: str, size: str, timeout: float) -> str | None:
+    """The last copy's content, checked once per cell (``dmt validate --mode checksum``: every
+    value, not only the count); None when it is equal, else why it is not."""
+    cfg = OUT_DIR / "configs" / f"{direction}-{table}{datagen.TAG}{size}.yaml"
+    v = validate_bench.run_validate(cfg, "checksum", timeout, run_timed)
+    print(f"  {direction}-{table}{size} content check: {'ok' if v.ok else v.error}",
+          file=sys.stderr, flush=True)  # fmt: skip
+    return None if v.ok else f"content differs: {v.error}"
+
+
 def bench_one(
     src: str, dst: str, table: str, rows: int, repeat: int, timeout: float,
     chunk_size: int | None = None, reference: bool = True, validate: bool = False,
@@ -479,6 +489,8 @@ def bench_one(
         val.copy_wall = res.dmt_seconds()
         val.copy_phase = res._median([s.copy_seconds for s in res.dmt if s.ok])
         res.validation = val
+    elif res.dmt and res.dmt[-1].ok and "+" not in table:
+        res.error = content_check(direction, table, size, timeout)
     if dst != "sqlite":
         for t in table.split("+"):
             drop_table(dst, t)
