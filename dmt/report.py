@@ -53,8 +53,17 @@ class RunResult:
     def rows_per_second(self) -> float:
         return self.rows_transferred / self.copy_seconds if self.copy_seconds > 0 else 0.0
 
+    def ai_cost_per_hour(self) -> float | None:
+        """The AI's cost (from the tokens the API reported) per hour of this run."""
+        ai = (self.monitor or {}).get("ai") or {}
+        if not ai.get("calls") or self.duration_seconds <= 0:
+            return None
+        return float(ai.get("cost_usd") or 0.0) * 3600 / self.duration_seconds
+
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
+        hourly = self.ai_cost_per_hour()
+        out["ai_cost_per_hour_usd"] = None if hourly is None else round(hourly, 4)
         out["tables"] = [{**asdict(t), "seconds": round(t.seconds, 3)} for t in self.tables]
         out["rows_transferred"] = self.rows_transferred
         out["rows_per_second"] = round(self.rows_per_second, 1)
@@ -85,9 +94,11 @@ class RunResult:
             lines.append(f"  runtime adjustments applied: {len(self.adjustments):,}")
         ai = (self.monitor or {}).get("ai") or {}
         if ai.get("calls"):
+            hourly = self.ai_cost_per_hour()
             lines.append(
                 f"  AI: {ai['calls']:,} call(s), {ai.get('input_tokens', 0):,}+"
                 f"{ai.get('output_tokens', 0):,} tokens, ${ai.get('cost_usd', 0):.4f}"
+                + (f" (${hourly:.2f}/hour at this run's rate)" if hourly is not None else "")
             )
         return "\n".join(lines)
 

@@ -2,7 +2,7 @@
 
 The run is synthetic but its samples and decisions come from the real monitor (collector,
 controller, AIMonitor) closed over the simulated pipeline of ``tests/tuning/sim.py``, and are
-stored the way ``run.py`` stores them."""
+stored by the function a run stores them with (:func:`dmt.runs.save_adjustments`)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import pytest
 
 from dmt.pipeline.updates import UpdateSlot
 from dmt.plot import PlotError, render, write_plot
+from dmt.runs import save_adjustments
 from dmt.state import StateStore
 from dmt.tuning.controller import Controller, ControllerSettings
 from dmt.tuning.metrics import MetricsCollector
@@ -48,11 +49,7 @@ def store_run(state: Path, monitor: AIMonitor | None, run_id: str = "run-plot-1"
     try:
         store.start_run(run_id, "postgres://src", "postgres://dst", "fp", {"ai_adjust": True})
         store.finish_run(run_id, "success", rows=1000, rows_per_second=10.0)
-        if monitor is not None:
-            data = monitor.to_dict()
-            records = [{"kind": "decision", **r} for r in data["records"]]  # type: ignore[union-attr]
-            records += [{"kind": "sample", **s} for s in data["samples"]]  # type: ignore[union-attr]
-            store.save_adjustments(run_id, records)
+        save_adjustments(store, run_id, monitor, [])
     finally:
         store.close()
     return run_id
@@ -93,6 +90,20 @@ def test_history_plot_writes_a_chart_with_every_decision_marked(
     text = out.read_text()
     assert "<svg" in text and "throughput (rows/s)" in text and "writers" in text
     assert "chunk size (rows)" in text
+    # each panel's line follows its stored series: higher values are drawn higher (smaller y)
+    samples = monitor.to_dict()["samples"]
+    paths = re.findall(r'<path d="([^"]+)" fill="none"', text)
+    assert len(paths) == 3
+    for path, key in zip(paths, ("rows_per_sec", "writers", "chunk_size"), strict=True):
+        ys = [float(y) for y in re.findall(r"L[\d.]+,([\d.]+)", path)][1::2]  # one per sample
+        values = [float(smp[key] or 0) for smp in samples]  # type: ignore[index]
+        assert len(ys) == len(values), key
+        for a in range(len(values)):
+            for b in range(len(values)):
+                if values[a] > values[b]:  # drawn to 0.1 px: close values may share a height
+                    assert ys[a] <= ys[b], (key, a, b)
+        if max(values) > min(values):
+            assert ys[values.index(max(values))] < ys[values.index(min(values))], key
     marked = re.findall(r'<g class="decision" data-id="(\d+)"', text)
     assert marked == [str(r.id) for r in monitor.records]
     assert text.count('class="decision-line"') == 3 * len(monitor.records)  # one per panel

@@ -96,12 +96,16 @@ def test_summary_numbers_have_separators_and_json_does_not() -> None:
         duration_seconds=22.5,
         copy_seconds=20.0,
         value_conversions={"zero_date": 12_345},
-        monitor={"ai": {"calls": 3, "input_tokens": 12_000, "output_tokens": 1_500}},
+        monitor={
+            "ai": {"calls": 3, "input_tokens": 12_000, "output_tokens": 1_500, "cost_usd": 0.0195}
+        },
     )
     text = result.text()
     assert text.startswith("Migrated 1 table(s), 2,000,000 rows in 22.50s (100,000 rows/s")
     assert "accounts     2,000,000 rows" in text
     assert "zero_date=12,345" in text and "12,000+1,500 tokens" in text
+    assert "$0.0195 ($3.12/hour at this run's rate)" in text  # 0.0195 in 22.5 s
     out = json.loads(json.dumps(result.to_json()))
     assert out["rows_transferred"] == 2_000_000 and out["tables"][0]["rows"] == 2_000_000
+    assert out["ai_cost_per_hour_usd"] == 3.12
     assert "2,000,000" not in json.dumps(out)

@@ -85,7 +85,7 @@ def test_good_answer_is_parsed_validated_and_costed(
         (tool_answer("scale_up", 2, 50_000), "contradicts"),
         (tool_answer("continue", 6, 50_000), "contradicts"),
         (tool_answer(name="something_else"), "no `submit_adjustment`"),
-        (Reply(200, "{not json"), "APIResponseValidationError|JSONDecodeError|Error"),
+        (Reply(200, "{not json"), r"^unreadable response \(JSONDecodeError\)$"),
     ],
     ids=[
         "malformed", "refusal", "partial", "no-confidence", "writers-out-of-bounds",
