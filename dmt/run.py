@@ -190,8 +190,7 @@ class Migration:
                 created=set(plan.target_actions.created), resuming=resume,
             )  # fmt: skip
             create_objects(target, tconn, plan.objects, "after")
-            for line in create_views(target, tconn, plan.views):
-                log.warning("%s", line)
+            create_views(target, tconn, plan.views)
         self._check_cancel()
         store.set_phase(run_id, "validate")
         mismatches: list[str] = []

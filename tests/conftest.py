@@ -104,6 +104,23 @@ def my_db(my_dbs: Callable[[], str]) -> str:
     return my_dbs()
 
 
+@pytest.fixture(scope="module")
+def new_db(
+    pg_dbs: Callable[[], str], my_dbs: Callable[[], str], tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[str], dict[str, Any]]:
+    """A maker of fresh, empty databases of an engine, as config endpoints."""
+    tmp = tmp_path_factory.mktemp("dbs")
+
+    def new(engine: str) -> dict[str, Any]:
+        if engine == "postgres":
+            return endpoint("postgres", pg_dbs())
+        if engine == "mysql":
+            return endpoint("mysql", my_dbs())
+        return endpoint("sqlite", tmp / f"{uuid.uuid4().hex[:10]}.db")
+
+    return new
+
+
 @pytest.fixture
 def fake_anthropic() -> Iterator[FakeAnthropic]:
     """A running fake Messages API on 127.0.0.1; ``fake_anthropic.url`` is the ``ai.base_url``."""

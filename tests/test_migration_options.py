@@ -16,27 +16,9 @@ import yaml
 from dmt.config import build_config
 from dmt.dialects.base import get_dialect
 from dmt.run import execute
-from tests.conftest import endpoint
 from tests.support.compare import table_rows
 from tests.support.killing import run_cli
 from tests.test_fidelity import run_sql
-
-
-@pytest.fixture(scope="module")
-def new_db(
-    pg_dbs: Callable[[], str], my_dbs: Callable[[], str], tmp_path_factory: pytest.TempPathFactory
-) -> Callable[[str], dict[str, Any]]:
-    """A maker of fresh, empty databases of an engine, as config endpoints."""
-    tmp = tmp_path_factory.mktemp("options")
-
-    def new(engine: str) -> dict[str, Any]:
-        if engine == "postgres":
-            return endpoint("postgres", pg_dbs())
-        if engine == "mysql":
-            return endpoint("mysql", my_dbs())
-        return endpoint("sqlite", tmp / f"{uuid.uuid4().hex[:10]}.db")
-
-    return new
 
 
 def write_config(tmp: Path, src: dict[str, Any], dst: dict[str, Any], **migration: Any) -> Path:

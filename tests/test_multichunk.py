@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-import uuid
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -21,7 +20,7 @@ import pytest
 from dmt.config import build_config
 from dmt.run import execute
 from dmt.state.store import StateStore
-from tests.conftest import MY, endpoint
+from tests.conftest import MY
 from tests.support.compare import assert_same_table
 
 ROWS = 8_000  # eight chunks of 1,000
@@ -114,20 +113,6 @@ def fill(ep: dict[str, Any]) -> None:
         mc.commit()
     finally:
         mc.close()
-
-
-@pytest.fixture(scope="module")
-def new_db(
-    my_dbs: Callable[[], str], tmp_path_factory: pytest.TempPathFactory
-) -> Callable[[str], dict[str, Any]]:
-    tmp = tmp_path_factory.mktemp("multichunk")
-
-    def new(engine: str) -> dict[str, Any]:
-        if engine == "mysql":
-            return endpoint("mysql", my_dbs())
-        return endpoint("sqlite", tmp / f"{uuid.uuid4().hex[:10]}.db")
-
-    return new
 
 
 @pytest.fixture(scope="module")

@@ -52,10 +52,11 @@ def pagila_db(pg_dbs: Any) -> str:
     return str(db)
 
 
-def migrate(src: str, target: dict[str, Any], tmp_path: Path) -> Any:
+def migrate(src: str | dict[str, Any], target: dict[str, Any], tmp_path: Path) -> Any:
+    """Copy with checksum validation; ``src`` a PostgreSQL database or an endpoint."""
     cfg = build_config(
         {
-            "source": endpoint("postgres", src),
+            "source": endpoint("postgres", src) if isinstance(src, str) else src,
             "target": target,
             "migration": {"state_dir": str(tmp_path / "state"), "validate": "checksum"},
         },
@@ -178,15 +179,7 @@ def test_pagila_to_mysql_and_back_to_postgres(
             cur.execute("DELETE FROM customer WHERE first_name = 'New'")
     finally:
         conn.close()
-    cfg2 = build_config(
-        {
-            "source": endpoint("mysql", mid),
-            "target": endpoint("postgres", back),
-            "migration": {"state_dir": str(tmp_path / "state"), "validate": "checksum"},
-        },
-        tmp_path,
-    )
-    assert execute(cfg2).status == "success"
+    cfg2 = migrate(endpoint("mysql", mid), endpoint("postgres", back), tmp_path)[0]
     for t in TABLES:
         assert_same_table(cfg2.source, cfg2.target, t)
 
@@ -226,16 +219,7 @@ def test_employees_to_mysql_carries_every_object(
     employees_db: str, my_dbs: Any, tmp_path: Path
 ) -> None:
     src, dst = employees_db, my_dbs()
-    cfg = build_config(
-        {
-            "source": endpoint("mysql", src),
-            "target": endpoint("mysql", dst),
-            "migration": {"state_dir": str(tmp_path / "state"), "validate": "checksum"},
-        },
-        tmp_path,
-    )
-    result = execute(cfg)
-    assert result.status == "success"
+    cfg, result = migrate(endpoint("mysql", src), endpoint("mysql", dst), tmp_path)
     assert sorted(t.name for t in result.tables) == employees.TABLES
     for t in employees.TABLES:
         assert_same_table(cfg.source, cfg.target, t)
@@ -276,16 +260,7 @@ def test_employees_to_other_engines_copies_each_row_once(
     kind: str, employees_db: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     dst = request.getfixturevalue("pg_dbs")() if kind == "postgres" else tmp_path / "emp.db"
-    cfg = build_config(
-        {
-            "source": endpoint("mysql", employees_db),
-            "target": endpoint(kind, dst),
-            "migration": {"state_dir": str(tmp_path / "state"), "validate": "checksum"},
-        },
-        tmp_path,
-    )
-    result = execute(cfg)
-    assert result.status == "success"
+    cfg, result = migrate(endpoint("mysql", employees_db), endpoint(kind, dst), tmp_path)
     assert {t.name: t.rows for t in result.tables}["salaries"] == 3000  # partitioned: one table
     for t in employees.TABLES:
         assert_same_table(cfg.source, cfg.target, t)
@@ -312,15 +287,7 @@ def chinook_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_chinook_to_sqlite_carries_every_object(chinook_db: Path, tmp_path: Path) -> None:
     dst = tmp_path / "copy.db"
-    cfg = build_config(
-        {
-            "source": endpoint("sqlite", chinook_db),
-            "target": endpoint("sqlite", dst),
-            "migration": {"state_dir": str(tmp_path / "state"), "validate": "checksum"},
-        },
-        tmp_path,
-    )
-    assert execute(cfg).status == "success"
+    cfg = migrate(endpoint("sqlite", chinook_db), endpoint("sqlite", dst), tmp_path)[0]
     for t in chinook.TABLES:
         assert_same_table(cfg.source, cfg.target, t)
     # tables (STRICT, WITHOUT ROWID, generated column), views, triggers and the partial and
@@ -352,15 +319,7 @@ def test_chinook_to_servers_copies_each_row_once(
     kind: str, chinook_db: Path, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     dst = request.getfixturevalue("pg_dbs" if kind == "postgres" else "my_dbs")()
-    cfg = build_config(
-        {
-            "source": endpoint("sqlite", chinook_db),
-            "target": endpoint(kind, dst),
-            "migration": {"state_dir": str(tmp_path / "state"), "validate": "checksum"},
-        },
-        tmp_path,
-    )
-    assert execute(cfg).status == "success"
+    cfg = migrate(endpoint("sqlite", chinook_db), endpoint(kind, dst), tmp_path)[0]
     for t in chinook.TABLES:
         assert_same_table(cfg.source, cfg.target, t)
     sql = "SELECT customer_id, last_name FROM customer_spend ORDER BY 1"  # a view over a view

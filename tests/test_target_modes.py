@@ -108,22 +108,6 @@ def items_source(path: Path, rows: list[tuple[Any, ...]]) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def new_target(
-    pg_dbs: Callable[[], str], my_dbs: Callable[[], str], tmp_path_factory: pytest.TempPathFactory
-) -> Callable[[str], dict[str, Any]]:
-    tmp = tmp_path_factory.mktemp("modes")
-
-    def new(engine: str) -> dict[str, Any]:
-        if engine == "postgres":
-            return endpoint("postgres", pg_dbs())
-        if engine == "mysql":
-            return endpoint("mysql", my_dbs())
-        return endpoint("sqlite", tmp / f"{uuid.uuid4().hex[:10]}.db")
-
-    return new
-
-
 def mode_config(tmp: Path, source: Path, target: dict[str, Any], mode: str, **extra: Any) -> Path:
     raw = {
         "source": endpoint("sqlite", source),
@@ -147,10 +131,10 @@ def target_rows(cfg: Path) -> list[tuple[str | None, ...]]:
 
 @pytest.mark.parametrize("engine", ["postgres", "mysql", "sqlite"])
 def test_truncate_and_append_on_every_target(
-    engine: str, new_target: Callable[[str], dict[str, Any]], tmp_path: Path
+    engine: str, new_db: Callable[[str], dict[str, Any]], tmp_path: Path
 ) -> None:
     src = items_source(tmp_path / "src.db", ITEMS)
-    target = new_target(engine)
+    target = new_db(engine)
     first = mode_config(tmp_path, src, target, "drop_recreate")
     assert run_path(first).status == "success"
     want = table_rows(build_config(yaml.safe_load(first.read_text())).source, "item")[1]
@@ -180,10 +164,10 @@ def test_truncate_and_append_on_every_target(
 @pytest.mark.parametrize("mode", ["truncate", "append"])
 @pytest.mark.parametrize("engine", ["postgres", "mysql", "sqlite"])
 def test_incompatible_existing_table_is_a_config_error(
-    engine: str, mode: str, new_target: Callable[[str], dict[str, Any]], tmp_path: Path
+    engine: str, mode: str, new_db: Callable[[str], dict[str, Any]], tmp_path: Path
 ) -> None:
     src = items_source(tmp_path / "src.db", ITEMS)
-    target = new_target(engine)
+    target = new_db(engine)
     run_sql(target, ["CREATE TABLE item (id int PRIMARY KEY, name date)",
                      "INSERT INTO item VALUES (7, NULL)"])  # fmt: skip
     cfg = mode_config(tmp_path, src, target, mode)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from dmt.config import Endpoint
+from dmt.errors import first_line
 from dmt.model.schema import (
     Check,
     Collation,
@@ -111,9 +112,36 @@ class SqlDialect:
         return self.qualified(table)
 
     def create_native_objects(self, conn: Any, objects: Sequence[NativeObject]) -> list[str]:
-        """Create objects carried as this engine's own DDL (a same-engine migration); return
-        one line per object not created. An engine that carries none lists them all."""
-        return [f"{o.kind} {o.name}: not migrated (not supported for this engine)" for o in objects]
+        """Create objects carried as this engine's own DDL, in list order, each in its own
+        transaction after its setup statements; views naming views created later are retried
+        until a pass creates nothing more. One line per object not created
+        (``view x: not migrated (reason)``)."""
+        failures: dict[NativeObject, str] = {}
+        pending = list(objects)
+        while pending:
+            retry = []
+            for obj in pending:
+                cur = conn.cursor()
+                try:
+                    for sql in self.object_statements(obj):
+                        cur.execute(sql)  # native DDL: no parameters, no `%` doubling
+                    conn.commit()
+                    failures.pop(obj, None)
+                except Exception as exc:
+                    conn.rollback()
+                    failures[obj] = first_line(exc)
+                    if obj.kind in ("view", "materialized view"):
+                        retry.append(obj)
+                finally:
+                    cur.close()
+            if not retry or len(retry) == len(pending):
+                break
+            pending = retry
+        return [f"{o.kind} {o.name}: not migrated ({why})" for o, why in failures.items()]
+
+    def object_statements(self, obj: NativeObject) -> Sequence[str]:
+        """What creates one carried object: its setup statements, then its DDL."""
+        return (*obj.setup, obj.ddl)
 
     def column_list(self, names: Sequence[str]) -> str:
         return ", ".join(self.quote(n) for n in names)

@@ -51,7 +51,7 @@ def translated_views(
 
 def create_views(target: Dialect, conn: Any, views: list[NativeObject]) -> list[str]:
     """Create ``views`` and read one row from each; drop each one that fails. One line per
-    view not migrated."""
+    view not migrated, each also logged as a warning."""
     if not views:
         return []
     failures = target.create_native_objects(conn, views)
@@ -76,6 +76,7 @@ def create_views(target: Dialect, conn: Any, views: list[NativeObject]) -> list[
             finally:
                 cur.close()
             conn.commit()
-    created = len(views) - len(failures)
-    log.info("%d of %d view(s) translated and created", created, len(views))
+    for line in failures:
+        log.warning("%s", line)
+    log.info("%d of %d view(s) translated and created", len(views) - len(failures), len(views))
     return failures

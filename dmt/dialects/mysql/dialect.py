@@ -21,7 +21,7 @@ from dmt.config import Endpoint
 from dmt.dialects.base import Converter, Fetch, Row, TypeChoice, ValueCounters
 from dmt.dialects.mysql import load, reflection, values
 from dmt.dialects.mysql.collations import MySQLCollations
-from dmt.dialects.mysql.objects import counter_reset_sql, create_objects, reflect_objects
+from dmt.dialects.mysql.objects import MySQLObjects, counter_reset_sql, reflect_objects
 from dmt.dialects.mysql.sessions import MySQLSessions
 from dmt.dialects.mysql.snapshot import MySQLSnapshot
 from dmt.dialects.mysql.types import (
@@ -35,7 +35,7 @@ from dmt.dialects.mysql.types import (
 )
 from dmt.dialects.values import ValueOptions
 from dmt.errors import ConnectError, TransferError, first_line
-from dmt.model.schema import ColumnType, Index, NativeObject, Schema, Table
+from dmt.model.schema import ColumnType, Index, Schema, Table
 
 log = logging.getLogger("dmt")
 
@@ -51,7 +51,7 @@ _TABLE_OPTIONS = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
 _LOST = {1053, 1927, 2003, 2006, 2013, 2055, 4031}
 
 
-class MySQLDialect(MySQLCollations, MySQLSnapshot, MySQLSessions):
+class MySQLDialect(MySQLObjects, MySQLCollations, MySQLSnapshot, MySQLSessions):
     """MySQL 5.7+ and MariaDB 10.3+ through PyMySQL. The database is the namespace."""
 
     name = "mysql"
@@ -173,9 +173,6 @@ class MySQLDialect(MySQLCollations, MySQLSnapshot, MySQLSessions):
         except pymysql.Error as exc:
             conn.rollback()
             raise TransferError(f"reading the schema failed: {self.describe_error(exc)}") from exc
-
-    def create_native_objects(self, conn: Any, objects: Sequence[NativeObject]) -> list[str]:
-        return create_objects(conn, objects)
 
     # ------------------------------------------------------------------ types and DDL
     def declared_type(self, declared: str) -> ColumnType:

@@ -132,35 +132,19 @@ def _table_objects(
     return out, clause
 
 
-def create_objects(conn: Any, objects: Sequence[NativeObject]) -> list[str]:
-    """Create ``objects`` in order, each after its setup statements; views that name views
-    created later are retried until a pass creates nothing more. The session's sql_mode is
-    restored afterwards. One line per object that failed."""
-    from dmt.errors import first_line
+class MySQLObjects:
+    """Creating the carried objects: as every engine does (the dialect base), then the
+    session's sql_mode back, since each routine and trigger is created under its own."""
 
-    failures: dict[NativeObject, str] = {}
-    with conn.cursor() as cur:
-        cur.execute("SELECT @@SESSION.sql_mode")
-        (mode,) = cur.fetchone()
-        pending = list(objects)
-        while pending:
-            retry = []
-            for obj in pending:
-                try:
-                    for sql in (*obj.setup, obj.ddl):
-                        cur.execute(sql)
-                    conn.commit()
-                    failures.pop(obj, None)
-                except Exception as exc:
-                    conn.rollback()
-                    failures[obj] = first_line(exc)
-                    if obj.kind == "view":
-                        retry.append(obj)
-            if not retry or len(retry) == len(pending):
-                break
-            pending = retry
-        cur.execute(f"SET SESSION sql_mode = {_lit(mode)}")
-    return [f"{o.kind} {o.name}: not migrated ({why})" for o, why in failures.items()]
+    def create_native_objects(self, conn: Any, objects: Sequence[NativeObject]) -> list[str]:
+        with conn.cursor() as cur:
+            cur.execute("SELECT @@SESSION.sql_mode")
+            (mode,) = cur.fetchone()
+        try:
+            return super().create_native_objects(conn, objects)  # type: ignore[misc]
+        finally:
+            with conn.cursor() as cur:
+                cur.execute("SET SESSION sql_mode = %s", (mode,))
 
 
 def counter_reset_sql(d: MySQLDialect, conn: Any, table: Table) -> list[str]:

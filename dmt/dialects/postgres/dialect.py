@@ -11,7 +11,7 @@ from dmt.dialects.base import Converter, Fetch, Row, TypeChoice, ValueCounters
 from dmt.dialects.collations import PG_FOLDING, postgres_collation
 from dmt.dialects.postgres import reflection, snapshot
 from dmt.dialects.postgres.columnar import PostgresColumnar
-from dmt.dialects.postgres.objects import create_objects, reflect_objects
+from dmt.dialects.postgres.objects import reflect_objects
 from dmt.dialects.postgres.sessions import PostgresSessions
 from dmt.dialects.postgres.types import SAMPLE_TYPES, canonical_type, render_type
 from dmt.dialects.postgres.values import (
@@ -22,12 +22,6 @@ from dmt.dialects.postgres.values import (
 )
 from dmt.errors import ConnectError, ConnectionLost, TransferError, first_line
 from dmt.model.schema import Collation, Column, ColumnType, NativeObject, Schema, Table
-
-
-def _ident(name: str) -> str:
-    """A quoted identifier for DDL executed without parameters (no ``%`` doubling)."""
-    return '"' + name.replace('"', '""') + '"'
-
 
 #: the built-in range and multirange types (a schema's own ranges already arrive as text)
 _RANGES = tuple(
@@ -172,7 +166,8 @@ class PostgresDialect(PostgresColumnar, PostgresSessions):
         assert self.endpoint.schema is not None
         schema = reflection.reflect(conn, self.endpoint.schema, select)
         self.partitioned = {t.name for t in schema.tables if t.partitioning}
-        schema.objects, aggregates = reflect_objects(conn, self.endpoint.schema, select, _ident)
+        objects, aggregates = reflect_objects(conn, self.endpoint.schema, select, self.raw_quote)
+        schema.objects = objects
         schema.routines = sorted({*schema.routines, *aggregates})
         return schema
 
@@ -190,8 +185,10 @@ class PostgresDialect(PostgresColumnar, PostgresSessions):
     def keeps_sequence_default(self, native_default: str | None) -> bool:
         return bool(native_default and native_default.startswith("nextval("))
 
-    def create_native_objects(self, conn: Any, objects: Sequence[NativeObject]) -> list[str]:
-        return create_objects(conn, objects)
+    def object_statements(self, obj: NativeObject) -> Sequence[str]:
+        """A routine is created without checking its body: it may name objects made later."""
+        first = ("SET LOCAL check_function_bodies = off",) if obj.kind == "routine" else ()
+        return (*first, *obj.setup, obj.ddl)
 
     def declared_type(self, declared: str) -> ColumnType:
         return canonical_type(declared)

@@ -5,7 +5,7 @@ the schema model cannot express, comments, and triggers (after the data)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from dmt.model.schema import NativeObject
@@ -294,34 +294,3 @@ def _tolerant(ddl: str) -> str:
 
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
-
-
-def create_objects(conn: Any, objects: Sequence[NativeObject]) -> list[str]:
-    """Create ``objects`` in list order, each in its own transaction; return one line per
-    object that failed (``view x: not migrated (reason)``). Routines are created without
-    checking their bodies (they may name objects created after them); views that depend on
-    views created later are retried until a pass creates nothing more."""
-    from dmt.errors import first_line
-
-    failures: dict[NativeObject, str] = {}
-    pending = list(objects)
-    while pending:
-        retry: list[NativeObject] = []
-        for obj in pending:
-            try:
-                with conn.cursor() as cur:
-                    if obj.kind == "routine":
-                        cur.execute("SET LOCAL check_function_bodies = off")
-                    for sql in (*obj.setup, obj.ddl):
-                        cur.execute(sql)
-                conn.commit()
-                failures.pop(obj, None)
-            except Exception as exc:
-                conn.rollback()
-                failures[obj] = first_line(exc)
-                if obj.kind in ("view", "materialized view"):
-                    retry.append(obj)
-        if len(retry) == len(pending) or not retry:
-            break
-        pending = retry
-    return [f"{o.kind} {o.name}: not migrated ({why})" for o, why in failures.items()]

@@ -14,7 +14,7 @@ from typing import Any
 
 from dmt.dialects.base import Converter, Row, TypeChoice, ValueCounters
 from dmt.dialects.collations import sqlite_collation, sqlite_collations
-from dmt.dialects.sqlite.objects import create_objects, reflect_objects
+from dmt.dialects.sqlite.objects import reflect_objects
 from dmt.dialects.sqlite.snapshot import SQLiteSnapshot
 from dmt.dialects.sqlite.types import SAMPLE_TYPES, canonical_type, render_type
 from dmt.dialects.sqlite.values import decoder, encode_value, nan_encoder
@@ -26,7 +26,6 @@ from dmt.model.schema import (
     ColumnType,
     ForeignKey,
     Index,
-    NativeObject,
     Schema,
     Table,
 )  # fmt: skip
@@ -110,9 +109,6 @@ class SQLiteDialect(SQLiteSnapshot):
                 schema.tables.append(table)
         schema.objects = reflect_objects(conn, schema.tables, select)
         return schema
-
-    def create_native_objects(self, conn: Any, objects: Sequence[NativeObject]) -> list[str]:
-        return create_objects(conn, objects)
 
     def _reflect_table(self, conn: Any, name: str) -> Table:
         q = self.quote(name)

@@ -6,7 +6,7 @@ CREATE TABLE (:attr:`dmt.model.schema.Table.native_ddl`)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from dmt.model.schema import NativeObject, Table
@@ -59,29 +59,3 @@ def reflect_objects(
             setup = (f"DROP TRIGGER IF EXISTS {_q(name)}",)
             out.append(NativeObject("trigger", name, sql, table=table, setup=setup))
     return out
-
-
-def create_objects(conn: Any, objects: Sequence[NativeObject]) -> list[str]:
-    """Create ``objects`` in order, each in its own transaction; views naming views created
-    later are retried until a pass creates nothing more. One line per object that failed."""
-    import sqlite3
-
-    failures: dict[NativeObject, str] = {}
-    pending = list(objects)
-    while pending:
-        retry = []
-        for obj in pending:
-            try:
-                for sql in (*obj.setup, obj.ddl):
-                    conn.execute(sql)
-                conn.commit()
-                failures.pop(obj, None)
-            except sqlite3.Error as exc:
-                conn.rollback()
-                failures[obj] = str(exc).splitlines()[0]
-                if obj.kind == "view":
-                    retry.append(obj)
-        if not retry or len(retry) == len(pending):
-            break
-        pending = retry
-    return [f"{o.kind} {o.name}: not migrated ({why})" for o, why in failures.items()]
