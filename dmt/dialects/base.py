@@ -305,8 +305,9 @@ class Dialect(DataPathHooks, SessionHooks):
         return max(0, int(n))
 
 
-#: engine name -> ``module:Class`` of its dialect, from the engine registry
-DIALECTS = {name: engine.dialect for name, engine in ENGINES.items()}
+#: engine name -> ``module:Class`` of its dialect, from the engine registry: the engines with
+#: a fixed type mapping (the generic dialect's depends on its URL, so it is not listed)
+DIALECTS = {name: engine.dialect for name, engine in ENGINES.items() if not engine.url}
 
 
 def dialect_class(engine: str, key: str = "engine") -> type[Dialect]:
