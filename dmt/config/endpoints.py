@@ -42,6 +42,8 @@ class Endpoint:
         """A display string safe for logs and JSON: no password, ever."""
         engine = lookup(self.engine)
         if engine is not None and engine.url:
+            from dmt.dialects.generic.connection import hide_password  # generic only
+
             return f"{self.engine}:{hide_password(self.url or '')}"
         if engine is not None and engine.file:
             return f"{self.engine}:{self.path}"
@@ -53,19 +55,6 @@ class Endpoint:
 _URL_HEAD = re.compile(r"^([A-Za-z][A-Za-z0-9_]*)(\+[A-Za-z0-9_]+)?://")
 #: endpoint keys a SQLAlchemy URL endpoint takes besides ``url`` and ``type``
 URL_KEYS = ("password", "schema")
-
-
-def hide_password(url: str) -> str:
-    """``url`` with its password replaced by ``***`` (SQLAlchemy's own rendering when the url
-    parses; else everything after the scheme is withheld)."""
-    from sqlalchemy.engine import make_url  # only a generic endpoint is ever described so
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except (ArgumentError, ValueError):
-        m = _URL_HEAD.match(url)
-        return (m.group(0) if m else "") + "***"
 
 
 def url_scheme(url: str) -> str | None:
@@ -185,10 +174,14 @@ def _url_endpoint(engine: Engine, values: dict[str, Any], side: str) -> Endpoint
         if v is not None and not isinstance(v, str | int):
             raise ConfigError(f"{side}.{name}", "is not a string")
     password, schema = values.get("password"), values.get("schema")
+    password = None if password is None else str(password)
+    from dmt.dialects.generic.connection import check_url  # SQLAlchemy: generic endpoints only
+
+    check_url(url, password, f"{side}.url")
     return Endpoint(
         engine=engine.name,
         url=url,
-        password=None if password is None else str(password),
+        password=password,
         schema=None if schema is None else str(schema),
     )
 

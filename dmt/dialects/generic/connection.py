@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from dmt.config import Endpoint
-from dmt.dialects.registry import ALIASES
 from dmt.errors import ConfigError
 
 #: the pip package of a driver module SQLAlchemy's dialects import
@@ -62,6 +61,44 @@ BULK_OPTIONS: dict[str, dict[str, Any]] = {"mssql+pyodbc": {"fast_executemany": 
 DRIVER_SETUP = {"psycopg": "dmt.dialects.postgres.values:register_infinity_loaders"}
 
 
+def hide_password(url: str) -> str:
+    """``url`` with its password replaced by ``***`` (SQLAlchemy's own rendering); a url
+    SQLAlchemy cannot parse shows its scheme only."""
+    import sqlalchemy as sa
+    from sqlalchemy import exc as sa_exc
+
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except (sa_exc.ArgumentError, ValueError):
+        return url.split("://", 1)[0] + "://***"
+
+
+def check_url(url: str, password: str | None, key: str) -> Any:
+    """The SQLAlchemy URL of an endpoint (``password`` replacing the url's own), once its
+    dialect and driver are known to load; a ConfigError naming ``key`` for each bad input.
+    Never connects."""
+    import sqlalchemy as sa
+    from sqlalchemy import exc as sa_exc
+
+    try:
+        parsed = sa.engine.make_url(url)
+    except (sa_exc.ArgumentError, ValueError) as exc:
+        raise ConfigError(key, f"not a SQLAlchemy URL ({_safe(exc)})") from None
+    if password is not None:
+        parsed = parsed.set(password=password)
+    try:
+        dialect = parsed.get_dialect()
+    except sa_exc.NoSuchModuleError:
+        raise ConfigError(key, _unknown_dialect(parsed.drivername)) from None
+    except ImportError as exc:
+        raise ConfigError(key, _missing(parsed.drivername, exc)) from None
+    try:
+        dialect.import_dbapi()
+    except ImportError as exc:
+        raise ConfigError(key, _missing(parsed.drivername, exc)) from None
+    return parsed
+
+
 def make_engine(endpoint: Endpoint, side: str) -> Any:
     """The SQLAlchemy engine of a URL endpoint (no pooling: dmt opens and closes connections
     itself). Never connects; a ConfigError names ``<side>.url`` for every bad input."""
@@ -70,25 +107,14 @@ def make_engine(endpoint: Endpoint, side: str) -> Any:
     from sqlalchemy.pool import NullPool
 
     key = f"{side}.url"
+    url = check_url(endpoint.url or "", endpoint.password, key)
+    options = BULK_OPTIONS.get(url.drivername, {})
     try:
-        url = sa.engine.make_url(endpoint.url or "")
-    except (sa_exc.ArgumentError, ValueError) as exc:
-        raise ConfigError(key, f"not a SQLAlchemy URL ({_safe(exc)})") from None
-    if endpoint.password is not None:
-        url = url.set(password=endpoint.password)
-    name = url.get_backend_name()
-    try:
-        url.get_dialect()
-    except sa_exc.NoSuchModuleError:
-        raise ConfigError(key, _unknown_dialect(url.drivername)) from None
-    except ImportError as exc:
-        raise ConfigError(key, _missing(url.drivername, exc)) from None
-    try:
-        engine = sa.create_engine(url, poolclass=NullPool, **BULK_OPTIONS.get(url.drivername, {}))
+        engine = sa.create_engine(url, poolclass=NullPool, **options)
     except ImportError as exc:
         raise ConfigError(key, _missing(url.drivername, exc)) from None
     except (sa_exc.ArgumentError, TypeError) as exc:
-        raise ConfigError(key, f"SQLAlchemy rejects the {name} url: {_safe(exc)}") from None
+        raise ConfigError(key, f"SQLAlchemy rejects the url: {_safe(exc)}") from None
     setup = DRIVER_SETUP.get(engine.dialect.driver)
     if setup is not None:
         module, func = setup.split(":")
@@ -110,7 +136,7 @@ def _unknown_dialect(drivername: str) -> str:
         return f"the SQLAlchemy dialect `{drivername}` is not installed: pip install {package}"
     if name in BUILT_IN:
         return f"SQLAlchemy's `{name}` dialect has no driver `{drivername.split('+', 1)[1]}`"
-    close = difflib.get_close_matches(name, [*BUILT_IN, *DIALECT_PACKAGES, *ALIASES], n=1)
+    close = difflib.get_close_matches(name, [*BUILT_IN, *DIALECT_PACKAGES], n=1)
     hint = f"; did you mean `{close[0]}`?" if close else ""
     return f"no SQLAlchemy dialect `{name}`{hint} (install the package that provides it)"
 

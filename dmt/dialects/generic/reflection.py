@@ -8,6 +8,7 @@ read. SQLAlchemy's warnings about types it does not recognise become notes of th
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -16,6 +17,8 @@ from dmt.dialects.generic.types import canonical
 from dmt.model.schema import Check, Column, ForeignKey, Index, Schema, Table
 from dmt.schema.expr import NotPortable, Spelling, portable_default
 
+#: SQLAlchemy's warning about a type it does not know: (type name, column)
+_UNKNOWN = re.compile(r"type '([^']+)' of column '([^']+)'")
 #: how defaults are read: standard SQL strings, no backslash escapes
 SPELLING = Spelling()
 
@@ -65,7 +68,15 @@ def _table(
 ) -> Table:
     notes: list[str] = []
     columns = []
-    for c in insp.get_columns(name, schema=schema):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        reflected = insp.get_columns(name, schema=schema)
+    unknown = {}  # column -> the type name SQLAlchemy did not recognise
+    for w in caught:
+        m = _UNKNOWN.search(str(w.message))
+        if m:
+            unknown[m.group(2)] = m.group(1).upper()
+    for c in reflected:
         if c.get("computed"):
             notes.append(f"`{c['name']}`: generated column not copied")
             continue
@@ -80,7 +91,9 @@ def _table(
         columns.append(
             Column(
                 name=c["name"],
-                type=canonical(c["type"], backend, spell(c["type"]), engine),
+                type=canonical(
+                    c["type"], backend, unknown.get(c["name"]) or spell(c["type"]), engine
+                ),
                 nullable=bool(c.get("nullable", True)),
                 default=None if auto else portable,
                 autoincrement=auto,

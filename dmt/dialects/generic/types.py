@@ -93,7 +93,7 @@ def _canonical(t: Any, backend: str, source: str) -> ColumnType:
         return ColumnType("time", fsp=_fsp(t))
     if isinstance(t, sat.Interval) or name == "INTERVAL":
         return ColumnType("interval")
-    if isinstance(t, sat.NullType) and not source:
+    if isinstance(t, sat.NullType) and source in ("", "NULLTYPE"):
         return ColumnType("text", note="untyped column carried as text (any value)")
     return ColumnType("text", note=f"`{source or name}` carried as its text form")
 
