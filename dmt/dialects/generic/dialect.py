@@ -15,6 +15,7 @@ engines.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -70,8 +71,11 @@ class GenericDialect(Dialect):
         style = sa_dialect.paramstyle
         # per-instance capabilities: what this dialect can do depends on the URL's backend
         setattr(self, "name", f"generic:{self.backend}")  # noqa: B010
+        setattr(self, "title", f"{self.backend} (SQLAlchemy)")  # noqa: B010
         setattr(self, "placeholder", "%s" if style in ("format", "pyformat") else "?")  # noqa: B010
-        setattr(self, "transpile_as", TRANSPILE_AS.get(self.backend, ""))  # noqa: B010
+        reads = expression_class(self.backend)
+        setattr(self, "transpile_as", reads.transpile_as if reads else "")  # noqa: B010
+        setattr(self, "transpiler", lambda: self.transpile_as)  # noqa: B010
         setattr(self, "inline_constraints", not sa_dialect.supports_alter)  # noqa: B010
         setattr(self, "supports_schemas", True)  # noqa: B010
         setattr(self, "max_identifier_length", sa_dialect.max_identifier_length or 63)  # noqa: B010
@@ -205,15 +209,13 @@ class GenericDialect(Dialect):
         text: str = sa.String().literal_processor(self.sa_dialect)(value)
         return text
 
-    def adapt_table(self, table: Table, types_: dict[str, str]) -> list[str]:
-        warnings = super().adapt_table(table, types_)
-        for c in table.columns:
-            if c.autoincrement:
-                warnings.append(
-                    f"{table.name}.{c.name}: key generator not carried by the generic dialect "
-                    "(the values are copied; new rows need their own)"
-                )
-        return warnings
+    def generates_values(self, column: str, primary_key: Sequence[str], sql_type: str) -> bool:
+        """A single-column integer primary key, on a backend :mod:`.ddl` gives a generator."""
+        whole = self.type_base(sql_type) in ("smallint", "integer", "int", "bigint")
+        return whole and tuple(primary_key) == (column,) and ddl.generates(self.backend)
+
+    def reset_sequence_sql(self, conn: Any, table: Table) -> list[str]:
+        return ddl.restart_identity(self, conn, table)
 
     def create_table_sql(self, table: Table, types_: dict[str, str]) -> list[str]:
         return [ddl.create_table(self, table, types_)]
@@ -302,3 +304,14 @@ class GenericDialect(Dialect):
                 conn.rollback()
             raise self.translate_error(exc, "insert failed", table.name) from exc
         return len(rows)
+
+
+@functools.cache
+def expression_class(backend: str) -> type[GenericDialect] | None:
+    """The class whose transpiler reads and writes defaults and checks of a SQLAlchemy
+    ``backend`` (sqlglot's dialect of that name); None when sqlglot has none."""
+    sqlglot_name = TRANSPILE_AS.get(backend)
+    if sqlglot_name is None:
+        return None
+    attrs = {"transpile_as": sqlglot_name, "title": backend, "name": f"generic:{backend}"}
+    return type(f"Generic{backend.title()}Expressions", (GenericDialect,), attrs)

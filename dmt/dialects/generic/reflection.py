@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from dmt.dialects.generic.types import canonical
@@ -102,6 +103,13 @@ def _table(
             )
         )
     pk = tuple(insp.get_pk_constraint(name, schema=schema).get("constrained_columns") or ())
+    if backend == "sqlite" and len(pk) == 1:  # an INTEGER PRIMARY KEY is the rowid: generated
+        columns = [
+            replace(c, autoincrement=True, default=None, native_default=None)
+            if c.name == pk[0] and c.type.source.upper() == "INTEGER"
+            else c
+            for c in columns
+        ]
     table = Table(name=name, columns=columns, primary_key=pk, engine=engine, notes=notes)
     for u in _optional(insp.get_unique_constraints, name, schema):
         cols = tuple(u.get("column_names") or ())
