@@ -205,19 +205,30 @@ class GenericConnection:
 
     def bind(self, sql: str, params: Sequence[Any]) -> tuple[str, Any]:
         """``sql`` (positional ``?`` or ``%s`` marks) and its parameters as the driver takes
-        them; a driver of named or numbered marks gets ``:p0``, ``:p1`` ... / ``:1``, ``:2``."""
+        them; a driver of named or numbered marks gets ``:p0``, ``:p1`` ... / ``:1`` ... /
+        ``$1`` ... in place of each ``?``."""
         params = tuple(params)
-        if self.paramstyle not in ("named", "numeric") or not params:
+        if self.paramstyle not in ("named", "numeric", "numeric_dollar") or not params:
             return sql, params
         parts = sql.split("?")
         out, values = [parts[0]], {}
         for i, part in enumerate(parts[1:]):
-            mark = f":p{i}" if self.paramstyle == "named" else f":{i + 1}"
+            mark = {"named": f":p{i}", "numeric": f":{i + 1}"}.get(self.paramstyle, f"${i + 1}")
             out.append(mark + part)
-            values[mark[1:]] = params[i]
-        if self.paramstyle == "numeric":
+            values[f"p{i}"] = params[i]
+        if self.paramstyle != "named":
             return "".join(out), params
         return "".join(out), values
+
+    def bind_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> tuple[str, Any]:
+        """:meth:`bind` for an executemany of ``rows``."""
+        if self.paramstyle not in ("named", "numeric", "numeric_dollar") or not rows:
+            return sql, [tuple(r) for r in rows]
+        text, first = self.bind(sql, rows[0])
+        if isinstance(first, dict):
+            keys = list(first)
+            return text, [dict(zip(keys, r, strict=True)) for r in rows]
+        return text, [tuple(r) for r in rows]
 
     def cursor(self) -> GenericCursor:
         return GenericCursor(self)

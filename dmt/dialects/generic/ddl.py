@@ -25,6 +25,8 @@ RESTART = {
     "(START WITH {next})",
     "mssql": "DBCC CHECKIDENT ('{table}', RESEED, {last})",
 }
+#: backends that take a generated column's values only when told so, per table and session
+EXPLICIT_KEYS = {"mssql": "SET IDENTITY_INSERT {table} {on}"}
 #: backends whose integer primary key generates values once declared so (AUTO_INCREMENT; a
 #: SQLite INTEGER PRIMARY KEY is the rowid), continuing after the copied keys by themselves
 SELF_CONTINUING = {"mysql": " AUTO_INCREMENT", "mariadb": " AUTO_INCREMENT", "sqlite": ""}
@@ -132,30 +134,15 @@ def drop_table(d: GenericDialect, name: str) -> str:
     return _compile(d, sa.schema.DropTable(t, if_exists=True))
 
 
-def insert(d: GenericDialect, table: Table) -> Any:
-    """The Core INSERT of a target table, its columns typed as created (so SQLAlchemy's bind
-    processors see the values the target's types expect)."""
-    import sqlalchemy as sa
-
-    from dmt.dialects.generic.types import target_type
-
-    key = (table.name, tuple((c.name, c.type.kind) for c in table.columns))
-    found = d.inserts.get(key)
-
-    def identity(name: str) -> list[Any]:
-        # an identity column known to SQLAlchemy: SQL Server's dialect then allows the copied
-        # keys in (IDENTITY_INSERT)
-        generated = d.backend in RESTART and _generated(d, table, name)
-        return [sa.Identity()] if generated else []
-
-    if found is None:
-        cols = [
-            sa.Column(c.name, target_type(c.type, d.sa_dialect, "")[0], *identity(c.name))
-            for c in table.columns
-        ]
-        found = sa.insert(sa.Table(table.name, sa.MetaData(), *cols, schema=d.endpoint.schema))
-        d.inserts[key] = found
-    return found
+def explicit_keys(d: GenericDialect, table: Table) -> tuple[str, str] | None:
+    """The statements around a load that writes a generated column's values, where the
+    backend refuses them otherwise (SQL Server's IDENTITY_INSERT); None: none needed."""
+    template = EXPLICIT_KEYS.get(d.backend)
+    generated = len(table.primary_key) == 1 and _generated(d, table, table.primary_key[0])
+    if template is None or not generated:
+        return None
+    name = d.qualified(table.name)
+    return template.format(table=name, on="ON"), template.format(table=name, on="OFF")
 
 
 def _light(d: GenericDialect, name: str, columns: Sequence[str]) -> Any:

@@ -83,8 +83,6 @@ class GenericDialect(Dialect):
         setattr(self, "max_writers", 1 if self.backend in ONE_WRITER else None)  # noqa: B010
         self._types: dict[tuple[str, str], Any] = {}  # (table, column) -> reflected SA type
         self._pool: SnapshotPool | None = None
-        #: Core INSERTs of target tables, by table name and column names and kinds
-        self.inserts: dict[tuple[str, tuple[tuple[str, str], ...]], Any] = {}
 
     @property
     def sa_dialect(self) -> Any:
@@ -288,16 +286,33 @@ class GenericDialect(Dialect):
         ]  # fmt: skip
 
     def encoders(self, table: Table, counters: ValueCounters) -> list[Converter | None]:
-        return self._encoders(table, counters)
+        """dmt's canonical value -> the value the target's type takes, then SQLAlchemy's own
+        bind processor of that type for this driver (what a Core INSERT would apply)."""
+        return [
+            values.then(enc, values.bind_processor(c, self.sa_dialect))
+            for c, enc in zip(table.columns, self._encoders(table, counters), strict=True)
+        ]
 
     def lossy_encoders(self, table: Table) -> list[Converter | None]:
         return self._encoders(table, None)
 
     def write_rows(self, conn: Any, table: Table, rows: Sequence[Row]) -> int:
-        statement = ddl.insert(self, table)
-        names = table.column_names
+        """The rows through the driver's executemany (SQLAlchemy's ``do_executemany``: a
+        dialect's bulk option such as pyodbc's ``fast_executemany`` applies). A Core INSERT
+        would run the same executemany after building a dict per row and compiling the
+        statement: measured 1.7x slower (bench/README.md)."""
+        marks = ", ".join([self.placeholder] * len(table.columns))
+        sql = (
+            f"INSERT INTO {self.qualified(table.name)} ({self.column_list(table.column_names)}) "
+            f"VALUES ({marks})"
+        )
+        around = ddl.explicit_keys(self, table)
         try:
-            conn.sa.execute(statement, [dict(zip(names, r, strict=True)) for r in rows])
+            if around:
+                conn.sa.exec_driver_sql(around[0])
+            conn.sa.exec_driver_sql(*conn.bind_many(sql, rows))
+            if around:
+                conn.sa.exec_driver_sql(around[1])
             conn.commit()
         except Exception as exc:
             with contextlib.suppress(Exception):

@@ -135,7 +135,7 @@ def encoder(
     if k == "decimal":
         return lambda v: _decimal(v, sa_type)
     if isinstance(sa_type, sa.JSON):
-        return lambda v: json.loads(v) if isinstance(v, str | bytes) else v
+        return _json_text  # the document's text: SQLAlchemy's JSON processor is not applied
     if k in ("set", "enum", "uuid", "interval") or isinstance(sa_type, sa.String):
         return _to_str
     if k == "time":
@@ -202,3 +202,27 @@ def _clamp(
         return v
 
     return clamp
+
+
+def bind_processor(col: Column, dialect: Any) -> Converter | None:
+    """SQLAlchemy's bind processor of the target column's type for this driver (a SQLite
+    DATETIME's text, ...); none for JSON, whose text dmt passes as it is."""
+    import sqlalchemy as sa
+
+    from dmt.dialects.generic.types import target_type
+
+    t = target_type(col.type, dialect, "")[0]
+    if isinstance(t, sa.JSON):
+        return None
+    try:
+        proc: Converter | None = t.dialect_impl(dialect).bind_processor(dialect)
+    except Exception:  # a type without a processor for this driver
+        return None
+    return proc
+
+
+def then(first: Converter | None, second: Converter | None) -> Converter | None:
+    """``first`` then ``second`` (either may be missing); None stays None (NULL)."""
+    if first is None or second is None:
+        return first or second
+    return lambda v: None if (w := first(v)) is None else second(w)
