@@ -86,3 +86,39 @@ def test_generic_constraints_hold_on_the_target(
         assert run(d, conn, "SELECT count(*) FROM child WHERE parent_id = 8") == [(0,)]
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize("dst", ENGINES)
+def test_generic_target_modes(
+    dst: str, sources: dict[str, dict[str, Any]], dbs: Databases, tmp_path: Path
+) -> None:
+    """truncate empties the existing tables (DELETE) and copies again; append checks that the
+    columns fit and adds the rows."""
+    plain = dbs.new(dst)
+
+    def migrate(mode: str, tables: list[str]) -> Any:
+        cfg = build_config(
+            {
+                "source": sources["sqlite"],
+                "target": generic(plain),
+                "migration": {"state_dir": str(tmp_path), "target_mode": mode,
+                              "include_tables": tables, "create_foreign_keys": False},
+                "ai": {"provider": "none"},
+            }
+        )  # fmt: skip
+        return execute(cfg)
+
+    assert migrate("drop_recreate", ["parent", "child", "pair"]).status == "success"
+    assert migrate("truncate", ["parent", "child", "pair"]).rows_transferred == 6
+    d, conn = connect(plain)
+    try:
+        assert run(d, conn, "SELECT count(*) FROM parent") == [(2,)]
+        run(d, conn, "DELETE FROM pair")
+    finally:
+        conn.close()
+    assert migrate("append", ["pair"]).rows_transferred == 2
+    d, conn = connect(plain)
+    try:
+        assert run(d, conn, "SELECT count(*) FROM pair") == [(2,)]
+    finally:
+        conn.close()
