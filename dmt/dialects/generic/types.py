@@ -121,7 +121,19 @@ def _fsp(t: Any) -> int:
 
 def target_type(ct: ColumnType, dialect: Any, where: str) -> tuple[Any, str | None]:
     """The SQLAlchemy type a target column of canonical type ``ct`` gets on ``dialect``, and
-    the warning of a lossy step (None: exact)."""
+    the warning of a lossy step (None: exact), including the values only a PostgreSQL source
+    holds (NaN, ±Infinity, ±infinity dates) that this backend cannot."""
+    t, warning = _target_type(ct, dialect, where)
+    pg = "postgres" in ct.engine  # a PostgreSQL source, hand-tuned or generic
+    if pg and ct.kind == "decimal" and TO_NULL.get(dialect.name) == "nonfinite":
+        warning = warning or f"{where}: numeric NaN and ±Infinity become NULL"
+    if pg and ct.kind in ("date", "timestamp", "timestamptz") and dialect.name != "postgresql":
+        clamp = f"{where}: ±infinity {ct.kind}s become 9999-12-31 / 0001-01-01"
+        warning = f"{warning}; {clamp.split(': ', 1)[1]}" if warning else clamp
+    return t, warning
+
+
+def _target_type(ct: ColumnType, dialect: Any, where: str) -> tuple[Any, str | None]:
     import sqlalchemy as sa
 
     k, backend = ct.kind, dialect.name

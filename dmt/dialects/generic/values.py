@@ -119,7 +119,8 @@ def encoder(
     k = col.type.kind
     lossy_only = counters is None
     count = counters.add if counters is not None else (lambda reason: None)
-    if k in ("float32", "float64", "decimal") and to_null:
+    floats = ("float32", "float64") if to_null == "nan" else ("float32", "float64", "decimal")
+    if k in floats and to_null:
 
         def finite(v: Any) -> Any:
             if isinstance(v, float | Decimal) and _nulled(v, to_null):
