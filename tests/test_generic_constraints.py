@@ -122,3 +122,40 @@ def test_generic_target_modes(
         assert run(d, conn, "SELECT count(*) FROM pair") == [(2,)]
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize("dst", ENGINES)
+def test_generic_text_keys_and_boolean_defaults(dst: str, dbs: Databases, tmp_path: Path) -> None:
+    """A text primary key and an index over a text column reach MySQL as VARCHAR(255) and a
+    255-character prefix (warned, as by the hand-tuned dialect); a boolean default is spelled
+    as the target's boolean literal."""
+    source, plain = dbs.new("postgres"), dbs.new(dst)
+    d, conn = connect(source)
+    try:
+        run(
+            d,
+            conn,
+            "CREATE TABLE tk (k text PRIMARY KEY, flag boolean DEFAULT true NOT NULL, body text)",
+        )
+        run(d, conn, "CREATE INDEX tk_body ON tk (body)")
+        run(d, conn, "INSERT INTO tk VALUES ('a', false, 'x')")
+    finally:
+        conn.close()
+    cfg = build_config(
+        {
+            "source": source,
+            "target": generic(plain),
+            "migration": {"state_dir": str(tmp_path), "validate": "checksum"},
+            "ai": {"provider": "none"},
+        }
+    )
+    result = execute(cfg)
+    assert result.status == "success"
+    keyed = [w for w in result.warnings if "VARCHAR(255)" in w or "first 255 characters" in w]
+    assert len(keyed) == (2 if dst == "mysql" else 0)
+    d, conn = connect(plain)
+    try:
+        run(d, conn, "INSERT INTO tk (k, body) VALUES ('b', 'y')")
+        assert [bool(r[0]) for r in run(d, conn, "SELECT flag FROM tk ORDER BY k")] == [False, True]
+    finally:
+        conn.close()

@@ -78,6 +78,7 @@ class GenericDialect(Dialect):
         setattr(self, "transpiler", lambda: self.transpile_as)  # noqa: B010
         setattr(self, "inline_constraints", not sa_dialect.supports_alter)  # noqa: B010
         setattr(self, "supports_schemas", True)  # noqa: B010
+        setattr(self, "supports_prefix_indexes", self.backend in ("mysql", "mariadb"))  # noqa: B010
         setattr(self, "max_identifier_length", sa_dialect.max_identifier_length or 63)  # noqa: B010
         setattr(self, "max_bind_params", MAX_BIND.get(self.backend, 65535))  # noqa: B010
         setattr(self, "max_writers", 1 if self.backend in ONE_WRITER else None)  # noqa: B010
@@ -205,6 +206,17 @@ class GenericDialect(Dialect):
 
         # SQLAlchemy's literal: the backend's escapes, ``%`` already doubled for a ``%s`` driver
         text: str = sa.String().literal_processor(self.sa_dialect)(value)
+        return text
+
+    def adapt_table(self, table: Table, types_: dict[str, str]) -> list[str]:
+        if self.supports_prefix_indexes:
+            return ddl.mysql_keys(table, types_)
+        return super().adapt_table(table, types_)
+
+    def bool_literal(self, value: bool) -> str:
+        import sqlalchemy as sa
+
+        text: str = sa.Boolean().literal_processor(self.sa_dialect)(value)
         return text
 
     def generates_values(self, column: str, primary_key: Sequence[str], sql_type: str) -> bool:
