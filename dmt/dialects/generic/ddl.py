@@ -124,7 +124,9 @@ def create_index(d: GenericDialect, table: Table, index: Index) -> str:
         schema=d.endpoint.schema,
     )  # fmt: skip
     lengths = {c: n for c, n in zip(index.columns, index.lengths, strict=False) if n}
-    prefix = {"mysql_length": lengths} if lengths and d.supports_prefix_indexes else {}
+    prefix: dict[str, Any] = (
+        {"mysql_length": lengths} if lengths and d.supports_prefix_indexes else {}
+    )
     idx = sa.Index(index.name, *[t.c[c] for c in index.columns], unique=index.unique, **prefix)
     return _compile(d, sa.schema.CreateIndex(idx))
 
