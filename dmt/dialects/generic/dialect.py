@@ -3,10 +3,14 @@
 The endpoint is one SQLAlchemy URL. Reflection goes through the Inspector
 (:mod:`.reflection`), types through SQLAlchemy's generic types (:mod:`.types`), DDL through
 ``CreateTable`` / ``CreateIndex`` / ``DropTable`` compiled for the backend (quoting by
-SQLAlchemy), reads through ``exec_driver_sql`` with ``stream_results`` (a server-side cursor
-where the driver has one), writes through a Core ``insert`` executed with a list of rows: the
-driver's executemany, which SQLAlchemy turns into multi-row INSERTs ("insertmanyvalues")
-where the backend allows, or a dialect's native bulk option (:data:`BULK_OPTIONS`).
+SQLAlchemy), key ranges and counts through Core ``select`` (ROW_NUMBER, MIN/MAX as the
+backend spells them), reads of dmt's chunk SELECT through ``exec_driver_sql`` with
+``stream_results`` (a server-side cursor where the driver has one) and each column's
+SQLAlchemy result processor, writes through the driver's executemany (SQLAlchemy's
+``do_executemany``, with a dialect's bulk option such as pyodbc's ``fast_executemany``:
+:data:`.connection.BULK_OPTIONS`) after each column's SQLAlchemy bind processor. Reads and
+writes take dmt's SQL text because every layer above (paths, validation, checkpoints) builds
+its key-range SELECTs and DELETEs as text with the dialect's placeholder.
 
 SQLAlchemy is imported when a generic endpoint is built, never by a run between hand-tuned
 engines.
