@@ -58,6 +58,11 @@ ONLY_IN = {
     "rich": ("dmt.progress", "dmt.logs"),
     "anthropic": ("dmt.tuning.claude",),
     "prometheus_client": ("dmt.tuning.export",),
+    # SQLAlchemy: only the generic dialect (a run between hand-tuned engines never loads it)
+    "sqlalchemy": tuple(
+        f"dmt.dialects.generic.{m}"
+        for m in ("connection", "dialect", "ddl", "reflection", "types", "values")
+    ),
 }
 
 

@@ -1,9 +1,14 @@
 """The ``source:`` and ``target:`` sections: fields or a ``url``, engine names and defaults
-from the engine registry (:mod:`dmt.dialects.registry`)."""
+from the engine registry (:mod:`dmt.dialects.registry`).
+
+A url whose scheme names a hand-tuned engine (``postgresql+psycopg://``, ``mysql://``,
+``sqlite:///``) is split into that engine's fields; any other url, or any url with
+``type: generic``, is kept whole for the generic (SQLAlchemy) dialect."""
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,14 +35,33 @@ class Endpoint:
     password: str | None = field(default=None, repr=False)
     schema: str | None = None
     path: str | None = None
+    #: a SQLAlchemy URL (the generic dialect); may hold a password, so never shown as is
+    url: str | None = field(default=None, repr=False)
 
     def describe(self) -> str:
         """A display string safe for logs and JSON: no password, ever."""
         engine = lookup(self.engine)
+        if engine is not None and engine.url:
+            from dmt.dialects.generic.connection import hide_password  # generic only
+
+            return f"{self.engine}:{hide_password(self.url or '')}"
         if engine is not None and engine.file:
             return f"{self.engine}:{self.path}"
         user = f"{self.user}@" if self.user else ""
         return f"{self.engine}://{user}{self.host}:{self.port}/{self.database}"
+
+
+#: ``dialect[+driver]://``: the head of a SQLAlchemy URL
+_URL_HEAD = re.compile(r"^([A-Za-z][A-Za-z0-9_]*)(\+[A-Za-z0-9_]+)?://")
+#: endpoint keys a SQLAlchemy URL endpoint takes besides ``url`` and ``type``
+URL_KEYS = ("password", "schema")
+
+
+def url_scheme(url: str) -> str | None:
+    """The dialect name of a url (``mssql`` in ``mssql+pyodbc://…``), lower case; None when
+    ``url`` does not start like a url."""
+    m = _URL_HEAD.match(url)
+    return m.group(1).lower() if m else None
 
 
 def parse_url(url: str, key: str) -> dict[str, Any]:
@@ -84,9 +108,16 @@ def read_endpoint(raw: Mapping[str, Any], side: str, base_dir: Path) -> Endpoint
         raise ConfigError(side, f"must be a mapping of keys, not `{sec}`")
     check_keys(sec, ENDPOINT_KEYS, side)
     values = dict(sec)
+    kind = values.get("type")
+    forced = engine_for(str(kind), f"{side}.type") if kind is not None else None
+    if forced is not None and forced.url:
+        return _url_endpoint(forced, values, side)
     if values.get("url"):
         if not isinstance(values["url"], str):
             raise ConfigError(f"{side}.url", "must be a string")
+        scheme = url_scheme(values["url"])
+        if forced is None and scheme is not None and lookup(scheme) is None:
+            return _url_endpoint(engine_for("generic", f"{side}.type"), values, side)
         from_url = parse_url(values.pop("url"), f"{side}.url")
         values = {**from_url, **{k: v for k, v in values.items() if v is not None}}
     kind = values.get("type")
@@ -116,6 +147,42 @@ def read_endpoint(raw: Mapping[str, Any], side: str, base_dir: Path) -> Endpoint
         user=values.get("user") or engine.user,
         password=values.get("password"),
         schema=values.get("schema") or engine.schema,
+    )
+
+
+def _url_endpoint(engine: Engine, values: dict[str, Any], side: str) -> Endpoint:
+    """An endpoint that is one SQLAlchemy URL; ``password`` (e.g. ``${env:X}``) replaces the
+    url's own, ``schema`` names the schema to read or write (default: the connection's)."""
+    url = values.get("url")
+    if not url:
+        raise ConfigError(
+            f"{side}.url",
+            f"missing: a {engine.name} endpoint needs a SQLAlchemy URL "
+            "(`dialect+driver://user@host/database`)",
+        )
+    if not isinstance(url, str) or url_scheme(url) is None:
+        raise ConfigError(
+            f"{side}.url", "is not a URL: expected `dialect+driver://user@host/database`"
+        )
+    for name in ENDPOINT_KEYS:
+        if name not in ("url", "type", *URL_KEYS) and values.get(name) is not None:
+            raise ConfigError(
+                f"{side}.{name}", f"not used with a {engine.name} url: put it in `{side}.url`"
+            )
+    for name in URL_KEYS:
+        v = values.get(name)
+        if v is not None and not isinstance(v, str | int):
+            raise ConfigError(f"{side}.{name}", "is not a string")
+    password, schema = values.get("password"), values.get("schema")
+    password = None if password is None else str(password)
+    from dmt.dialects.generic.connection import check_url  # SQLAlchemy: generic endpoints only
+
+    check_url(url, password, f"{side}.url")
+    return Endpoint(
+        engine=engine.name,
+        url=url,
+        password=password,
+        schema=None if schema is None else str(schema),
     )
 
 

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from dmt.config import Endpoint
 from dmt.dialects.hooks import DataPathHooks
 from dmt.dialects.registry import ENGINES, engine_for
+from dmt.dialects.registry import lookup as lookup_engine
 from dmt.dialects.sessions import SessionHooks
 from dmt.dialects.sql import TypeChoice
 from dmt.dialects.values import (
@@ -50,6 +51,7 @@ __all__ = [
     "ValueCounters",
     "ValueOptions",
     "dialect_class",
+    "expression_dialect",
     "format_timedelta",
     "get_dialect",
     "value_options",
@@ -305,8 +307,9 @@ class Dialect(DataPathHooks, SessionHooks):
         return max(0, int(n))
 
 
-#: engine name -> ``module:Class`` of its dialect, from the engine registry
-DIALECTS = {name: engine.dialect for name, engine in ENGINES.items()}
+#: engine name -> ``module:Class`` of its dialect, from the engine registry: the engines with
+#: a fixed type mapping (the generic dialect's depends on its URL, so it is not listed)
+DIALECTS = {name: engine.dialect for name, engine in ENGINES.items() if not engine.url}
 
 
 def dialect_class(engine: str, key: str = "engine") -> type[Dialect]:
@@ -315,6 +318,20 @@ def dialect_class(engine: str, key: str = "engine") -> type[Dialect]:
     module, cls = engine_for(engine, key).dialect.split(":")
     found: type[Dialect] = getattr(importlib.import_module(module), cls)
     return found
+
+
+def expression_dialect(engine: str) -> type[Dialect] | None:
+    """The dialect class that reads defaults and checks an engine wrote (its transpiler and
+    spelling): a registered engine's own, a generic one's by its backend
+    (``generic:postgresql``); None when dmt knows no reader for them."""
+    if engine in DIALECTS:
+        return dialect_class(engine)
+    head, _, backend = engine.partition(":")
+    if backend and lookup_engine(head) is not None and ENGINES[head].url:
+        module, _cls = ENGINES[head].dialect.split(":")
+        found: type[Dialect] | None = importlib.import_module(module).expression_class(backend)
+        return found
+    return None
 
 
 def get_dialect(endpoint: Endpoint, side: str, options: ValueOptions | None = None) -> Dialect:

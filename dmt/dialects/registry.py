@@ -24,6 +24,8 @@ class Engine:
     aliases: tuple[str, ...]
     dialect: str  # ``module:Class``, imported only when a dialect is built
     file: bool = False
+    #: the endpoint is a SQLAlchemy URL, passed on whole (the generic dialect)
+    url: bool = False
     port: int | None = None
     user: str | None = None
     schema: str | None = None
@@ -50,6 +52,13 @@ ENGINES: dict[str, Engine] = {
             user="root",
         ),
         Engine("sqlite", "SQLite", ("sqlite3",), "dmt.dialects.sqlite:SQLiteDialect", file=True),
+        Engine(
+            "generic",
+            "SQLAlchemy",
+            ("sqlalchemy",),
+            "dmt.dialects.generic:GenericDialect",
+            url=True,
+        ),
     )
 }
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from dmt.config import MigrationConfig, TypeOverrides
-from dmt.dialects.base import DIALECTS, Dialect, dialect_class
+from dmt.dialects.base import Dialect, expression_dialect
 from dmt.errors import ConfigError
 from dmt.model.schema import Check, Column, ForeignKey, Table
 from dmt.schema import collations, transpile
@@ -177,11 +177,10 @@ def _default(
         return None if out is None else target.default_clause(out, sql_type)
     if engine == target.name:
         return target.sql_text(src.native_default)
-    if engine in DIALECTS:
+    reader = expression_dialect(engine)
+    if reader is not None:
         try:
-            out = transpile.translate_default(
-                src.native_default, dialect_class(engine), target, col.type
-            )
+            out = transpile.translate_default(src.native_default, reader, target, col.type)
             return target.default_clause(out, sql_type)
         except NotPortable as exc:
             reason = str(exc)
@@ -205,9 +204,9 @@ def _checks(
             text = target.sql_text(ck.sqltext)
         else:
             try:
-                if engine not in DIALECTS:
+                source = expression_dialect(engine)
+                if source is None:
                     raise NotPortable("its engine is unknown")
-                source = dialect_class(engine)
                 text = transpile.translate_check(ck.sqltext, source, target, col_names)
             except NotPortable as exc:
                 warnings.append(f"{t.name}: check `{ck.name or ck.sqltext}` not created ({exc})")
