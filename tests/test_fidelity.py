@@ -1,5 +1,5 @@
 """The fidelity matrix: for each engine a table with every type dmt maps, filled with edge
-values, migrated in all nine directions and compared value by value.
+values, migrated in all sixteen directions and compared value by value.
 
 Both sides are read through dmt's own dialects (reflection + decoders) and compared in the
 canonical form of :mod:`dmt.validate.canonical`, using the *source* column's kind for both sides. The
@@ -27,8 +27,9 @@ from dmt.errors import ValidationMismatch
 from dmt.run import execute
 from dmt.validate.canonical import canonical
 from tests.conftest import MY, PG, endpoint
+from tests.support import duckdb_fidelity
 
-ENGINES = ["postgres", "mysql", "sqlite"]
+ENGINES = ["postgres", "mysql", "sqlite", "duckdb"]
 DIRECTIONS = [(s, t) for s in ENGINES for t in ENGINES]
 
 PG_DDL = """
@@ -118,10 +119,11 @@ LOSSY: dict[tuple[str, str, str], dict[str | None, str | None]] = {
     },
     ("postgres", "sqlite", "f4"): {"nan": None},
     ("postgres", "sqlite", "f8"): {"nan": None},
+    **duckdb_fidelity.LOSSY,
 }
 
 #: an integer column of each source table, changed on the target to prove checksum sees it
-CHANGED = {"postgres": "i32", "mysql": "i32", "sqlite": "i"}
+CHANGED = {"postgres": "i32", "mysql": "i32", "sqlite": "i", "duckdb": "i32"}
 
 # ---------------------------------------------------------------------------------- databases
 
@@ -137,6 +139,8 @@ class Databases:
             return endpoint("postgres", self.pg())
         if engine == "mysql":
             return endpoint("mysql", self.my())
+        if engine == "duckdb":
+            return duckdb_fidelity.endpoint(self.tmp / f"{uuid.uuid4().hex[:10]}.duckdb")
         return endpoint("sqlite", self.tmp / f"{uuid.uuid4().hex[:10]}.db")
 
 
@@ -149,7 +153,9 @@ def dbs(
 
 def run_sql(ep: dict[str, Any], statements: list[str]) -> None:
     """Run raw SQL on an endpoint (test setup, not through dmt)."""
-    if ep["type"] == "sqlite":
+    if ep["type"] == "duckdb":
+        duckdb_fidelity.run_sql(ep["path"], statements)
+    elif ep["type"] == "sqlite":
         c = sqlite3.connect(ep["path"])
         for sql in statements:
             c.execute(sql)
@@ -201,6 +207,7 @@ SOURCES: dict[str, tuple[str, list[str]]] = {
     "postgres": (PG_DDL, PG_ROWS),
     "mysql": (MY_DDL, MY_ROWS),
     "sqlite": (SQLITE_DDL, SQLITE_ROWS),
+    "duckdb": (duckdb_fidelity.DDL, duckdb_fidelity.ROWS),
 }
 
 
