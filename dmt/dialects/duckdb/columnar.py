@@ -69,6 +69,7 @@ class DuckDBColumnar(Dialect):
                     raise
                 raw = duckdb.connect(path)  # the process already has it open for writing
             raw.execute("SET TimeZone = 'UTC'")
+            raw.execute("SET enable_progress_bar = false")  # it would print to stdout
         except duckdb.Error as exc:
             raise ConnectError(self.side, f"DuckDB file `{path}`: {first_line(exc)}") from None
         return raw
