@@ -1,9 +1,10 @@
 """The columnar data path: Arrow batches read in C or Rust, written by ADBC ingest.
 
 The source's ``columnar_reader`` reads it (connectorx for MySQL and SQLite, the ADBC driver for
-PostgreSQL); a target with ``columnar_writer`` "adbc" loads it by ADBC ingest (PostgreSQL:
-binary COPY built in C++; SQLite: prepared inserts in one transaction, in C), one with "tsv"
-(MySQL) by LOAD DATA of the tab-separated text its ``columnar_encode`` builds. Rows never
+PostgreSQL, DuckDB's own driver: "native"); a target with ``columnar_writer`` "adbc" loads it
+by ADBC ingest (PostgreSQL: binary COPY built in C++; SQLite: prepared inserts in one
+transaction, in C), one with "tsv" (MySQL) by LOAD DATA of the tab-separated text its
+``columnar_encode`` builds, one with "native" (DuckDB) by its own ``columnar_write``. Rows never
 become Python objects, which is what lets MySQL -> PostgreSQL pass PyMySQL's pure-Python
 ceiling.
 
