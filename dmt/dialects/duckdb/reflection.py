@@ -15,6 +15,7 @@ from dmt.schema.expr import NotPortable, Spelling, portable_default
 
 SPELLING = Spelling(backslash_escapes=False, bracket_names=False)
 _WHERE = "database_name = current_database() AND schema_name = 'main'"
+_ELEMENT = re.compile(r"\s*(?:'((?:[^']|'')*)'|([^,]+))\s*(?:,|$)")
 _NAME = re.compile(r'^(?:"((?:[^"]|"")*)"|([A-Za-z_][A-Za-z0-9_]*))$')
 
 
@@ -107,15 +108,17 @@ def _table(conn: Any, name: str) -> Table:
 
 
 def _index_columns(exprs: Any) -> tuple[str, ...] | None:
-    """The column names of an index's expressions (``[a, "b c"]``); None when one of them is
-    not a plain column."""
+    """The column names of an index's expressions as ``duckdb_indexes()`` lists them
+    (``[a, '"b c"']``: an element that needs quoting is in single quotes); None when one of
+    them is not a plain column."""
     text = str(exprs).strip()
     if text.startswith("[") and text.endswith("]"):
         text = text[1:-1]
     out = []
-    for part in text.split(", "):
-        m = _NAME.match(part.strip())
-        if m is None:
+    for m in _ELEMENT.finditer(text):
+        part = m.group(1).replace("''", "'") if m.group(1) is not None else m.group(2)
+        name = _NAME.match(part.strip())
+        if name is None:
             return None
-        out.append(m.group(2) if m.group(1) is None else m.group(1).replace('""', '"'))
-    return tuple(out)
+        out.append(name.group(2) if name.group(1) is None else name.group(1).replace('""', '"'))
+    return tuple(out) or None
