@@ -1,4 +1,4 @@
-"""Deterministic benchmark data: ``votes`` and ``posts`` in PostgreSQL, MariaDB and SQLite.
+"""Deterministic benchmark data: ``votes`` and ``posts`` in PostgreSQL, MariaDB, SQLite and DuckDB.
 
 PostgreSQL generates the rows with ``generate_series`` and a seeded hash
 (``hashint8extended``), so the content depends only on ``--seed`` and ``--scale``. The other
@@ -6,11 +6,14 @@ engines are filled from PostgreSQL through the command-line clients:
 
 - MariaDB: ``psql COPY ... TO STDOUT`` piped into ``LOAD DATA LOCAL INFILE '/dev/stdin'``;
 - SQLite: ``psql COPY ... (FORMAT csv)`` piped into ``sqlite3 .import`` (a TEXT staging table,
-  then ``INSERT ... SELECT`` with ``NULLIF`` so NULLs stay NULL and numbers become integers).
+  then ``INSERT ... SELECT`` with ``NULLIF`` so NULLs stay NULL and numbers become integers);
+- DuckDB: ``psql COPY ... (FORMAT csv, NULL '\\N')`` piped into DuckDB's ``COPY ... FROM
+  '/dev/stdin'`` (the ``duckdb`` module's one-liner :func:`duck_cmd`: the DuckDB CLI is not
+  installed here).
 
 An engine whose row counts (and manifest seed) already match is left alone::
 
-    python bench/datagen.py [--scale 1.0] [--seed 42] [--engines pg,my,sqlite] [--force]
+    python bench/datagen.py [--scale 1.0] [--seed 42] [--engines pg,my,sqlite,duck] [--force]
 """
 
 from __future__ import annotations
@@ -40,11 +43,14 @@ DB_PREFIX = os.environ.get("DMT_BENCH_DB", "dmt_bench")
 SRC_DB = f"{DB_PREFIX}_src"
 DST_DB = f"{DB_PREFIX}_dst"
 SQLITE_SRC = DATA_DIR / "src.db"
+DUCK_SRC = DATA_DIR / "src.duckdb"
 TAG = ""  # "" for scale 1.0, e.g. "_s0_1" for 0.1: see use_scale()
 
 FULL_ROWS = {"votes": 2_000_000, "posts": 200_000}
 TABLES = ("votes", "posts")
-ENGINES = ("pg", "my", "sqlite")
+ENGINES = ("pg", "my", "sqlite", "duck")
+#: the engines whose databases are files: the path of the source's
+FILE_ENGINES = ("sqlite", "duck")
 
 # ----------------------------------------------------------------------------- DDL
 # (name, PostgreSQL type, MariaDB type, SQLite type, nullable)
@@ -98,11 +104,14 @@ def column_names(table: str) -> list[str]:
 
 def create_sql(engine: str, table: str, name: str | None = None) -> str:
     """CREATE TABLE for ``table`` (named ``name``) with its primary key on ``id``."""
-    idx = {"pg": 1, "my": 2, "sqlite": 3}[engine]
+    idx = {"pg": 1, "my": 2, "sqlite": 3, "duck": 1}[engine]
     cols = []
     for col in COLUMNS[table]:
         null = "" if col[4] else " NOT NULL"
-        cols.append(f"{col[0]} {col[idx]}{null}")
+        typ = str(col[idx])
+        if engine == "duck" and typ.startswith(("varchar", "text")):
+            typ = "VARCHAR"  # DuckDB's one string type
+        cols.append(f"{col[0]} {typ}{null}")
     cols.append("PRIMARY KEY (id)")
     tail = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4" if engine == "my" else ""
     return f"CREATE TABLE {name or table} ({', '.join(cols)}){tail}"
@@ -128,6 +137,27 @@ def mariadb(db: str | None, sql: str, *extra: str) -> list[str]:
 
 def sqlite3_cmd(path: Path | str, *commands: str, csv: bool = False) -> list[str]:
     return ["sqlite3", *(["-csv"] if csv else []), str(path), *commands]
+
+
+#: the DuckDB CLI's stand-in: ``python -c`` running each statement on the file ``argv[1]``
+#: (``argv[2]`` ``ro``: read-only), printing the first column of a last SELECT's rows
+DUCK_PY = (
+    "import duckdb,sys; c=duckdb.connect(sys.argv[1], read_only=sys.argv[2]=='ro'); "
+    "c.execute('SET enable_progress_bar=false'); "
+    "r=[c.execute(s) for s in sys.argv[3:]][-1]; "
+    "[print(x[0]) for x in (r.fetchall() if sys.argv[-1].startswith('SELECT') else [])]; "
+    "c.close()"
+)
+
+
+def duck_cmd(path: Path | str, *sql: str, read_only: bool = False) -> list[str]:
+    """A command line running ``sql`` on a DuckDB file (see :data:`DUCK_PY`)."""
+    return [sys.executable, "-c", DUCK_PY, str(path), "ro" if read_only else "rw", *sql]
+
+
+def src_file(engine: str) -> Path:
+    """The source file of a file engine."""
+    return DUCK_SRC if engine == "duck" else SQLITE_SRC
 
 
 def _quote(arg: str) -> str:
@@ -192,7 +222,8 @@ def count_rows(engine: str, db: str | Path, table: str) -> int | None:
         else:
             if not Path(db).exists():
                 return None
-            out = run(sqlite3_cmd(db, sql))
+            cmd = duck_cmd(db, sql, read_only=True) if engine == "duck" else sqlite3_cmd(db, sql)
+            out = run(cmd)
     except RuntimeError:
         return None
     return int(out.strip())
@@ -301,7 +332,7 @@ def _save_manifest(data: dict[str, dict[str, int]]) -> None:
 def _is_current(engine: str, sizes: Sizes, seed: int, manifest: dict[str, dict[str, int]]) -> bool:
     if manifest.get(engine, {}).get("seed") != seed:
         return False
-    db: str | Path = SQLITE_SRC if engine == "sqlite" else SRC_DB
+    db: str | Path = src_file(engine) if engine in FILE_ENGINES else SRC_DB
     return all(count_rows(engine, db, t) == sizes.rows(t) for t in TABLES)
 
 
@@ -369,12 +400,26 @@ def copy_pg_to_sqlite(sizes: Sizes) -> None:
     run(sqlite3_cmd(SQLITE_SRC, "VACUUM", "ANALYZE"))
 
 
+def copy_pg_to_duck(sizes: Sizes) -> None:
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    for leftover in (DUCK_SRC, Path(f"{DUCK_SRC}.wal")):
+        leftover.unlink(missing_ok=True)
+    for table in TABLES:
+        t0 = time.monotonic()
+        export = f"COPY {table} TO STDOUT (FORMAT csv, NULL '\\N')"
+        load = f"COPY {table} FROM '/dev/stdin' (FORMAT csv, NULLSTR '\\N')"
+        run(sh(psql(SRC_DB, export)) + " | " + sh(duck_cmd(DUCK_SRC, create_sql("duck", table),
+                                                            load, "CHECKPOINT")))  # fmt: skip
+        _log(f"duck: {table} {sizes.rows(table):,} rows in {time.monotonic() - t0:.1f}s")
+
+
 def use_scale(scale: float) -> None:
     """Point the source names at ``scale``'s data: scale 1.0 and e.g. 0.1 live side by side."""
-    global SRC_DB, SQLITE_SRC, MANIFEST, TAG
+    global SRC_DB, SQLITE_SRC, DUCK_SRC, MANIFEST, TAG
     TAG = tag = "" if scale == 1.0 else "_s" + format(scale, "g").replace(".", "_")
     SRC_DB = f"{DB_PREFIX}_src{tag}"
     SQLITE_SRC = DATA_DIR / f"src{tag}.db"
+    DUCK_SRC = DATA_DIR / f"src{tag}.duckdb"
     MANIFEST = DATA_DIR / f"manifest{tag}.json"
 
 
@@ -402,7 +447,7 @@ def ensure_data(
     else:
         _log("pg: cached")
     status["pg"] = "ok"
-    loaders = {"my": copy_pg_to_my, "sqlite": copy_pg_to_sqlite}
+    loaders = {"my": copy_pg_to_my, "sqlite": copy_pg_to_sqlite, "duck": copy_pg_to_duck}
     for engine in engines:
         if engine == "pg":
             continue
@@ -425,7 +470,7 @@ def ensure_data(
 
 
 def _is_current_counts(engine: str, sizes: Sizes) -> bool:
-    db: str | Path = SQLITE_SRC if engine == "sqlite" else SRC_DB
+    db: str | Path = src_file(engine) if engine in FILE_ENGINES else SRC_DB
     return all(count_rows(engine, db, t) == sizes.rows(t) for t in TABLES)
 
 
@@ -433,7 +478,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--scale", type=float, default=1.0, help="1.0 = 2M votes, 200k posts")
     ap.add_argument("--seed", type=int, default=42)
-    ap.add_argument("--engines", default=",".join(ENGINES), help="comma list of pg,my,sqlite")
+    ap.add_argument("--engines", default=",".join(ENGINES), help="comma list of pg,my,sqlite,duck")
     ap.add_argument("--force", action="store_true", help="regenerate even when cached")
     args = ap.parse_args(argv)
     engines = tuple(e.strip() for e in args.engines.split(",") if e.strip())

@@ -28,12 +28,14 @@ from pathlib import Path
 from typing import Any
 
 import datagen
-from datagen import DATA_DIR, OUT_DIR, create_sql, mariadb, psql, sqlite3_cmd
+from datagen import DATA_DIR, OUT_DIR, create_sql, duck_cmd, mariadb, psql, sqlite3_cmd
 
 SRC_DB = "dmt_bench_fc_src"
 DST_DB = "dmt_bench_fc_dst"
 SQLITE_SRC = DATA_DIR / "fc_src.db"
 SQLITE_DST = OUT_DIR / "fc_dst.db"
+DUCK_SRC = DATA_DIR / "fc_src.duckdb"
+DUCK_DST = OUT_DIR / "fc_dst.duckdb"
 TABLE = "one_row"
 ROW = "(1, 2, 3, NULL, 2, '2020-01-02 03:04:05')"
 #: start -> first row written on PostgreSQL -> PostgreSQL (issue 18)
@@ -58,12 +60,24 @@ def prepare(engines: set[str]) -> None:
         SQLITE_SRC.unlink(missing_ok=True)
         datagen.run(sqlite3_cmd(SQLITE_SRC, create("sqlite", "votes", TABLE),
                                 f"INSERT INTO {TABLE} VALUES {ROW}"))  # fmt: skip
+    if "duck" in engines:
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        _unlink_duck(DUCK_SRC)
+        datagen.run(duck_cmd(DUCK_SRC, create("duck", "votes", TABLE),
+                             f"INSERT INTO {TABLE} VALUES {ROW}"))  # fmt: skip
+
+
+def _unlink_duck(path: Path) -> None:
+    for f in (path, Path(f"{path}.wal")):
+        f.unlink(missing_ok=True)
 
 
 def config(src: str, dst: str, path: Path, state_dir: Path) -> Path:
     def side(engine: str, db: str, file: Path) -> dict[str, Any]:
         if engine == "sqlite":
             return {"type": "sqlite", "path": str(file)}
+        if engine == "duck":
+            return {"type": "duckdb", "path": str(file.with_suffix(".duckdb"))}
         return datagen.server_endpoint(engine, db)
 
     cfg = {
@@ -129,6 +143,8 @@ def one_direction(src: str, dst: str, repeat: int, state_dir: Path) -> Direction
     for _ in range(repeat):
         if dst == "sqlite":
             SQLITE_DST.unlink(missing_ok=True)
+        elif dst == "duck":
+            _unlink_duck(DUCK_DST)
         t = timed([sys.executable, "-m", "dmt", "run", "-c", str(cfg), "--output-json"])
         if t.rc != 0:
             lines = [ln for ln in t.stderr.splitlines() if ln.strip()]
@@ -142,7 +158,7 @@ def one_direction(src: str, dst: str, repeat: int, state_dir: Path) -> Direction
         res.last_row.append(out.get("last_row_s"))
         res.exit.append(t.wall)
         res.cpu.append(t.cpu)
-    db: str | Path = SQLITE_DST if dst == "sqlite" else DST_DB
+    db: str | Path = {"sqlite": SQLITE_DST, "duck": DUCK_DST}.get(dst, DST_DB)
     if datagen.count_rows(dst, db, TABLE) != 1:
         res.error = "the target does not hold the one row"
     return res
@@ -191,7 +207,7 @@ def measure(directions: list[str], repeat: int) -> dict[str, Any]:
     base = floors(repeat)
     for label, f in base.items():
         print(f"{label:<22} exit {_f(f['exit_s'])}  CPU {_f(f['cpu_s'])}")
-    for engine in engines - {"sqlite"}:
+    for engine in engines - set(datagen.FILE_ENGINES):
         datagen.run(psql(DST_DB, f"DROP TABLE IF EXISTS {TABLE}") if engine == "pg"
                     else mariadb(DST_DB, f"DROP TABLE IF EXISTS {TABLE}"))  # fmt: skip
     return {"repeat": repeat, "directions": results, "floors": base}

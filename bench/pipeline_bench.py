@@ -62,6 +62,7 @@ from datagen import (
     column_names,
     count_rows,
     create_sql,
+    duck_cmd,
     mariadb,
     psql,
     sh,
@@ -71,6 +72,8 @@ from datagen import (
 REPO = datagen.BENCH_DIR.parent
 SQLITE_DST = OUT_DIR / "dst.db"  # dmt's SQLite target
 SQLITE_REF = OUT_DIR / "ref.db"  # the reference pipe's SQLite target
+DUCK_DST = OUT_DIR / "dst.duckdb"  # dmt's DuckDB target
+DUCK_REF = OUT_DIR / "ref.duckdb"  # the reference pipe's DuckDB target
 LOG_DIR = OUT_DIR / "logs"
 STATE_DIR = OUT_DIR / "state"
 ALL_DIRECTIONS = [f"{s}-{t}" for s in ENGINES for t in ENGINES]
@@ -87,6 +90,8 @@ def endpoint(engine: str, side: str) -> dict[str, Any]:
     db = datagen.SRC_DB if side == "source" else DST_DB
     if engine in ("pg", "my"):
         return datagen.server_endpoint(engine, db)
+    if engine == "duck":
+        return {"type": "duckdb", "path": str(datagen.DUCK_SRC if side == "source" else DUCK_DST)}
     return {"type": "sqlite", "path": str(datagen.SQLITE_SRC if side == "source" else SQLITE_DST)}
 
 
@@ -132,18 +137,27 @@ def reference_pipe(src: str, dst: str, table: str) -> str:
     if "+" in table:
         return ""
     ref = f"ref_{table}"
+    # DuckDB <-> PostgreSQL: CSV, the one format both COPYs read and write (see bench/README.md)
+    null = "'\\N'"
     # source side
     if src == "pg":
-        fmt = {"pg": " (FORMAT binary)", "my": "", "sqlite": " (FORMAT csv)"}[dst]
+        fmt = {"pg": " (FORMAT binary)", "my": "", "sqlite": " (FORMAT csv)",
+               "duck": f" (FORMAT csv, NULL {null})"}[dst]  # fmt: skip
         out = psql(datagen.SRC_DB, f"COPY {table} TO STDOUT{fmt}")
+    elif src == "duck":
+        export = f"COPY {table} TO '/dev/stdout' (FORMAT csv, HEADER false, NULLSTR {null})"
+        out = duck_cmd(datagen.DUCK_SRC, export, read_only=True)
     elif src == "my":
         out = mariadb(datagen.SRC_DB, f"SELECT * FROM {table}", "--quick")
     else:
         out = sqlite3_cmd(datagen.SQLITE_SRC, f"SELECT * FROM {table}", csv=True)
     # target side
     if dst == "pg":
-        opts = {"pg": " (FORMAT binary)", "my": " (NULL 'NULL')", "sqlite": " (FORMAT csv)"}[src]
+        opts = {"pg": " (FORMAT binary)", "my": " (NULL 'NULL')", "sqlite": " (FORMAT csv)",
+                "duck": f" (FORMAT csv, NULL {null})"}[src]  # fmt: skip
         into = psql(DST_DB, f"COPY {ref} FROM STDIN{opts}")
+    elif dst == "duck":
+        into = duck_cmd(DUCK_REF, f"COPY {ref} FROM '/dev/stdin' (FORMAT csv, NULLSTR {null})")
     elif dst == "my":
         if src == "pg":
             load = _load_data(table)
@@ -170,9 +184,22 @@ def prepare_reference(dst: str, table: str) -> None:
         datagen.run(psql(DST_DB, f"DROP TABLE IF EXISTS {ref}", create_sql("pg", table, ref)))
     elif dst == "my":
         datagen.run(mariadb(DST_DB, f"DROP TABLE IF EXISTS {ref}; {create_sql('my', table, ref)}"))
+    elif dst == "duck":
+        _unlink_duck(DUCK_REF)
+        datagen.run(duck_cmd(DUCK_REF, create_sql("duck", table, ref)))
     else:
         SQLITE_REF.unlink(missing_ok=True)
         datagen.run(sqlite3_cmd(SQLITE_REF, create_sql("sqlite", table, ref)))
+
+
+def _unlink_duck(path: Path) -> None:
+    for f in (path, Path(f"{path}.wal")):
+        f.unlink(missing_ok=True)
+
+
+def dst_file(engine: str) -> Path:
+    """dmt's target file of a file engine."""
+    return DUCK_DST if engine == "duck" else SQLITE_DST
 
 
 def drop_table(engine: str, name: str) -> None:
@@ -250,6 +277,8 @@ def run_dmt(
     write_config(src, dst, table, cfg, chunk_size)
     if dst == "sqlite":
         SQLITE_DST.unlink(missing_ok=True)
+    elif dst == "duck":
+        _unlink_duck(DUCK_DST)
     with tempfile.NamedTemporaryFile("r", suffix=".time", delete=False) as tf:
         time_file = Path(tf.name)
     argv = ["/usr/bin/time", "-f", "%M %U %S", "-o", str(time_file)]
@@ -274,7 +303,7 @@ def run_dmt(
         result = json.loads(p.stdout)
     except ValueError:
         return Sample(False, p.seconds, rss_mb=rss_mb, error="stdout is not one JSON object")
-    db: str | Path = SQLITE_DST if dst == "sqlite" else DST_DB
+    db: str | Path = dst_file(dst) if dst in datagen.FILE_ENGINES else DST_DB
     counts = [count_rows(dst, db, t) for t in table.split("+")]
     rows = None if None in counts else sum(c or 0 for c in counts)
     sample = Sample(True, p.seconds, rows, result.get("copy_seconds"), rss_mb, cpu_s, p.host_cpu)
@@ -290,7 +319,7 @@ def run_reference(src: str, dst: str, table: str, expected: int, timeout: float)
         return Sample(False, p.seconds, error=f"killed after {timeout:.0f}s")
     if p.rc != 0:
         return Sample(False, p.seconds, error=f"exit {p.rc}: {_last_error(p)}")
-    db: str | Path = SQLITE_REF if dst == "sqlite" else DST_DB
+    db: str | Path = {"sqlite": SQLITE_REF, "duck": DUCK_REF}.get(dst, DST_DB)
     rows = count_rows(dst, db, f"ref_{table}")
     sample = Sample(True, p.seconds, rows, host_cpu_seconds=p.host_cpu)
     if rows != expected:
@@ -491,7 +520,7 @@ def bench_one(
         res.validation = val
     elif res.dmt and res.dmt[-1].ok and "+" not in table:
         res.error = content_check(direction, table, size, timeout)
-    if dst != "sqlite":
+    if dst not in datagen.FILE_ENGINES:
         for t in table.split("+"):
             drop_table(dst, t)
     return res
@@ -515,6 +544,7 @@ def environment() -> dict[str, Any]:
         "psql": out(["psql", "--version"]),
         "mariadb": out(["mariadb", "--version"]),
         "sqlite3": out(["sqlite3", "--version"]).split(" ")[0],
+        "duckdb": out([sys.executable, "-c", "import duckdb; print(duckdb.__version__)"]),
     }
 
 

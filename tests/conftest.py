@@ -140,8 +140,8 @@ def sample_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def endpoint(kind: str, db: str | Path) -> dict[str, Any]:
     """A config endpoint mapping for the test servers."""
-    if kind == "sqlite":
-        return {"type": "sqlite", "path": str(db)}
+    if kind in ("sqlite", "duckdb"):
+        return {"type": kind, "path": str(db)}
     if kind == "postgres":
         return {"type": "postgres", "database": db, **PG}
     return {"type": "mysql", "database": db, **MY}

@@ -1,5 +1,5 @@
 """The fidelity matrix: for each engine a table with every type dmt maps, filled with edge
-values, migrated in all nine directions and compared value by value.
+values, migrated in all sixteen directions and compared value by value.
 
 Both sides are read through dmt's own dialects (reflection + decoders) and compared in the
 canonical form of :mod:`dmt.validate.canonical`, using the *source* column's kind for both sides. The
@@ -27,9 +27,14 @@ from dmt.errors import ValidationMismatch
 from dmt.run import execute
 from dmt.validate.canonical import canonical
 from tests.conftest import MY, PG, endpoint
+from tests.support import duckdb_fidelity
 
+#: the three server and file engines the other matrices (constraints, collations, ...) share
 ENGINES = ["postgres", "mysql", "sqlite"]
 DIRECTIONS = [(s, t) for s in ENGINES for t in ENGINES]
+#: every engine: the fidelity matrix's sixteen directions
+ALL_ENGINES = [*ENGINES, "duckdb"]
+ALL_DIRECTIONS = [(s, t) for s in ALL_ENGINES for t in ALL_ENGINES]
 
 PG_DDL = """
 CREATE TABLE fidelity (
@@ -118,10 +123,11 @@ LOSSY: dict[tuple[str, str, str], dict[str | None, str | None]] = {
     },
     ("postgres", "sqlite", "f4"): {"nan": None},
     ("postgres", "sqlite", "f8"): {"nan": None},
+    **duckdb_fidelity.LOSSY,
 }
 
 #: an integer column of each source table, changed on the target to prove checksum sees it
-CHANGED = {"postgres": "i32", "mysql": "i32", "sqlite": "i"}
+CHANGED = {"postgres": "i32", "mysql": "i32", "sqlite": "i", "duckdb": "i32"}
 
 # ---------------------------------------------------------------------------------- databases
 
@@ -137,6 +143,8 @@ class Databases:
             return endpoint("postgres", self.pg())
         if engine == "mysql":
             return endpoint("mysql", self.my())
+        if engine == "duckdb":
+            return duckdb_fidelity.endpoint(self.tmp / f"{uuid.uuid4().hex[:10]}.duckdb")
         return endpoint("sqlite", self.tmp / f"{uuid.uuid4().hex[:10]}.db")
 
 
@@ -149,7 +157,9 @@ def dbs(
 
 def run_sql(ep: dict[str, Any], statements: list[str]) -> None:
     """Run raw SQL on an endpoint (test setup, not through dmt)."""
-    if ep["type"] == "sqlite":
+    if ep["type"] == "duckdb":
+        duckdb_fidelity.run_sql(ep["path"], statements)
+    elif ep["type"] == "sqlite":
         c = sqlite3.connect(ep["path"])
         for sql in statements:
             c.execute(sql)
@@ -201,6 +211,7 @@ SOURCES: dict[str, tuple[str, list[str]]] = {
     "postgres": (PG_DDL, PG_ROWS),
     "mysql": (MY_DDL, MY_ROWS),
     "sqlite": (SQLITE_DDL, SQLITE_ROWS),
+    "duckdb": (duckdb_fidelity.DDL, duckdb_fidelity.ROWS),
 }
 
 
@@ -226,7 +237,9 @@ def config(src: dict[str, Any], dst: dict[str, Any], state: Path) -> Any:
     )
 
 
-@pytest.mark.parametrize(("src", "dst"), DIRECTIONS, ids=[f"{s}->{t}" for s, t in DIRECTIONS])
+@pytest.mark.parametrize(
+    ("src", "dst"), ALL_DIRECTIONS, ids=[f"{s}->{t}" for s, t in ALL_DIRECTIONS]
+)
 def test_every_value_survives(
     src: str, dst: str, sources: dict[str, dict[str, Any]], dbs: Databases, tmp_path: Path
 ) -> None:

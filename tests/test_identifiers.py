@@ -1,5 +1,5 @@
 """Identifiers that need quoting — reserved words, spaces, quotes, mixed case, unicode, ``%``,
-a name at PostgreSQL's 63-byte limit — copied in all nine directions."""
+a name at PostgreSQL's 63-byte limit — copied in all sixteen directions."""
 
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ import pytest
 from dmt.config import build_config
 from dmt.dialects.base import get_dialect
 from dmt.run import execute
-from tests.test_fidelity import DIRECTIONS, ENGINES, Databases, dbs, read
+from tests.test_fidelity import ALL_DIRECTIONS, ALL_ENGINES, Databases, dbs, read
 
 __all__ = ["dbs"]  # the fidelity matrix's fixture, shared
 
 TABLE = "Order Details \"Q\" 'x' ünï %s"
 LONG = "c" * 63
 COLUMNS = ["select", "Mixed Case", 'a"b', "a`b", "ünï", "50%", LONG]
-TYPES = {"postgres": "integer", "mysql": "int", "sqlite": "INTEGER"}
+TYPES = {"postgres": "integer", "mysql": "int", "sqlite": "INTEGER", "duckdb": "INTEGER"}
 
 
 def create(engine: str, ep: dict[str, Any]) -> None:
@@ -49,14 +49,16 @@ def create(engine: str, ep: dict[str, Any]) -> None:
 @pytest.fixture(scope="module")
 def sources(dbs: Databases) -> dict[str, dict[str, Any]]:
     out = {}
-    for engine in ENGINES:
+    for engine in ALL_ENGINES:
         ep = dbs.new(engine)
         create(engine, ep)
         out[engine] = ep
     return out
 
 
-@pytest.mark.parametrize(("src", "dst"), DIRECTIONS, ids=[f"{s}->{t}" for s, t in DIRECTIONS])
+@pytest.mark.parametrize(
+    ("src", "dst"), ALL_DIRECTIONS, ids=[f"{s}->{t}" for s, t in ALL_DIRECTIONS]
+)
 def test_quoted_names_copy(
     src: str, dst: str, sources: dict[str, dict[str, Any]], dbs: Databases, tmp_path: Path
 ) -> None:

@@ -29,9 +29,11 @@ class DataPathHooks(SqlDialect):
     text_copy_out: ClassVar[bool] = False
     #: loads tab-separated text with backslash escapes and ``\N`` for NULL (:meth:`load_tsv`)
     tsv_load: ClassVar[bool] = False
-    #: the library that reads this engine into Arrow batches: "connectorx", "adbc" or None
+    #: the library that reads this engine into Arrow batches: "connectorx", "adbc" (or
+    #: "native": the engine's own driver returns Arrow, :meth:`columnar_fetch`) or None
     columnar_reader: ClassVar[str | None] = None
-    #: the library that loads Arrow batches into this engine: "adbc" or None
+    #: the library that loads Arrow batches into this engine: "adbc", "tsv" (LOAD DATA of
+    #: :meth:`columnar_encode`'s text), "native" (:meth:`columnar_write`) or None
     columnar_writer: ClassVar[str | None] = None
 
     def type_base(self, sql_type: str) -> str:
@@ -88,6 +90,20 @@ class DataPathHooks(SqlDialect):
 
     def columnar_connect(self) -> Any:
         """A new ADBC connection (``columnar_reader`` or ``columnar_writer`` "adbc")."""
+        raise NotImplementedError
+
+    def columnar_fetch(self, conn: Any, sql: str) -> pa.Table:
+        """The whole result of ``sql`` as an Arrow table, on a :meth:`columnar_connect`
+        connection (ADBC's cursor; a "native" reader overrides it)."""
+        with conn.cursor() as cur:
+            cur.execute(sql)
+            table = cur.fetch_arrow_table()
+        conn.commit()
+        return table
+
+    def columnar_write(self, conn: Any, table: Table, payload: pa.Table) -> int:
+        """Load an Arrow batch on the pipeline's own (target) connection and commit; return
+        the rows written (a "native" :attr:`columnar_writer`)."""
         raise NotImplementedError
 
     def columnar_kind(self, sql_type: str) -> str | None:

@@ -52,6 +52,7 @@ ENGINES: dict[str, Engine] = {
             user="root",
         ),
         Engine("sqlite", "SQLite", ("sqlite3",), "dmt.dialects.sqlite:SQLiteDialect", file=True),
+        Engine("duckdb", "DuckDB", ("duck",), "dmt.dialects.duckdb:DuckDBDialect", file=True),
         Engine(
             "generic",
             "SQLAlchemy",

@@ -1,9 +1,10 @@
 """The columnar data path: Arrow batches read in C or Rust, written by ADBC ingest.
 
 The source's ``columnar_reader`` reads it (connectorx for MySQL and SQLite, the ADBC driver for
-PostgreSQL); a target with ``columnar_writer`` "adbc" loads it by ADBC ingest (PostgreSQL:
-binary COPY built in C++; SQLite: prepared inserts in one transaction, in C), one with "tsv"
-(MySQL) by LOAD DATA of the tab-separated text its ``columnar_encode`` builds. Rows never
+PostgreSQL, DuckDB's own driver: "native"); a target with ``columnar_writer`` "adbc" loads it
+by ADBC ingest (PostgreSQL: binary COPY built in C++; SQLite: prepared inserts in one
+transaction, in C), one with "tsv" (MySQL) by LOAD DATA of the tab-separated text its
+``columnar_encode`` builds, one with "native" (DuckDB) by its own ``columnar_write``. Rows never
 become Python objects, which is what lets MySQL -> PostgreSQL pass PyMySQL's pure-Python
 ceiling.
 
@@ -63,7 +64,7 @@ log = logging.getLogger("dmt.pipeline")
 FIRST_ROWS = 4  # the first batch of a table: its rows may be of any width
 RANGE_BATCHES = 4  # batches one connectorx query streams (see ArrowPath.min_range_rows)
 #: the target's ``columnar_writer`` -> how a batch is loaded, as the path's name says it
-_WRITERS = {"adbc": "adbc ingest", "tsv": "load data"}
+_WRITERS = {"adbc": "adbc ingest", "tsv": "load data", "native": "native insert"}
 
 
 class ArrowPath:
@@ -249,14 +250,11 @@ class ArrowPath:
     ) -> tuple[str | None, pa.Table | None]:
         sql = self._select(job, last, upper, limit)
         try:
-            if self.reader == "adbc":
+            if self.reader != "connectorx":
                 conn = self._readers.take()
                 try:
                     self.source.columnar_begin(conn)  # inside the run's snapshot, if any
-                    with conn.cursor() as cur:
-                        cur.execute(sql)
-                        table = cur.fetch_arrow_table()
-                    conn.commit()
+                    table = self.source.columnar_fetch(conn, sql)
                 except BaseException:
                     self._readers.discard(conn)
                     raise
@@ -287,6 +285,8 @@ class ArrowPath:
         if self.writer == "tsv":  # on the pipeline's own connection; the dialect commits
             data = tsv_bytes(payload)
             return self.target.load_tsv(conn, job.target, lambda f: f.write(data), payload.num_rows)
+        if self.writer == "native":  # on the pipeline's own connection, like "tsv"
+            return self.target.columnar_write(conn, job.target, payload)
         with self.target.exclusive_writes():
             adbc = self._writers.take()
             self._writing[id(conn)] = adbc

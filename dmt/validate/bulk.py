@@ -87,14 +87,11 @@ class BulkReader:
         return BulkReader(self.dialect, self.table, self.key, self.kinds)
 
     def _fetch(self, sql: str) -> pa.Table:
-        if self.dialect.columnar_reader == "adbc":
+        if self.dialect.columnar_reader != "connectorx":
             if self._conn is None:
                 self._conn = self.dialect.columnar_connect()
             try:
-                with self._conn.cursor() as cur:
-                    cur.execute(sql)
-                    table = cur.fetch_arrow_table()
-                self._conn.commit()
+                table = self.dialect.columnar_fetch(self._conn, sql)
             except BaseException:
                 self.close()  # a failed connection is not reused
                 raise

@@ -72,6 +72,13 @@ DDL = {
         "CREATE TABLE texts (k VARCHAR(60) PRIMARY KEY, v INT)",
         "CREATE TABLE nokey (x INT, y VARCHAR(20))",
     ],
+    "duckdb": [
+        "CREATE TABLE ints (id BIGINT PRIMARY KEY, v VARCHAR, n DECIMAL(12,3), ts TIMESTAMP)",
+        "CREATE TABLE pairs (a INTEGER, b BIGINT, v VARCHAR, PRIMARY KEY (a, b), "
+        "CONSTRAINT pairs_ints FOREIGN KEY (b) REFERENCES ints (id))",
+        "CREATE TABLE texts (k VARCHAR PRIMARY KEY, v INTEGER)",
+        "CREATE TABLE nokey (x INTEGER, y VARCHAR)",
+    ],
 }
 INDEX_DDL = [
     "CREATE INDEX ints_v ON ints (v)",
@@ -112,6 +119,8 @@ def fill(kind: str, db: str | Path, scale: int = 1) -> None:
             c.commit()
         finally:
             c.close()
+    elif kind == "duckdb":
+        _fill_duckdb(db, data)
     else:
         c2 = sqlite3.connect(db)
         try:
@@ -126,6 +135,24 @@ def fill(kind: str, db: str | Path, scale: int = 1) -> None:
             c2.close()
 
 
+def _fill_duckdb(db: str | Path, data: dict[str, list[tuple[Any, ...]]]) -> None:
+    import duckdb
+    import pyarrow as pa
+
+    c = duckdb.connect(str(db))
+    try:
+        for sql in DDL["duckdb"] + INDEX_DDL:
+            c.execute(sql)
+        for t in TABLES:  # parents first: DuckDB checks the foreign key on every insert
+            rows = data[t]
+            batch = pa.table({f"c{i}": [r[i] for r in rows] for i in range(len(rows[0]))})
+            c.register("batch", batch)
+            c.execute(f"INSERT INTO {t} SELECT * FROM batch")
+            c.unregister("batch")
+    finally:
+        c.close()
+
+
 def _sqlite_value(v: Any) -> Any:
     if isinstance(v, dt.datetime):
         return v.isoformat(" ")
@@ -137,8 +164,8 @@ def _sqlite_value(v: Any) -> Any:
 @contextmanager
 def fresh_db(kind: str, tmp: Path) -> Iterator[str]:
     """A new empty database (a file path for SQLite), dropped afterwards."""
-    if kind == "sqlite":
-        yield str(tmp / f"{uuid.uuid4().hex[:8]}.db")
+    if kind in ("sqlite", "duckdb"):
+        yield str(tmp / f"{uuid.uuid4().hex[:8]}.{kind}")
         return
     name = f"dmt_t_{uuid.uuid4().hex[:10]}"
     try:
