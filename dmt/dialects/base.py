@@ -71,6 +71,9 @@ class Dialect(DataPathHooks, SessionHooks):
     max_bind_params: ClassVar[int] = 65535
     #: the most writer connections that help; None: no limit beyond the knob's bounds
     max_writers: ClassVar[int | None] = None
+    #: rows a one-writer target loads in one transaction while more batches wait (its write
+    #: paths' commits wait on a held connection: :meth:`hold_commits`); 0: each batch commits
+    commit_rows: ClassVar[int] = 0
     #: the heading of this engine's column in docs/type-mapping.md
     title: ClassVar[str] = ""
     #: declared types of this engine that docs/type-mapping.md shows mapped to every target
@@ -262,6 +265,15 @@ class Dialect(DataPathHooks, SessionHooks):
     def write_rows(self, conn: Any, table: Table, rows: Sequence[Row]) -> int:
         """Load ``rows`` through the native bulk path and commit; return rows written."""
         raise NotImplementedError
+
+    def hold_commits(self, conn: Any) -> None:
+        """Make the write paths' commits on the writer connection ``conn`` wait for
+        :meth:`commit_held` (only called where :attr:`commit_rows` is set)."""
+        raise NotImplementedError
+
+    def commit_held(self, conn: Any) -> None:
+        """Commit what the write paths loaded on a held connection since its last commit."""
+        conn.commit()
 
     def begin_load(self, conn: Any) -> None:
         """Session settings for a writer connection (e.g. SQLite pragmas)."""

@@ -34,6 +34,7 @@ from dmt.pipeline.checkpoints import Checkpoints
 from dmt.pipeline.chunks import plan_chunks
 from dmt.pipeline.executor import Executor, KeyRangeTasks, ThreadExecutor
 from dmt.pipeline.failures import planning_failed, with_key_range, write_failed
+from dmt.pipeline.groupcommit import GroupCommit
 from dmt.pipeline.knobs import Knobs, KnobUpdates
 from dmt.pipeline.reading import RangeReader
 from dmt.pipeline.stall import StallWatch
@@ -101,6 +102,7 @@ class Pipeline:
         )
         self.stop.on_set(self.queue.abort)
         self.tracker = ChunkTracker(self._on_chunk_committed, self._on_table_done)
+        self.group = GroupCommit(target, lambda: len(self.queue), self.tracker.batch_written)
         self.pool = DynamicWriterPool(
             self.queue,
             connect=self._writer_connect,
@@ -258,10 +260,12 @@ class Pipeline:
     def _writer_connect(self) -> Any:
         conn = self.target.connect()
         self.target.begin_load(conn)
+        self.group.begin(conn)
         return conn
 
     def _writer_disconnect(self, conn: Any) -> None:
         try:
+            self.group.end(conn, self.pool.skip_writes.is_set(), lambda e: self._fail(e, None))
             self.target.end_load(conn)
         finally:
             _close(conn)
@@ -292,7 +296,7 @@ class Pipeline:
         self.counters.record_write(n, batch.nbytes, secs, job.source.name)
         self.tracker.add_write(batch.job, secs)
         self.reporter.advance(batch.job.source.name, n, batch.nbytes)
-        self.tracker.batch_written(batch, n)
+        self.group.wrote(conn, batch, n)
         self.updates.drain(table_start=False)
 
     # ------------------------------------------------------------------ callbacks

@@ -19,6 +19,7 @@ class Connection:
     def __init__(self, raw: Any) -> None:
         self.raw = raw
         self._in_tx = False
+        self.held = False  # commit() waits for flush() (the writer's group commit)
 
     def cursor(self) -> Cursor:
         return Cursor(self)
@@ -34,6 +35,11 @@ class Connection:
         return self.run(sql, params)
 
     def commit(self) -> None:
+        if not self.held:
+            self.flush()
+
+    def flush(self) -> None:
+        """Commit the transaction, held or not."""
         if self._in_tx:
             self._in_tx = False
             self.raw.commit()

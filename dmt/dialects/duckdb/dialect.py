@@ -38,6 +38,9 @@ class DuckDBDialect(DuckDBColumnar):
     #: one writer: DuckDB runs one write transaction's commit at a time, and two writers
     #: appending to one table conflict
     max_writers = 1
+    #: one row group: a transaction of fewer rows goes through the write-ahead log (written
+    #: twice), one of a row group or more is written to the file directly
+    commit_rows = 122_880
     sample_types = SAMPLE_TYPES
 
     # ------------------------------------------------------------------ schema
@@ -71,8 +74,14 @@ class DuckDBDialect(DuckDBColumnar):
         table.foreign_keys = []
         return warnings
 
+    def hold_commits(self, conn: Any) -> None:
+        conn.held = True
+
+    def commit_held(self, conn: Any) -> None:
+        conn.flush()
+
     def begin_load(self, conn: Any) -> None:
-        """Batches are committed as they come (a few MB each), each into the write-ahead log;
+        """Transactions of fewer than a row group go into the write-ahead log;
         past ``checkpoint_threshold`` (16 MB) DuckDB rewrites the table's new row groups on
         the next commit, ever larger ones as the table grows (posts: 3 s a commit by the
         end). During the load the log is checkpointed once, at the end."""
