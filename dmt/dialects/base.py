@@ -267,8 +267,7 @@ class Dialect(DataPathHooks, SessionHooks):
         raise NotImplementedError
 
     def hold_commits(self, conn: Any) -> None:
-        """Make the write paths' commits on the writer connection ``conn`` wait for
-        :meth:`commit_held` (only called where :attr:`commit_rows` is set)."""
+        """Make the write paths' commits on ``conn`` wait for :meth:`commit_held`."""
         raise NotImplementedError
 
     def commit_held(self, conn: Any) -> None:
