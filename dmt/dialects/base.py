@@ -113,6 +113,16 @@ class Dialect(DataPathHooks, SessionHooks):
     def close_snapshot(self) -> None:
         """End the snapshot :meth:`open_snapshot` opened."""
 
+    def shared_snapshot(self) -> str | None:
+        """What another process passes to :meth:`join_snapshot` to read the run's snapshot:
+        ``""`` when its plain connections already read it (the copied tables are held still),
+        None when it cannot (no snapshot, or one only this process's lent connections hold)."""
+        held = self.in_snapshot and self.snapshot_holds_writers and self.columnar_in_snapshot
+        return "" if held else None
+
+    def join_snapshot(self, token: str) -> None:
+        """Read, in this process, the snapshot another process opened (:meth:`shared_snapshot`)."""
+
     def snapshot_exceptions(self, table: Table) -> str | None:
         """Why rows of ``table`` are not read from the run's snapshot, or None."""
         return None

@@ -116,6 +116,7 @@ def context(
             "tables_total": m.tables_total,
         },
         "bottleneck": bottleneck(m),
+        "cluster": {"nodes": m.nodes, "cpus": m.cpu_count},
         "throughput_noise_percent": round(ctl.noise() * 100, 2),
         "candidates": [
             {

@@ -1,0 +1,72 @@
+"""``migration.executor`` and the ``ray:`` section: defaults, bad values, Ray missing, and Ray
+never imported by a run that does not ask for it. Unit tests: no database, no cluster."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dmt.config import build_config
+from dmt.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def raw(**sections: Any) -> dict[str, Any]:
+    return {"source": {"type": "sqlite", "path": "a.db"}, "target": {"type": "sqlite",
+            "path": "b.db"}, **sections}  # fmt: skip
+
+
+def test_threads_by_default_and_ray_when_asked() -> None:
+    cfg = build_config(raw())
+    assert (cfg.migration.executor, cfg.ray.address, cfg.ray.range_retries) == ("threads", "auto", 3)
+    cfg = build_config(raw(migration={"executor": "ray"}, ray={"address": "ray://head:10001",
+                                                                "range_retries": 0}))  # fmt: skip
+    assert (cfg.migration.executor, cfg.ray.address, cfg.ray.range_retries) == (
+        "ray", "ray://head:10001", 0)  # fmt: skip
+    for address in ("local", "10.1.2.3:6379", "auto"):
+        assert build_config(raw(migration={"executor": "ray"}, ray={"address": address}))
+
+
+@pytest.mark.parametrize(
+    ("sections", "message"),
+    [
+        ({"migration": {"executor": "spark"}}, "migration.executor: `spark`"),
+        ({"migration": {"executor": "ray"}, "ray": {"address": "http://x"}},
+         "ray.address: `http://x` is not `auto`, `local`"),
+        ({"ray": {"adress": "auto"}}, "did you mean `address`"),
+        ({"ray": {"range_retries": -1}}, "ray.range_retries"),
+    ],
+)  # fmt: skip
+def test_bad_values_name_their_key(sections: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")) as info:
+        build_config(raw(**sections))
+    assert info.value.exit_code == 1
+
+
+def test_ray_missing_is_a_config_error_naming_the_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # how Python sees a package not installed
+    with pytest.raises(ConfigError) as info:
+        build_config(raw(migration={"executor": "ray"}))
+    assert str(info.value) == (
+        'migration.executor: `ray` needs Ray installed: pip install "dmt[ray]"'
+    )
+    assert build_config(raw())  # the thread executor does not need it
+
+
+def test_a_run_with_threads_never_imports_ray(tmp_path: Path) -> None:
+    code = (
+        "import sys\nfrom dmt.config import build_config\nfrom dmt.run import Migration\n"
+        "import dmt.cli\n"
+        f"cfg = build_config({raw()!r})\nMigration(cfg)\n"
+        "assert 'ray' not in sys.modules, 'ray imported'\n"
+        f"cfg = build_config({raw(migration={'executor': 'ray'})!r})\n"
+        "assert 'ray' not in sys.modules, 'ray imported by the config'\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                       text=True, timeout=120, stdin=subprocess.DEVNULL)  # fmt: skip
+    assert r.returncode == 0, r.stderr
