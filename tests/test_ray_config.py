@@ -23,7 +23,11 @@ def raw(**sections: Any) -> dict[str, Any]:
 
 def test_threads_by_default_and_ray_when_asked() -> None:
     cfg = build_config(raw())
-    assert (cfg.migration.executor, cfg.ray.address, cfg.ray.range_retries) == ("threads", "auto", 3)
+    assert (cfg.migration.executor, cfg.ray.address, cfg.ray.range_retries) == (
+        "threads",
+        "auto",
+        3,
+    )
     cfg = build_config(raw(migration={"executor": "ray"}, ray={"address": "ray://head:10001",
                                                                 "range_retries": 0}))  # fmt: skip
     assert (cfg.migration.executor, cfg.ray.address, cfg.ray.range_retries) == (
@@ -70,3 +74,24 @@ def test_a_run_with_threads_never_imports_ray(tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
                        text=True, timeout=120, stdin=subprocess.DEVNULL)  # fmt: skip
     assert r.returncode == 0, r.stderr
+
+
+def test_plan_says_what_the_ray_tasks_read(tmp_path: Path) -> None:
+    import sqlite3
+
+    from dmt.plan import make_plan
+    from dmt.report import plan_text
+
+    src = tmp_path / "a.db"
+    with sqlite3.connect(src) as c:
+        c.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+    ends = {"source": {"type": "sqlite", "path": str(src)},
+            "target": {"type": "sqlite", "path": str(tmp_path / "b.db")}}  # fmt: skip
+    for migration, said in (
+        ({"executor": "ray"}, "Executor: ray (the driver holds the copied tables still"),
+        ({"executor": "ray", "consistency": "none"},
+         "Executor: ray (each task reads what is committed when it runs)"),
+    ):  # fmt: skip
+        text = plan_text(make_plan(build_config({**ends, "migration": migration})).to_dict())
+        assert said in text
+    assert "Executor" not in plan_text(make_plan(build_config(ends)).to_dict())

@@ -17,6 +17,7 @@ import yaml
 
 from dmt.config import build_config
 from dmt.run import execute
+from tests.conftest import PG
 from tests.support.killing import (
     Moment,
     assert_skipped_done_chunks,
@@ -164,3 +165,32 @@ def test_resume_after_the_driver_was_killed(
     later = read_state(tmp_path / "state")
     assert later.done == len(later.chunks) and later.rows_done == 22_000
     assert_skipped_done_chunks(at_kill, later)  # done ranges never again; those in flight again
+
+
+def test_a_range_failing_past_the_limit_fails_the_run_naming_it(
+    gcs: str, src: str, pg_dbs: Callable[[], str], tmp_path: Path
+) -> None:
+    import psycopg
+
+    dst = pg_dbs()
+    with psycopg.connect(dbname=dst, **PG) as c:  # every write to `s` loses its connection
+        c.execute("CREATE TABLE s (k text PRIMARY KEY, x int)")
+        c.execute(
+            "CREATE FUNCTION cut() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NEW; END $$"
+        )
+        c.execute("CREATE TRIGGER cut BEFORE INSERT ON s FOR EACH ROW EXECUTE FUNCTION cut()")
+    cfg = tmp_path / "c.yaml"
+    raw = {
+        "source": {"type": "postgres", "database": src, "host": "127.0.0.1", "user": "postgres"},
+        "target": {"type": "postgres", "database": dst, "host": "127.0.0.1", "user": "postgres"},
+        "migration": {"state_dir": str(tmp_path / "state"), "executor": "ray", "chunk_size": 1000,
+                      "target_mode": "append", "include_tables": ["s"]},
+        "ray": {"address": gcs, "range_retries": 1}, "ai": {"provider": "none"},
+    }  # fmt: skip
+    cfg.write_text(yaml.safe_dump(raw))
+    r = run_cli("run", "-c", str(cfg))
+    assert r.returncode == 3, r.stderr
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: table `s` chunk ") and "copied 2 time(s) without success" in last
+    assert "copying the range again (retry 1 of 1" in r.stderr

@@ -92,6 +92,7 @@ class ClusterPipeline(Pipeline):
         self.digests: dict[tuple[str, int, int], str] = {}
         self.nodes: dict[str, tuple[float, float]] = {}  # node -> (CPU %, memory %), latest
         self.max_in_flight = 0
+        self.timings: list[dict[str, Any]] = []  # per range done (bench/ray_bench.py reads them)
 
     writer_target = property(lambda self: self.slots.limit)
 
@@ -192,6 +193,9 @@ class ClusterPipeline(Pipeline):
         for reason, n in out["conversions"].items():
             self.values.add(reason, n)
         self.digests[(name, chunk.index, len(chunk.planned()))] = out["digest"]
+        self.timings.append({"table": name, "chunk": chunk.index, "rows": out["rows"],
+                             "bytes": out["bytes"], "seconds": out["seconds"], "read": reads,
+                             "write": writes, "node": out["node"]})  # fmt: skip
         self.nodes[out["node"]] = (out["cpu"], out["memory"])
         rows = out["rows"]
         self.tracker.chunk_read(job, chunk, 1)
