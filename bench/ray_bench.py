@@ -10,10 +10,11 @@ Each run is ``Migration(cfg).execute()`` with ``validate: none`` and ``writers``
 (threads: the writer pool; Ray: ranges in flight, the cluster having as many CPUs). The figure
 compared is the copy's own time (``copy_seconds``: planning, dispatch, rows moved; Ray joins
 its cluster before the clock starts, as a run joins a running cluster), median of the
-repeats; the overhead ratio is Ray's over the threads'. The Ray runs' per-range timings
-(rows, seconds, time in the source's read and the target's write) feed the scaling model of
-docs/distributed.md; everything goes to ``bench/out/ray_bench.json``. The last Ray copy is
-checked against the source (``dmt validate --mode checksum``, untimed).
+repeats after one cold run of each (reported apart: Ray starts its worker processes then,
+and both import their drivers); the overhead ratio is Ray's over the threads'. The Ray
+runs' per-range timings (rows, seconds, time in the source's read and the target's write)
+feed the scaling model of docs/distributed.md; everything goes to ``bench/out/ray_bench.json``.
+The last Ray copy is checked against the source (``dmt validate --mode checksum``, untimed).
 """
 
 from __future__ import annotations
@@ -99,12 +100,17 @@ def main() -> int:
     ctx = ray.init(num_cpus=args.writers, include_dashboard=False, log_to_driver=False,
                    _node_ip_address="127.0.0.1")  # fmt: skip
     runs: dict[str, list[dict[str, Any]]] = {"threads": [], "ray": []}
+    cold: dict[str, float] = {}
     try:
         address = str(ctx.address_info["gcs_address"])  # type: ignore[attr-defined]
-        for i in range(args.repeat):
+        for i in range(args.repeat + 1):
             order = ("threads", "ray") if i % 2 == 0 else ("ray", "threads")
             for executor in order:
                 r = one(executor, args.writers, args.chunk_size, address)
+                if i == 0:  # cold: Ray starts its worker processes, both import their drivers
+                    cold[executor] = r["copy_seconds"]
+                    print(f"{executor:8s} cold run: copy {r['copy_seconds']:.2f}s", flush=True)
+                    continue
                 runs[executor].append(r)
                 took = f"copy {r['copy_seconds']:.2f}s (wall {r['wall_seconds']:.2f}s)"
                 print(f"{executor:8s} run {i + 1}: {took}, {r['rows']:,} rows", flush=True)
@@ -119,7 +125,10 @@ def main() -> int:
     print("per-range figures: " + ", ".join(f"{k} {v:,.1f}" for k, v in figures.items()))
     out = Path(datagen.OUT_DIR) / "ray_bench.json"
     out.parent.mkdir(parents=True, exist_ok=True)
+    print(f"cold runs (not in the medians): threads {cold['threads']:.2f}s, ray "
+          f"{cold['ray']:.2f}s")  # fmt: skip
     out.write_text(json.dumps({"args": vars(args), "median_copy_seconds": med, "ratio": ratio,
+                               "cold_copy_seconds": cold,
                                "model": figures, "runs": runs}, indent=1))  # fmt: skip
     check = datagen.run([sys.executable, "-m", "dmt", "validate", "--mode", "checksum", "-c",
                          str(_validate_config())], timeout=1800)  # fmt: skip

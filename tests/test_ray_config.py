@@ -95,3 +95,19 @@ def test_plan_says_what_the_ray_tasks_read(tmp_path: Path) -> None:
         text = plan_text(make_plan(build_config({**ends, "migration": migration})).to_dict())
         assert said in text
     assert "Executor" not in plan_text(make_plan(build_config(ends)).to_dict())
+
+
+def test_the_ai_sees_the_cluster_shape() -> None:
+    from dmt.pipeline.stats import PipelineCounters
+    from dmt.tuning.controller import Controller, ControllerSettings
+    from dmt.tuning.metrics import HostSample, MetricsCollector
+    from dmt.tuning.prompt import context
+
+    def host() -> HostSample:
+        return HostSample(100.0, 40.0, 40.0, 30.0, 1000.0, cpu_count=12, nodes=3)
+
+    m = MetricsCollector(PipelineCounters().snapshot, host=host).collect()
+    ctl = Controller(ControllerSettings.for_interval(30.0, 128, "table", 2, None))
+    seen = context(m, ctl, [])
+    assert seen["cluster"] == {"nodes": 3, "cpus": 12}
+    assert m.to_dict()["nodes"] == 3

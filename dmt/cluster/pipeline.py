@@ -34,6 +34,10 @@ log = logging.getLogger("dmt.pipeline")
 
 #: seconds the dispatch loop waits for a task before it looks at the update slot again
 POLL = 0.2
+#: a task reads its range in batches of at least this many parts of chunk_size, so that its
+#: reads overlap its writes (the thread pipeline overlaps whole ranges instead)
+BATCHES_PER_RANGE = 4
+MIN_BATCH_ROWS = 1000
 
 
 class Slots:
@@ -119,11 +123,16 @@ class ClusterPipeline(Pipeline):
                         return
                     self.slots.wait(POLL)  # every slot is another table's
                     continue
+                finished = []
                 for ref in self.session.wait(list(pending), POLL):
                     chunk, attempt = pending.pop(ref)
                     self.slots.give()
                     self._in_flight(-1)
-                    self._outcome(conn, job, chunk, attempt, self.session.outcome(ref), again)
+                    finished.append((chunk, attempt, self.session.outcome(ref)))
+                if finished:  # a freed slot takes the next range before the bookkeeping
+                    self._dispatch(job, tasks, pending, again)
+                for chunk, attempt, out in finished:
+                    self._outcome(conn, job, chunk, attempt, out, again)
         finally:
             for ref in pending:  # stopped: a range in flight stays started, a resume redoes it
                 self.session.cancel(ref)
@@ -145,7 +154,8 @@ class ClusterPipeline(Pipeline):
                 return True
             if self.checkpoints is not None:
                 self.checkpoints.chunk_started(job, item[0])
-            ref = self.session.submit(job.source.name, item[0], k.chunk_size, k.batch_bytes())
+            rows = max(MIN_BATCH_ROWS, k.chunk_size // BATCHES_PER_RANGE)
+            ref = self.session.submit(job.source.name, item[0], rows, k.batch_bytes())
             pending[ref] = item
             self._in_flight(1)
         return len(tasks) == 0

@@ -117,7 +117,7 @@ def copy_range(
                 table, chunk.describe(),
             )  # fmt: skip
         try:
-            _copy(source, target, path, job, chunk, max_rows, max_bytes, out)
+            _copy(spec.run, source, target, path, job, chunk, max_rows, max_bytes, out)
         finally:
             if path is not None:
                 path.close()
@@ -143,25 +143,86 @@ def describe(exc: BaseException, table: str, chunk: Chunk) -> dict[str, Any]:
 
 
 def _copy(
-    source: Dialect, target: Dialect, path: Any, job: TableJob, chunk: Chunk, max_rows: int,
-    max_bytes: int, out: dict[str, Any],
+    run: str, source: Dialect, target: Dialect, path: Any, job: TableJob, chunk: Chunk,
+    max_rows: int, max_bytes: int, out: dict[str, Any],
 ) -> None:  # fmt: skip
     digest = hashlib.blake2b(digest_size=16)
-    sconn = source.connect()
+    kept = _take_kept(run) or _Kept(run, target)
     try:
-        tconn = target.connect()
-        try:
-            target.begin_load(tconn)
-            try:
-                _pump(source, target, path, sconn, tconn, job, chunk, max_rows, max_bytes, out,
-                      digest)  # fmt: skip
-            finally:
-                target.end_load(tconn)
-        finally:
-            tconn.close()
-    finally:
-        sconn.close()
+        sconn, tconn = kept.open(source)
+        _pump(source, target, path, sconn, tconn, job, chunk, max_rows, max_bytes, out, digest)
+    except BaseException:
+        kept.close()  # a connection that failed is never lent again
+        raise
+    _keep(kept)
     out["digest"] = digest.hexdigest()
+
+
+#: seconds a worker process keeps its connections after a task, for the run's next task
+KEEP_SECONDS = 3.0
+
+
+class _Kept:
+    """One worker's source and target connections, lent from one task of a run to the next
+    (as a reader thread and a writer keep theirs from range to range), closed once idle."""
+
+    def __init__(self, run: str, target: Dialect) -> None:
+        self.run = run
+        self.target = target
+        self.conns: tuple[Any, Any] | None = None
+        self.timer: threading.Timer | None = None
+
+    def open(self, source: Dialect) -> tuple[Any, Any]:
+        if self.conns is None:
+            sconn = source.connect()
+            try:
+                tconn = self.target.connect()
+                self.target.begin_load(tconn)
+            except BaseException:
+                sconn.close()
+                raise
+            self.conns = (sconn, tconn)
+        return self.conns
+
+    def close(self) -> None:
+        conns, self.conns = self.conns, None
+        if conns is None:
+            return
+        for conn, end in ((conns[1], self.target.end_load), (conns[0], None)):
+            with contextlib.suppress(Exception):  # a broken connection: nothing to undo
+                if end is not None:
+                    end(conn)
+            with contextlib.suppress(Exception):
+                conn.close()
+
+
+_KEPT: list[_Kept] = []  # at most one: a worker runs one task at a time
+
+
+def _take_kept(run: str) -> _Kept | None:
+    with _LOCK:
+        kept = _KEPT.pop() if _KEPT else None
+    if kept is not None and kept.timer is not None:
+        kept.timer.cancel()
+    if kept is not None and kept.run != run:
+        kept.close()
+        return None
+    return kept
+
+
+def _keep(kept: _Kept) -> None:
+    def expire() -> None:
+        with _LOCK:
+            if kept not in _KEPT:
+                return
+            _KEPT.remove(kept)
+        kept.close()
+
+    kept.timer = threading.Timer(KEEP_SECONDS, expire)
+    kept.timer.daemon = True
+    with _LOCK:
+        _KEPT.append(kept)
+    kept.timer.start()
 
 
 _DONE = object()
