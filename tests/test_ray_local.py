@@ -70,7 +70,7 @@ def test_copies_every_range_and_ray_keeps_no_secret(
     assert {t.name: t.rows for t in result.tables} == {"s": 2_000, "t": 20_000}
     pipe = bg.pipeline()
     assert sorted(i for name, i, _ in pipe.digests if name == "t") == list(range(20))
-    assert all(len(d) == 32 for d in pipe.digests.values())
+    assert all(len(d) == 40 for d in pipe.digests.values())
 
     # what Ray recorded: task names without key values, and nowhere the password
     tasks = list_tasks(DASHBOARD, detail=True, limit=10_000, raise_on_missing_output=False)

@@ -13,6 +13,7 @@ Ray's session folder and task list for a password).
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import Any
 
@@ -56,8 +57,10 @@ class RaySession:
             "logging_level": logging.WARNING,
         }
         try:
-            if self.address == "local":
-                ray.init(_node_ip_address="127.0.0.1", **kwargs)  # one machine: loopback only
+            if self.address == "local":  # one machine: loopback only, and the copy is the
+                # work, not a guest: Ray's workers run at nice 15 unless told otherwise
+                os.environ.setdefault("RAY_worker_niceness", "0")
+                ray.init(_node_ip_address="127.0.0.1", **kwargs)
             else:
                 ray.init(address=self.address, **kwargs)
         except (ConnectionError, RuntimeError, ValueError) as exc:
@@ -100,7 +103,8 @@ class RaySession:
             return {"error": {"kind": "TransferError", "message": why, "exit_code": 3,
                               "retry": False}}  # fmt: skip
         except ray.exceptions.RayError as exc:
-            why = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:300]}"
+            first = str(exc).strip().splitlines()[0].split(". ")[0].rstrip(".")
+            why = f"Ray lost the task ({type(exc).__name__}: {first[:200]})"
             return {"error": {"kind": "ConnectionLost", "message": why, "exit_code": 2,
                               "retry": True}}  # fmt: skip
 
