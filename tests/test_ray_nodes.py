@@ -56,16 +56,16 @@ def test_a_node_removed_mid_copy_loses_no_row_and_doubles_none(
     cluster: tuple[Any, list[Any]], src: str, pg_dbs: Callable[[], str], tmp_path: Path
 ) -> None:
     c, nodes = cluster
-    calm = Background(config(src, pg_dbs(), tmp_path / "calm", c.address, chunk_size=2000,
+    calm = Background(config(src, pg_dbs(), tmp_path / "calm", c.address, chunk_size=10_000,
                              write_ahead_writers=2)).start()  # fmt: skip
     assert calm.join().status == "success"
     expected = calm.pipeline().digests
 
-    cfg = config(src, pg_dbs(), tmp_path / "hit", c.address, chunk_size=2000,
+    cfg = config(src, pg_dbs(), tmp_path / "hit", c.address, chunk_size=10_000,
                  write_ahead_writers=1, workers=1)  # fmt: skip
     bg = Background(cfg).start()
     deadline = time.monotonic() + 90
-    while (pipe := bg.pipeline()) is None or pipe.counters.rows_total < 4_000:
+    while (pipe := bg.pipeline()) is None or pipe.counters.rows_total < 4_000:  # `s` is done
         assert time.monotonic() < deadline and bg.thread.is_alive(), "the copy did not start"
         time.sleep(0.01)
     assert pipe.max_in_flight == 1
