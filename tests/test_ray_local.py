@@ -194,3 +194,24 @@ def test_a_range_failing_past_the_limit_fails_the_run_naming_it(
     last = r.stderr.strip().splitlines()[-1]
     assert last.startswith("error: table `s` chunk ") and "copied 2 time(s) without success" in last
     assert "copying the range again (retry 1 of 1" in r.stderr
+
+
+def test_a_task_running_past_stall_timeout_is_cancelled_and_its_range_copied_again(
+    gcs: str, src: str, pg_dbs: Callable[[], str], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import psycopg
+
+    dst = pg_dbs()
+    with psycopg.connect(dbname=dst, **PG) as c:  # the first row written anywhere hangs 8 s
+        c.execute("CREATE TABLE s (k text PRIMARY KEY, x int)")
+        c.execute("CREATE SEQUENCE once")
+        c.execute(
+            "CREATE FUNCTION hang() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "IF nextval('once') = 1 THEN PERFORM pg_sleep(8); END IF; RETURN NEW; END $$"
+        )
+        c.execute("CREATE TRIGGER hang BEFORE INSERT ON s FOR EACH ROW EXECUTE FUNCTION hang()")
+    cfg = config(src, dst, tmp_path, gcs, target_mode="append", include_tables=["s"],
+                 stall_timeout="2s", write_ahead_writers=1)  # fmt: skip
+    result = execute(cfg)
+    assert result.status == "success"  # checksum: the cancelled range arrived once
+    assert "the task ran longer than stall_timeout (2s); cancelled" in caplog.text

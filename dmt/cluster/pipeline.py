@@ -11,13 +11,15 @@ returned success; a task that failed with a lost connection or a stall, or that 
 Runtime tuning is the thread pipeline's: the writer count is the number of ranges in flight
 across the cluster (:class:`Slots`, one for every table of the run), changed through the same
 update slot at any moment; ``chunk_size`` changes the ranges not yet dispatched (consecutive
-planned ranges are merged into one task, as with ``chunk_size_at: chunk``).
+planned ranges are merged into one task, as with ``chunk_size_at: chunk``). A task running
+longer than ``stall_timeout`` is cancelled and its range copied again like a failed one.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from typing import Any
 
@@ -96,6 +98,8 @@ class ClusterPipeline(Pipeline):
         self.digests: dict[tuple[str, int, int], str] = {}
         self.nodes: dict[str, tuple[float, float]] = {}  # node -> (CPU %, memory %), latest
         self.max_in_flight = 0
+        self._since: dict[Any, float] = {}  # task -> when it was submitted
+        self._cancelled: set[Any] = set()  # tasks cancelled for running past stall_timeout
         self.timings: list[dict[str, Any]] = []  # per range done (bench/ray_bench.py reads them)
 
     writer_target = property(lambda self: self.slots.limit)
@@ -128,7 +132,8 @@ class ClusterPipeline(Pipeline):
                     chunk, attempt = pending.pop(ref)
                     self.slots.give()
                     self._in_flight(-1)
-                    finished.append((chunk, attempt, self.session.outcome(ref)))
+                    finished.append((chunk, attempt, self._stalled(ref, self.session.outcome(ref))))
+                self._cancel_stalled(pending)
                 if finished:  # a freed slot takes the next range before the bookkeeping
                     self._dispatch(job, tasks, pending, again)
                 for chunk, attempt, out in finished:
@@ -157,8 +162,25 @@ class ClusterPipeline(Pipeline):
             rows = max(MIN_BATCH_ROWS, k.chunk_size // BATCHES_PER_RANGE)
             ref = self.session.submit(job.source.name, item[0], rows, k.batch_bytes())
             pending[ref] = item
+            self._since[ref] = time.monotonic()
             self._in_flight(1)
         return len(tasks) == 0
+
+    def _cancel_stalled(self, pending: dict[Any, tuple[Chunk, int]]) -> None:
+        """Cancel a task that has run longer than stall_timeout (its range is copied again)."""
+        now = time.monotonic()
+        for ref in pending:
+            if ref not in self._cancelled and now - self._since[ref] > self.watch.timeout:
+                self._cancelled.add(ref)
+                self.session.cancel(ref)
+
+    def _stalled(self, ref: Any, out: dict[str, Any]) -> dict[str, Any]:
+        self._since.pop(ref, None)
+        if ref in self._cancelled:
+            self._cancelled.discard(ref)
+            why = f"the task ran longer than stall_timeout ({self.watch.timeout:g}s); cancelled"
+            out["error"] = {"kind": "Stalled", "message": why, "exit_code": 2, "retry": True}
+        return out
 
     def _outcome(
         self, conn: Any, job: TableJob, chunk: Chunk, attempt: int, out: dict[str, Any],

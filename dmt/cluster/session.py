@@ -99,11 +99,11 @@ class RaySession:
         try:
             return dict(ray.get(ref))
         except ray.exceptions.RayTaskError as exc:  # the task's own code failed to run
-            why = str(exc).strip().splitlines()[-1][:300]
+            why = (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:300]
             return {"error": {"kind": "TransferError", "message": why, "exit_code": 3,
                               "retry": False}}  # fmt: skip
         except ray.exceptions.RayError as exc:
-            first = str(exc).strip().splitlines()[0].split(". ")[0].rstrip(".")
+            first = (str(exc).strip().splitlines() or [""])[0].split(". ")[0].rstrip(".")
             why = f"Ray lost the task ({type(exc).__name__}: {first[:200]})"
             return {"error": {"kind": "ConnectionLost", "message": why, "exit_code": 2,
                               "retry": True}}  # fmt: skip
