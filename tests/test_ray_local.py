@@ -73,8 +73,13 @@ def test_copies_every_range_and_ray_keeps_no_secret(
     assert all(len(d) == 40 for d in pipe.digests.values())
 
     # what Ray recorded: task names without key values, and nowhere the password
-    tasks = list_tasks(DASHBOARD, detail=True, limit=10_000, raise_on_missing_output=False)
-    names = {t.name for t in tasks}
+    deadline = time.monotonic() + 30  # workers report their tasks' events every second or so
+    while True:
+        tasks = list_tasks(DASHBOARD, detail=True, limit=10_000, raise_on_missing_output=False)
+        names = {t.name for t in tasks}
+        if {"dmt:t:0", "dmt:s:0"} <= names or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     assert "dmt:t:0" in names and "dmt:s:0" in names
     assert PASSWORD not in json.dumps([t.__dict__ for t in tasks], default=str)
     session = Path(ray._private.worker._global_node.get_session_dir_path())

@@ -52,6 +52,20 @@ def src(pg_dbs: Callable[[], str]) -> str:
     return db
 
 
+def copying_on(node: Any) -> bool:
+    """Whether a worker of ``node`` is running a dmt task (Ray titles it ``ray::dmt:...``)."""
+    import psutil
+
+    raylet = psutil.Process(node.all_processes["raylet"][0].process.pid)
+    for p in raylet.children(recursive=True):
+        try:
+            if " ".join(p.cmdline()).startswith("ray::dmt:"):
+                return True
+        except psutil.Error:  # ended meanwhile
+            continue
+    return False
+
+
 def test_a_node_removed_mid_copy_loses_no_row_and_doubles_none(
     cluster: tuple[Any, list[Any]], src: str, pg_dbs: Callable[[], str], tmp_path: Path
 ) -> None:
@@ -70,8 +84,8 @@ def test_a_node_removed_mid_copy_loses_no_row_and_doubles_none(
         time.sleep(0.01)
     assert pipe.max_in_flight == 1
     bg.push(writers=2)  # the runtime adjustment: a range on each node
-    while pipe.slots.used < 2:
-        assert time.monotonic() < deadline and bg.thread.is_alive(), "writers stayed at 1"
+    while not copying_on(nodes[1]):  # a range in flight on the node about to go
+        assert time.monotonic() < deadline and bg.thread.is_alive(), "no range on the node"
         time.sleep(0.005)
     c.remove_node(nodes[1])  # its raylet and the worker copying a range die
     result = bg.join()
