@@ -82,6 +82,9 @@ class Checkpointer:
         self.store.table_done(self.run_id, job.source.name, result.rows, result.seconds)
 
     # ------------------------------------------------------------------ cleanup on resume
+    def clean(self, job: TableJob, source_conn: Any, chunks: list[Chunk]) -> None:
+        self._clean(job, source_conn, chunks)
+
     def _clean(self, job: TableJob, source_conn: Any, chunks: list[Chunk]) -> None:
         tgt = self.target
         with tgt.exclusive_writes():

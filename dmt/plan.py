@@ -36,6 +36,7 @@ class Plan:
     #: the source's views translated for a target of another engine
     views: list[NativeObject] = field(default_factory=list)
     consistency: str = "snapshot"
+    executor: str = "threads"  # migration.executor
 
     @property
     def warning_groups(self) -> list[WarningGroup]:
@@ -48,6 +49,7 @@ class Plan:
             "source": self.source.endpoint.describe(),
             "target": self.target.endpoint.describe(),
             "consistency": self.consistency,
+            "executor": self.executor,
             "snapshot_holds_writers": self.source.snapshot_holds_writers,
             "tables": [
                 {
@@ -117,7 +119,8 @@ def make_plan(cfg: Config, then: Callable[[Plan, Any], None] | None = None) -> P
         consistency = cfg.migration.consistency
         if consistency == "snapshot":
             warnings += [w for p in plans if (w := source.snapshot_exceptions(p.source))]
-        plan = Plan(source, target, schema, plans, actions, warnings, objects, views, consistency)
+        plan = Plan(source, target, schema, plans, actions, warnings, objects, views, consistency,
+                    cfg.migration.executor)  # fmt: skip
         if then is not None:
             then(plan, tconn)
     return plan

@@ -126,6 +126,8 @@ def plan_text(data: dict[str, Any], verbose: bool = False) -> str:
             "Consistency: none (each reader reads what is committed when it reads; a source "
             "written to during the copy may arrive inconsistent)"
         )
+    if data.get("executor") == "ray":
+        lines.append(f"Executor: ray ({cluster_consistency(data)})")
     for t in data["tables"]:
         lines.append(
             f"  {t['source']} -> {t['target']}  (~{t['rows_estimate']:,} rows, "
@@ -171,3 +173,16 @@ def validate_text(how: str, tables: Sequence[TableCheck]) -> str:
         what = "rows" if how == "count" else f"rows, {t.chunks:,} chunk(s) with equal checksums"
         lines.append(f"{t.table}: {t.source_rows:,} {what} on both sides")
     return "\n".join(lines)
+
+
+def cluster_consistency(data: dict[str, Any]) -> str:
+    """What the Ray tasks of a run read (docs/distributed.md, "Consistency")."""
+    if data.get("consistency") != "snapshot":
+        return "each task reads what is committed when it runs"
+    if data.get("snapshot_holds_writers"):
+        return (
+            "the driver holds the copied tables still for the whole copy, so every task on "
+            "every node reads that one moment; with data_path: rows a MySQL source is not held "
+            "and each task reads what is committed when it runs"
+        )
+    return "every task on every node imports the driver's exported snapshot"

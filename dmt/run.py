@@ -12,15 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from dmt.checkpoint import Checkpointer
 from dmt.config import Config
-from dmt.dialects.base import ValueCounters, get_dialect
+from dmt.dialects.base import ValueCounters
 from dmt.dialects.snapshot import RunSnapshot
-from dmt.errors import (
-    Cancelled,
-    ConnectError,
-    ConnectionLost,
-    DmtError,
-    ValidationMismatch,
-)
+from dmt.errors import Cancelled, ConnectError, DmtError, ValidationMismatch
 from dmt.logs import redact
 from dmt.model.job import TableJob
 from dmt.paths.base import DataPath
@@ -34,7 +28,7 @@ from dmt.plan import Plan, connected, make_plan
 from dmt.proc import since_start
 from dmt.progress import NullReporter, Reporter
 from dmt.report import RunResult, TableSummary, happened
-from dmt.runs import open_run, save_adjustments
+from dmt.runs import open_run, save_adjustments, untranslated
 from dmt.schema.ddl import post_load, prepare_target
 from dmt.schema.objects import create_objects
 from dmt.schema.translate import key_for
@@ -84,17 +78,11 @@ class Migration:
         self.metrics = RunMetrics(self._attempts)
         self.rows_copied = 0  # rows this process wrote, over every copy attempt
         self.snapshot: RunSnapshot | None = None  # the source's, from the copy to validation
+        self.cluster: Any = None  # the Ray session (executor: ray), from the copy to the end
+        if cfg.migration.executor == "ray":
+            from dmt.cluster import RaySession  # Ray is imported only for this executor
 
-    def _untranslated(self, exc: Exception) -> DmtError:
-        """A driver error no layer translated: a ConnectionLost when the target's or the
-        source's dialect sees a broken connection in it, else a TransferError naming it."""
-        cfg = self.cfg
-        target = get_dialect(cfg.target, "target").translate_error(exc)
-        if isinstance(target, ConnectionLost):
-            return target
-        return get_dialect(cfg.source, "source").translate_error(
-            exc, f"unexpected {type(exc).__name__}"
-        )
+            self.cluster = RaySession(cfg.ray.address)
 
     def execute(self, resume: bool = False, force: bool = False) -> RunResult:
         """Run (or resume) the migration; raises a DmtError on failure."""
@@ -121,7 +109,7 @@ class Migration:
                 except Exception as exc:  # a driver error no layer translated: still honest
                     if isinstance(exc, DmtError):
                         raise
-                    raise self._untranslated(exc) from exc
+                    raise untranslated(self.cfg, exc) from exc
             except BaseException as exc:
                 status = "cancelled" if isinstance(exc, Cancelled) else "failed"
                 if isinstance(exc, ValidationMismatch):
@@ -139,6 +127,8 @@ class Migration:
         finally:
             if self.snapshot is not None:
                 self.snapshot.close()
+            if self.cluster is not None:
+                self.cluster.close()
             store.close()
 
     def _phases(self, store: StateStore, run_id: str, phase: str, resume: bool) -> RunResult:
@@ -172,6 +162,8 @@ class Migration:
         held = [p.source.name for p in plan.tables if m.data_path != "rows"]
         self.snapshot = RunSnapshot(source, readers, m.consistency == "snapshot", held)
         self.snapshot.open()  # held through validation, which reads the same moment
+        if self.cluster is not None:
+            self.cluster.open()  # joining the cluster is start-up, not copy time
         copy_started = time.monotonic()
         _step(4, f"copying {len(plan.tables)} table(s)")
         self._copy_with_retries(store, run_id, plan, resume)
@@ -312,16 +304,24 @@ class Migration:
         slot = self.slot or UpdateSlot()
         total = sum(p.source.row_estimate for p in plan.tables)
         reporter = self.reporter_factory(total) if self.reporter_factory else NullReporter()
-        pipeline = Pipeline(
-            source, target, jobs, knobs, counters, slot, reporter, checkpoints=checkpoints,
-            abort=self.abort, paths=paths, stall_timeout=m.stall_timeout,
-        )  # fmt: skip
+        args = (source, target, jobs, knobs, counters, slot, reporter)
+        kw = {"checkpoints": checkpoints, "abort": self.abort, "stall_timeout": m.stall_timeout}
+        if self.cluster is not None:  # executor: ray
+            from dmt.cluster import cluster_pipeline
+
+            pipeline: Pipeline = cluster_pipeline(
+                cfg, self.cluster, jobs, paths, self.values, plan.tables, *args, **kw
+            )
+        else:
+            pipeline = Pipeline(*args, paths=paths, **kw)  # type: ignore[arg-type]
+        self.pipeline = pipeline  # the copy under way (tests look at a cluster copy's ranges)
         if m.ai_adjust:
             from dmt.tuning.monitor import build_monitor
 
             self.monitor = build_monitor(
-                counters.snapshot, slot, m, cfg.ai, max_writers=target.max_writers
-            )
+                counters.snapshot, slot, m, cfg.ai, max_writers=target.max_writers,
+                host=getattr(pipeline, "host", None),
+            )  # fmt: skip
         self.copies.append((counters, self.monitor))
         try:
             if self.monitor is not None:

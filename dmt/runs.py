@@ -9,8 +9,9 @@ import uuid
 from typing import Any
 
 from dmt.config import Config
+from dmt.dialects.base import get_dialect
 from dmt.dialects.snapshot import RESUMED
-from dmt.errors import ConfigError
+from dmt.errors import ConfigError, ConnectionLost, DmtError
 from dmt.plan import fingerprint_parts, setting_changes
 from dmt.state import StateStore, fingerprint
 
@@ -69,3 +70,14 @@ def save_adjustments(
     records += [{"kind": "applied", **a} for a in applied]
     if records:
         store.save_adjustments(run_id, records)
+
+
+def untranslated(cfg: Config, exc: Exception) -> DmtError:
+    """A driver error no layer translated: a ConnectionLost when the target's or the source's
+    dialect sees a broken connection in it, else a TransferError naming it."""
+    target = get_dialect(cfg.target, "target").translate_error(exc)
+    if isinstance(target, ConnectionLost):
+        return target
+    return get_dialect(cfg.source, "source").translate_error(
+        exc, f"unexpected {type(exc).__name__}"
+    )

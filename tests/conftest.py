@@ -19,6 +19,9 @@ from tests.support.fake_anthropic import FakeAnthropic
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 MY = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# Ray started by a test (and the dmt processes it starts) stays on the loopback: its address
+# for "127.0.0.1" is then 127.0.0.1, not the machine's interface
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 
 def _unavailable(what: str, exc: BaseException) -> None:

@@ -36,7 +36,8 @@ RULES = (
     Rule("dmt.dialects", never=("dmt.pipeline", "dmt.paths", "dmt.tuning", "dmt.run", "dmt.cli")),
     Rule("dmt.schema", never=("dmt.pipeline", "dmt.paths", "dmt.tuning", "dmt.run", "dmt.cli")),
     Rule("dmt.paths", never=("dmt.pipeline", "dmt.tuning", "dmt.run", "dmt.cli")),
-    Rule("dmt.pipeline", never=("dmt.tuning", "dmt.run", "dmt.cli")),
+    Rule("dmt.pipeline", never=("dmt.tuning", "dmt.run", "dmt.cli", "dmt.cluster")),
+    Rule("dmt.cluster", never=("dmt.run", "dmt.cli")),
     Rule(
         "dmt.tuning",
         only=(
@@ -52,7 +53,7 @@ RULES = (
 
 #: third-party libraries only these modules may import (DESIGN.md: typer only in the CLI,
 #: rich only in progress and logs, anthropic only in the Claude adviser; prometheus_client only
-#: in the metrics exporter)
+#: in the metrics exporter; ray only in the cluster session)
 ONLY_IN = {
     "typer": ("dmt.cli", "dmt.typer_plain"),
     "rich": ("dmt.progress", "dmt.logs"),
@@ -63,6 +64,7 @@ ONLY_IN = {
         f"dmt.dialects.generic.{m}"
         for m in ("connection", "dialect", "ddl", "reflection", "types", "values")
     ),
+    "ray": ("dmt.cluster.session",),
 }
 
 

@@ -14,13 +14,14 @@ the key path, the value and what is allowed.
 from dmt.config.endpoints import Endpoint
 from dmt.config.load import build_config, load_config, reference_rows, write_template
 from dmt.config.options import parse_duration
-from dmt.config.sections import AIConfig, Config, MigrationConfig, TypeOverrides
+from dmt.config.sections import AIConfig, Config, MigrationConfig, RayConfig, TypeOverrides
 
 __all__ = [
     "AIConfig",
     "Config",
     "Endpoint",
     "MigrationConfig",
+    "RayConfig",
     "TypeOverrides",
     "build_config",
     "load_config",

@@ -13,10 +13,10 @@ import yaml
 
 from dmt.config.endpoints import read_endpoint
 from dmt.config.options import check_keys, read_section, reference
-from dmt.config.sections import AIConfig, Config, MigrationConfig, TypeOverrides
+from dmt.config.sections import AIConfig, Config, MigrationConfig, RayConfig, TypeOverrides
 from dmt.errors import ConfigError, DmtIOError
 
-TOP_KEYS = ("source", "target", "migration", "ai", "type_overrides")
+TOP_KEYS = ("source", "target", "migration", "ai", "type_overrides", "ray")
 
 _REF = re.compile(r"\$\{(env|file):([^}]*)\}")
 
@@ -86,6 +86,9 @@ def build_config(raw: Any, base_dir: Path | None = None) -> Config:
     if ai_raw.get("api_key") is None and os.environ.get("DMT_AI_API_KEY"):
         ai_raw["api_key"] = os.environ["DMT_AI_API_KEY"]
     ai = read_section(ai_raw, AIConfig, "ai")
+    ray = read_section(_section(raw, "ray"), RayConfig, "ray")
+    if migration.get("executor") == "ray":
+        _check_ray(ray.get("address", "auto"))
     source = read_endpoint(raw, "source", base_dir)
     target = read_endpoint(raw, "target", base_dir)
     if source == target:
@@ -96,7 +99,23 @@ def build_config(raw: Any, base_dir: Path | None = None) -> Config:
         migration=MigrationConfig(**migration),
         ai=AIConfig(**ai),
         type_overrides=_type_overrides(raw),
+        ray=RayConfig(**ray),
     )
+
+
+_RAY_ADDRESS = re.compile(r"^(auto|local|ray://[^\s:/]+:\d{1,5}|[^\s:/]+:\d{1,5})$")
+
+
+def _check_ray(address: str) -> None:
+    """``executor: ray`` needs the Ray extra (looked for, not imported) and an address."""
+    import importlib.util
+
+    if importlib.util.find_spec("ray") is None:
+        raise ConfigError("migration.executor", '`ray` needs Ray installed: pip install "dmt[ray]"')
+    if not _RAY_ADDRESS.match(str(address)):
+        raise ConfigError(
+            "ray.address", f"`{address}` is not `auto`, `local`, `ray://host:port` or `host:port`"
+        )
 
 
 def load_config(path: str | Path) -> Config:
@@ -122,7 +141,11 @@ def load_config(path: str | Path) -> Config:
 
 def reference_rows() -> list[tuple[str, str, str, str]]:
     """(key, default, bounds, meaning) for every option: the README's config reference."""
-    return reference("migration", MigrationConfig) + reference("ai", AIConfig)
+    return (
+        reference("migration", MigrationConfig)
+        + reference("ai", AIConfig)
+        + reference("ray", RayConfig)
+    )
 
 
 def write_template(output: Path, force: bool) -> None:

@@ -87,6 +87,11 @@ class MigrationConfig:
         "of one moment of it; `none`: each reader reads whatever is committed when it reads",
         choices=("snapshot", "none"),
     )  # fmt: skip
+    executor: str = option(
+        "threads", "choice", "where key ranges are copied: `threads` of this process, or `ray` "
+        "tasks on a Ray cluster (section `ray`; needs `pip install \"dmt[ray]\"`)",
+        choices=("threads", "ray"),
+    )  # fmt: skip
     ai_adjust: bool = option(False, "bool", "tune writers and chunk size while running")
     ai_adjust_interval: float = option(
         30.0, "duration", "seconds between adjustment decisions", 1, 3600
@@ -145,6 +150,21 @@ class AIConfig:
 
 
 @dataclass(frozen=True)
+class RayConfig:
+    """The ``ray:`` section, read when ``migration.executor`` is ``ray``."""
+
+    address: str = option(
+        "auto", "str", "the Ray cluster: `auto` (the one `ray start` made, or RAY_ADDRESS), "
+        "`local` (a private one on this machine for the run), `ray://host:port` (Ray Client) "
+        "or the head's `host:port`",
+    )  # fmt: skip
+    range_retries: int = option(
+        3, "int", "times a key range whose task failed or whose node died is copied again "
+        "(as a resume: its rows are removed from the target first)", 0, 100,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
 class TypeOverrides:
     """User-forced target types: per ``table.column``, or per source type name."""
 
@@ -161,6 +181,7 @@ class Config:
     migration: MigrationConfig
     ai: AIConfig
     type_overrides: TypeOverrides = field(default_factory=TypeOverrides)
+    ray: RayConfig = field(default_factory=RayConfig)
 
     def secrets(self) -> list[str]:
         """Every secret value in this config, for log redaction."""

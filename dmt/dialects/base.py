@@ -71,9 +71,6 @@ class Dialect(DataPathHooks, SessionHooks):
     max_bind_params: ClassVar[int] = 65535
     #: the most writer connections that help; None: no limit beyond the knob's bounds
     max_writers: ClassVar[int | None] = None
-    #: rows a one-writer target loads in one transaction while more batches wait (its write
-    #: paths' commits wait on a held connection: :meth:`hold_commits`); 0: each batch commits
-    commit_rows: ClassVar[int] = 0
     #: the heading of this engine's column in docs/type-mapping.md
     title: ClassVar[str] = ""
     #: declared types of this engine that docs/type-mapping.md shows mapped to every target
@@ -117,6 +114,16 @@ class Dialect(DataPathHooks, SessionHooks):
 
     def close_snapshot(self) -> None:
         """End the snapshot :meth:`open_snapshot` opened."""
+
+    def shared_snapshot(self) -> str | None:
+        """What another process passes to :meth:`join_snapshot` to read the run's snapshot:
+        ``""`` when its plain connections already read it (the copied tables are held still),
+        None when it cannot (no snapshot, or one only this process's lent connections hold)."""
+        held = self.in_snapshot and self.snapshot_holds_writers and self.columnar_in_snapshot
+        return "" if held else None
+
+    def join_snapshot(self, token: str) -> None:
+        """Read, in this process, the snapshot another process opened (:meth:`shared_snapshot`)."""
 
     def snapshot_exceptions(self, table: Table) -> str | None:
         """Why rows of ``table`` are not read from the run's snapshot, or None."""
@@ -265,14 +272,6 @@ class Dialect(DataPathHooks, SessionHooks):
     def write_rows(self, conn: Any, table: Table, rows: Sequence[Row]) -> int:
         """Load ``rows`` through the native bulk path and commit; return rows written."""
         raise NotImplementedError
-
-    def hold_commits(self, conn: Any) -> None:
-        """Make the write paths' commits on ``conn`` wait for :meth:`commit_held`."""
-        raise NotImplementedError
-
-    def commit_held(self, conn: Any) -> None:
-        """Commit what the write paths loaded on a held connection since its last commit."""
-        conn.commit()
 
     def begin_load(self, conn: Any) -> None:
         """Session settings for a writer connection (e.g. SQLite pragmas)."""

@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 class DataPathHooks(SqlDialect):
     """The data-path part of :class:`dmt.dialects.base.Dialect` (one base class of it)."""
 
+    #: rows a one-writer target loads in one transaction while more batches wait (its write
+    #: paths' commits wait on a held connection: :meth:`hold_commits`); 0: each batch commits
+    commit_rows: ClassVar[int] = 0
     #: reads and writes PostgreSQL's binary COPY format (a pass-through needs it on both sides)
     copy_binary_passthrough: ClassVar[bool] = False
     #: streams PostgreSQL's text COPY format out (``COPY (SELECT …) TO STDOUT``)
@@ -156,3 +159,11 @@ class DataPathHooks(SqlDialect):
         host = ep.host or ""
         port = f":{ep.port or default_port}" if host else ""
         return f"{scheme}://{auth}{host}{port}/{quote(ep.database or '', safe='')}"
+
+    def hold_commits(self, conn: Any) -> None:
+        """Make the write paths' commits on ``conn`` wait for :meth:`commit_held`."""
+        raise NotImplementedError
+
+    def commit_held(self, conn: Any) -> None:
+        """Commit what the write paths loaded on a held connection since its last commit."""
+        conn.commit()

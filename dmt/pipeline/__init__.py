@@ -4,7 +4,7 @@
   flight, writers, failure policy);
 - :mod:`~dmt.pipeline.chunks`: planning a table's key ranges;
 - :mod:`~dmt.pipeline.executor`: the executor seam that runs a table's key-range tasks
-  (threads today);
+  (threads; the Ray executor in :mod:`dmt.cluster` overrides ``Pipeline.run_tasks``);
 - :mod:`~dmt.pipeline.reading`: one key range read into batches, by its data path
   (:mod:`dmt.paths`) or the exact row path;
 - :mod:`~dmt.pipeline.batchqueue`, :mod:`~dmt.pipeline.writer_pool`: the bounded queue and the

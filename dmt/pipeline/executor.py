@@ -8,8 +8,9 @@ done or the run stops; an error of the calling worker is raised, the other worke
 
 :class:`ThreadExecutor` is today's: up to ``parallel_readers`` threads of this process, each
 with its own source connection, the calling thread (with the table's planning connection) being
-the first. A cluster executor would run the same tasks on other machines behind the same
-``run``; nothing here assumes threads but :class:`ThreadExecutor` itself.
+the first. The Ray executor (:mod:`dmt.cluster`) takes the same :class:`KeyRangeTasks` but
+copies each range end to end in a task (its pipeline overrides ``Pipeline.run_tasks``);
+nothing here assumes threads but :class:`ThreadExecutor` itself.
 """
 
 from __future__ import annotations

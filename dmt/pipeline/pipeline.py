@@ -115,7 +115,7 @@ class Pipeline:
         )
         self.updates = KnobUpdates(
             knobs, slot, writer_bound(target.max_writers),
-            pool_target=lambda: self.pool.target, scale_writers=self.pool.scale_workers,
+            pool_target=lambda: self.writer_target, scale_writers=self.scale_writers,
             on_applied=self._on_knob_applied,
             current_table=lambda: self.counters.current_table,
         )  # fmt: skip
@@ -143,7 +143,7 @@ class Pipeline:
             chunk_size=k.chunk_size,
             rows_expected=sum(j.source.row_estimate for j in self.jobs),
         )
-        self.pool.scale_workers(min(k.writers, self.updates.max_writers))
+        self.scale_writers(min(k.writers, self.updates.max_writers))
         drivers = [
             threading.Thread(target=self._drive_tables, name=f"dmt-table-{i + 1}")
             for i in range(max(1, min(k.tables_in_flight, len(self.jobs))))
@@ -224,25 +224,31 @@ class Pipeline:
             todo = self.checkpoints.chunks_for(job, conn, chunk_size)
         else:
             todo = plan_chunks(self.source, conn, job.source, job.key, chunk_size)
-        log.debug(
-            "table `%s`: %s chunk(s) of %s rows to copy, path=%s",
-            name, f"{len(todo):,}", f"{chunk_size:,}", self.path_name(job),
-        )  # fmt: skip
+        log.debug("table `%s`: %s chunk(s) of %s rows to copy, path=%s", name,
+                  f"{len(todo):,}", f"{chunk_size:,}", self.path_name(job))  # fmt: skip
         self.tracker.start_table(job, len(todo), self.path_name(job))
         self.reporter.start_table(name, job.source.row_estimate)
 
         def on_width(n: int) -> None:
-            log.debug(
-                "table `%s`: reading %d planned chunk(s) per range (chunk_size %d)",
-                name, n, self.knobs.chunk_size,
-            )  # fmt: skip
+            log.debug("table `%s`: reading %d planned chunk(s) per range (chunk_size %d)",
+                      name, n, self.knobs.chunk_size)  # fmt: skip
 
-        tasks = KeyRangeTasks(
-            todo, lambda: self._chunks_per_read(chunk_size, job), self.stop.is_set, on_width
-        )
-        self.executor.run(tasks, lambda c, chunk: self.reader.read(c, job, chunk),
-                          k.parallel_readers, conn)  # fmt: skip
+        tasks = KeyRangeTasks(todo, lambda: self._chunks_per_read(chunk_size, job),
+                              self.stop.is_set, on_width)  # fmt: skip
+        self.run_tasks(conn, job, tasks)
         self.tracker.reading_done(job)
+
+    # a pipeline whose executor copies key ranges end to end elsewhere overrides these three
+    def run_tasks(self, conn: Any, job: TableJob, tasks: KeyRangeTasks) -> None:
+        """Run the table's key-range tasks: read here, queued for the writer pool."""
+        read = self.reader.read
+        self.executor.run(tasks, lambda c, chunk: read(c, job, chunk), self.knobs.parallel_readers,
+                          conn)  # fmt: skip
+
+    writer_target = property(lambda self: self.pool.target)
+
+    def scale_writers(self, n: int) -> Any:
+        return self.pool.scale_workers(n)
 
     def _chunks_per_read(self, planned: int, job: TableJob) -> int:
         """How many planned chunks (``planned`` rows each) one read takes. With ``chunk_size_at:
@@ -335,10 +341,8 @@ class Pipeline:
             result.name, f"{result.rows:,}", result.seconds, *result.split(),
         )  # fmt: skip
         if result.merged:
-            log.debug(
-                "table `%s`: %d of %d planned chunk(s) read in merged ranges",
-                result.name, result.merged, result.chunks,
-            )  # fmt: skip
+            log.debug("table `%s`: %d of %d planned chunk(s) read in merged ranges",
+                      result.name, result.merged, result.chunks)  # fmt: skip
 
 
 def _close(conn: Any) -> None:

@@ -32,6 +32,7 @@ class HostSample:
     system_memory_percent: float
     system_memory_available_mb: float
     cpu_count: int
+    nodes: int = 1  # machines doing the copy (a Ray cluster's alive nodes); cpu_count: theirs
 
 
 class PsutilSampler:
@@ -120,6 +121,7 @@ class MetricsSnapshot:
     latency_trend_percent: float  # write p95 vs the mean of the earlier samples
     cpu_saturated: bool
     reader_slots: int = 0  # batches the readers may hold at once (settings.batch_budget)
+    nodes: int = 1  # machines doing the copy (HostSample.nodes)
 
     @property
     def rows_per_batch(self) -> float:
@@ -276,6 +278,7 @@ class MetricsCollector:
             process_cpu_percent=host.process_cpu_percent,
             system_cpu_percent=host.system_cpu_percent,
             cpu_count=host.cpu_count,
+            nodes=host.nodes,
             active_writers=s.active_writers,
             target_writers=s.target_writers,
             active_readers=s.active_readers,

@@ -18,7 +18,9 @@ SYSTEM_PROMPT = (
     "time, stay inside the bounds given, and choose one of the candidate decisions: when the "
     "first candidate is labelled as the rules' choice it is the measured next step of the "
     "built-in controller. `bottleneck.side` says which side limits throughput (reader, writer "
-    "or target) and `table` gives the row shape. Answer `continue` when the data does not show "
+    "or target) and `table` gives the row shape. `cluster` gives the machines doing the copy "
+    "(nodes, CPUs): on a cluster of several nodes writers is the number of key ranges copied at "
+    "once across it. Answer `continue` when the data does not show "
     "a clear gain. Measured effects of earlier "
     "decisions are included: do not repeat a change that hurt. Answer only with the tool."
 )
@@ -116,6 +118,7 @@ def context(
             "tables_total": m.tables_total,
         },
         "bottleneck": bottleneck(m),
+        "cluster": {"nodes": m.nodes, "cpus": m.cpu_count},
         "throughput_noise_percent": round(ctl.noise() * 100, 2),
         "candidates": [
             {

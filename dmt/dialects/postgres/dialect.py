@@ -86,6 +86,13 @@ class PostgresDialect(PostgresColumnar, PostgresSessions):
         self.in_snapshot = True
         return f"exported snapshot `{self.snapshot_id}`, imported by every reader"
 
+    def shared_snapshot(self) -> str | None:
+        return self.snapshot_id or None
+
+    def join_snapshot(self, token: str) -> None:
+        self.snapshot_id = token  # every connection imports it (:meth:`connect`)
+        self.in_snapshot = bool(token)
+
     def close_snapshot(self) -> None:
         conn, self._coordinator = getattr(self, "_coordinator", None), None
         self.snapshot_id = ""
