@@ -193,10 +193,13 @@ def plan(
 ) -> None:
     """Show what `run` would do: tables, row estimates, types, what is dropped or created."""
     with _command(output_json, verbosity, log_format):
+        from dmt.learning import planned_starts
         from dmt.plan import make_plan
         from dmt.report import plan_text
 
-        data = make_plan(_load(config)).to_dict()
+        cfg = _load(config)
+        made = make_plan(cfg)
+        data = {**made.to_dict(), "learned_starts": planned_starts(cfg, made)}
     if output_json:
         _emit(data)
     else:
@@ -290,16 +293,24 @@ def history(
             "decision marked; .svg, .html (no dependency) or .png (needs matplotlib).",
         ),
     ] = None,
+    learned: Annotated[
+        bool, typer.Option("--learned", help="List what dmt learned of each table's copies.")
+    ] = False,
+    forget: Annotated[bool, typer.Option("--forget", help="Forget everything learned.")] = False,
     output_json: JsonOpt = False,
 ) -> None:
     """List past runs, or show one run's tables and runtime decisions."""
     with _command(output_json):
         from dmt.history import show
+        from dmt.learning import learned_view
 
         if plot is not None and not run_id:
             raise ConfigError("--plot", "needs --run ID (see `dmt history` for the ids)")
         folder = state_dir or (_load(config).migration.state_dir if config else Path("~/.dmt"))
-        text, data = show(folder, run_id, plot)
+        if learned or forget:
+            text, data = learned_view(folder, forget)
+        else:
+            text, data = show(folder, run_id, plot)
     if output_json:
         _emit(data)
     else:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,7 +43,7 @@ from dmt.pipeline.tracker import ChunkTracker, TableResult
 from dmt.pipeline.updates import UpdateSlot
 from dmt.pipeline.writer_pool import DynamicWriterPool
 from dmt.progress import NullReporter, Reporter
-from dmt.settings import writer_bound
+from dmt.settings import Update, writer_bound
 
 log = logging.getLogger("dmt.pipeline")
 
@@ -62,7 +62,8 @@ class Pipeline:
     ``paths`` maps a table to the data path that carries it (absent: the exact row path);
     ``abort`` is the user's cancel event (never set by the pipeline itself); ``executor`` runs
     each table's key-range tasks (default: threads); ``stall_timeout`` is
-    :class:`~dmt.pipeline.stall.StallWatch`'s.
+    :class:`~dmt.pipeline.stall.StallWatch`'s; ``start_for(job)`` gives a table's starting
+    writers and chunk_size (a learned start), applied before its chunks are planned.
     """
 
     def __init__(
@@ -79,12 +80,14 @@ class Pipeline:
         paths: Mapping[str, DataPath] | None = None,
         executor: Executor | None = None,
         stall_timeout: float = 300.0,
+        start_for: Callable[[TableJob], Update | None] | None = None,
     ) -> None:
         self.source = source
         self.target = target
         self.jobs = jobs
         self.knobs = knobs
         self.paths = dict(paths or {})
+        self.start_for = start_for  # a table's starting writers / chunk_size, if it has one
         self.counters = counters or PipelineCounters()
         self.reporter = reporter or NullReporter()
         self.checkpoints = checkpoints
@@ -215,6 +218,8 @@ class Pipeline:
         name = job.source.name
         self.counters.set(current_table=name, column_count=len(job.source.columns))
         self.updates.drain(table_start=True)
+        if self.start_for is not None and (start := self.start_for(job)) is not None:
+            self.updates.start(start)
         k = self.knobs
         self._fit_memory()
         chunk_size = k.chunk_size

@@ -1,0 +1,138 @@
+"""Learned starting points on real databases: a run with the monitor records the setting each
+table ended at (here one changed through the update slot, as a controller would); the next run of the same migration starts there (logged, stored with the
+run, shown by ``dmt plan`` and ``dmt history --learned``); ``migration.learn: false`` and
+``dmt history --forget`` go back to the config's settings."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dmt.config import build_config
+from dmt.pipeline.updates import UpdateSlot
+from dmt.run import Migration, execute
+from dmt.settings import Update
+from dmt.state import StateStore
+from dmt.state import learned as learned_rows
+from tests.conftest import endpoint
+from tests.support.killing import Moment, run_cli, wait_for
+
+ROWS = 600_000
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One integer-keyed table, large enough for a few 1 s monitor intervals."""
+    path = tmp_path_factory.mktemp("learn") / "source.db"
+    c = sqlite3.connect(path)
+    c.execute("CREATE TABLE big (id INTEGER PRIMARY KEY, v INTEGER, s TEXT)")
+    c.executemany("INSERT INTO big VALUES (?, ?, ?)", ((i, i * 7, f"r{i}") for i in range(ROWS)))
+    c.commit()
+    c.close()
+    return path
+
+
+def _raw(source: Path, db: str, tmp: Path, **migration: Any) -> dict[str, Any]:
+    return {
+        "source": endpoint("sqlite", source),
+        "target": endpoint("postgres", db),
+        "migration": {"state_dir": str(tmp / "state"), "chunk_size": 1000, "workers": 1,
+                      "write_ahead_writers": 1, "validate": "count", "ai_adjust": True,
+                      "ai_adjust_interval": 1, "chunk_size_at": "chunk", "data_path": "rows",
+                      **migration},
+        "ai": {"provider": "none"},
+    }  # fmt: skip
+
+
+def _starts(state: Path, run_id: str) -> list[dict[str, Any]]:
+    store = StateStore(state)
+    try:
+        return [a for a in store.adjustments(run_id) if a.get("kind") == "start"]
+    finally:
+        store.close()
+
+
+def test_second_run_starts_where_the_first_converged(
+    source: Path, pg_db: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "dmt")
+    raw = _raw(source, pg_db, tmp_path)
+    state = tmp_path / "state"
+    slot = UpdateSlot()  # the change a controller would make, made early (and certain)
+
+    def change() -> None:
+        wait_for(state, Moment("done", 3), os.getpid())
+        slot.put(Update(writers=2, chunk_size=8000, source="manual", reason="test"))
+
+    driver = threading.Thread(target=change)
+    driver.start()
+    try:
+        first = Migration(build_config(raw, tmp_path), slot=slot).execute()
+    finally:
+        driver.join()
+    assert first.status == "success"
+    assert "votes: starting at" not in caplog.text  # nothing learned yet: the config's start
+    store = StateStore(state)
+    try:
+        (row,) = learned_rows.outcomes(store)
+    finally:
+        store.close()
+    assert (row["tbl"], row["start_writers"], row["start_chunk"]) == ("big", 1, 1000)
+    assert row["start_kind"] == "config" and row["votes"] == 1 and row["steady_rate"]
+    converged = (row["writers"], row["chunk_size"])
+    assert converged == (2, 8000)
+    assert len(row["endpoints"]) == 16 and "postgres" not in row["endpoints"]  # a hash only
+
+    plan = run_cli("plan", "-c", _write(raw, tmp_path), "--output-json")
+    assert plan.returncode == 0, plan.stderr
+    (planned,) = json.loads(plan.stdout)["learned_starts"]
+    assert (planned["table"], planned["writers"], planned["chunk_size"]) == ("big", *converged)
+
+    caplog.clear()
+    second = execute(build_config(raw, tmp_path))
+    assert second.status == "success"
+    line = (
+        f"big votes: starting at {converged[0]} writers / {converged[1]} rows, "
+        f"learned from runs {first.run_id[:6]}"
+    )
+    assert line in caplog.text
+    (start,) = _starts(state, second.run_id)
+    assert (start["writers"], start["chunk_size"], start["runs"]) == (*converged, [first.run_id])
+    applied = {a["knob"]: a for a in second.adjustments if a["source"] == "learned"}
+    assert applied["chunk_size"]["before"] == 1000
+    assert applied["chunk_size"]["after"] == converged[1]
+    # applied before the table's first chunk was planned: no sample ever ran at 1,000 rows
+    samples = second.monitor["samples"] if second.monitor else []
+    assert samples and samples[0]["chunk_size"] == converged[1]
+
+    out = run_cli("history", "--state-dir", str(state), "--learned", "--output-json")
+    assert out.returncode == 0, out.stderr
+    assert [r["run_id"] for r in json.loads(out.stdout)["learned"]] == [
+        second.run_id, first.run_id,
+    ]  # fmt: skip
+
+    caplog.clear()
+    raw_off = _raw(source, pg_db, tmp_path, learn=False)
+    off = execute(build_config(raw_off, tmp_path))
+    assert "votes: starting at" not in caplog.text and not _starts(state, off.run_id)
+
+    gone = run_cli("history", "--state-dir", str(state), "--forget")
+    assert gone.returncode == 0 and "forgot 2 learned" in gone.stdout, gone.stdout + gone.stderr
+    caplog.clear()
+    fresh = execute(build_config(raw, tmp_path))
+    assert "votes: starting at" not in caplog.text and not _starts(state, fresh.run_id)
+
+
+def _write(raw: dict[str, Any], tmp: Path) -> str:
+    import yaml
+
+    path = tmp / "c.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return str(path)
