@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 
 from dmt.config import build_config
+from dmt.learning import endpoints_key, pair_of, table_shape
+from dmt.model.schema import Table
 from dmt.pipeline.updates import UpdateSlot
 from dmt.run import Migration, execute
 from dmt.settings import Update
@@ -136,3 +138,43 @@ def _write(raw: dict[str, Any], tmp: Path) -> str:
     path = tmp / "c.yaml"
     path.write_text(yaml.safe_dump(raw))
     return str(path)
+
+
+def test_a_learned_start_that_measures_worse_than_the_defaults_is_forgotten(
+    source: Path, pg_db: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """History says the defaults ran this table at an unbeatable rate and a past run converged
+    on 1 writer / 1,000 rows: the run starts there, measures it, and forgets it."""
+    caplog.set_level(logging.INFO, "dmt")
+    raw = _raw(source, pg_db, tmp_path, ai_adjust=False, chunk_size=50_000)
+    cfg = build_config(raw, tmp_path)
+    store = StateStore(cfg.migration.state_dir)
+    shape = table_shape(Table("big", []), ()).to_dict()
+    common = {"pair": pair_of(cfg), "versions": "", "endpoints": endpoints_key(cfg),
+              "tbl": "big", "path": "rows", "shape": shape, "steady_rate": 1e12,
+              "seconds_to_steady": 0.0}  # fmt: skip
+    try:
+        learned_rows.record(store, {**common, "run_id": "defaults", "start_writers": 1,
+                                    "start_chunk": 50_000, "start_kind": "config",
+                                    "start_rate": 1e12, "writers": 1, "chunk_size": 50_000,
+                                    "votes": 0})  # fmt: skip
+        bad = learned_rows.record(store, {**common, "run_id": "badstart", "start_writers": 1,
+                                          "start_chunk": 50_000, "start_kind": "config",
+                                          "start_rate": 1.0, "writers": 1, "chunk_size": 1000,
+                                          "votes": 1})  # fmt: skip
+    finally:
+        store.close()
+    first = execute(cfg)
+    assert "big votes: starting at 1 writers / 1000 rows, learned from runs badsta" in caplog.text
+    assert "below the run's own settings' 1000000000000 rows/s: forgotten" in caplog.text
+    store = StateStore(cfg.migration.state_dir)
+    try:
+        rows = {r["id"]: r for r in learned_rows.outcomes(store)}
+    finally:
+        store.close()
+    assert rows[bad]["forgotten"] == 1
+    (mine,) = [r for r in rows.values() if r["run_id"] == first.run_id]
+    assert mine["votes"] == 0 and mine["start_chunk"] == 1000
+    caplog.clear()
+    execute(cfg)
+    assert "votes: starting at" not in caplog.text
