@@ -193,13 +193,10 @@ def plan(
 ) -> None:
     """Show what `run` would do: tables, row estimates, types, what is dropped or created."""
     with _command(output_json, verbosity, log_format):
-        from dmt.learning import planned_starts
-        from dmt.plan import make_plan
+        from dmt.learning import plan_data
         from dmt.report import plan_text
 
-        cfg = _load(config)
-        made = make_plan(cfg)
-        data = {**made.to_dict(), "learned_starts": planned_starts(cfg, made)}
+        data = plan_data(_load(config))
     if output_json:
         _emit(data)
     else:
@@ -293,10 +290,8 @@ def history(
             "decision marked; .svg, .html (no dependency) or .png (needs matplotlib).",
         ),
     ] = None,
-    learned: Annotated[
-        bool, typer.Option("--learned", help="List what dmt learned of each table's copies.")
-    ] = False,
-    forget: Annotated[bool, typer.Option("--forget", help="Forget everything learned.")] = False,
+    learned: Annotated[bool, typer.Option(help="List what was learned of tables' copies.")] = False,
+    forget: Annotated[bool, typer.Option(help="Forget everything learned.")] = False,
     output_json: JsonOpt = False,
 ) -> None:
     """List past runs, or show one run's tables and runtime decisions."""
@@ -315,6 +310,23 @@ def history(
         _emit(data)
     else:
         _emit(text)
+
+
+@app.command()
+def calibrate(
+    config: ConfigOpt,
+    budget: Annotated[str, typer.Option(help="Time to measure for: 30s, 2m, seconds.")] = "60s",
+    plot: Annotated[Path | None, typer.Option(help="Chart it: .svg, .html or .png.")] = None,
+    output_json: JsonOpt = False,
+    verbosity: VerbosityOpt = Verbosity.info,
+) -> None:
+    """Measure writers × chunk sizes on samples of the largest tables (scratch tables on the
+    target, dropped afterwards) and keep the best as learned starts."""
+    with _command(output_json, verbosity):
+        from dmt.calibrate import run_calibration
+
+        data, text = run_calibration(_load(config), budget, plot)
+    _emit(data if output_json else text)
 
 
 def main() -> None:

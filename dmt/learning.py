@@ -186,6 +186,14 @@ class Learner:
         })  # fmt: skip
 
 
+def plan_data(cfg: Config) -> dict[str, Any]:
+    """``dmt plan``'s JSON: the plan, and each table's learned start."""
+    from dmt.plan import make_plan
+
+    plan = make_plan(cfg)
+    return {**plan.to_dict(), "learned_starts": planned_starts(cfg, plan)}
+
+
 def planned_starts(cfg: Config, plan: Plan) -> list[dict[str, Any]]:
     """Each table's learned start as the next run would choose it (``dmt plan``)."""
     from dmt.paths.choose import choose as choose_path
