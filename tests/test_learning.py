@@ -114,6 +114,8 @@ def test_second_run_starts_where_the_first_converged(
     samples = second.monitor["samples"] if second.monitor else []
     assert samples and samples[0]["chunk_size"] == converged[1]
 
+    shown = run_cli("history", "--state-dir", str(state), "--run", second.run_id)
+    assert f"big votes: starting at {converged[0]} writers / {converged[1]} rows" in shown.stdout
     out = run_cli("history", "--state-dir", str(state), "--learned", "--output-json")
     assert out.returncode == 0, out.stderr
     assert [r["run_id"] for r in json.loads(out.stdout)["learned"]] == [
