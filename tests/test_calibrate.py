@@ -5,7 +5,9 @@ scratch table behind (nor touches the real target tables), also when a copy fail
 from __future__ import annotations
 
 import json
+import signal
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,7 @@ import pytest
 import yaml
 
 from tests.conftest import PG, endpoint
-from tests.support.killing import run_cli
+from tests.support.killing import dmt, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -110,3 +112,25 @@ def test_calibrate_prints_a_table_and_drops_its_scratch_tables_when_a_copy_fails
     assert _tables(pg_db) == before  # the scratch table was dropped after the failure
     bad_budget = run_cli("calibrate", "-c", _config(bad, pg_db, tmp_path), "--budget", "soon")
     assert bad_budget.returncode == 1 and "--budget" in bad_budget.stderr
+
+
+def test_ctrl_c_stops_calibrate_and_drops_its_scratch_tables(
+    source: Path, pg_db: str, tmp_path: Path
+) -> None:
+    before = _tables(pg_db)
+    log = tmp_path / "cal.log"
+    proc = dmt("calibrate", "-c", _config(source, pg_db, tmp_path), "--budget", "120s", log=log)
+    try:
+        deadline = time.monotonic() + 60
+        while not any(n.startswith("dmt_calibrate_") for n in _tables(pg_db)):
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "no scratch table appeared"
+            time.sleep(0.05)
+        time.sleep(0.5)  # inside a measurement
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(60) == 5, log.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert _tables(pg_db) == before
