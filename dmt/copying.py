@@ -112,9 +112,10 @@ def copy(
     if m.ai_adjust:
         from dmt.tuning.monitor import build_monitor
 
+        t_base, first_id = timeline_end(store, run_id)
         monitor = build_monitor(
-            counters.snapshot, slot, m, cfg.ai, max_writers=target.max_writers,
-            t_base=timeline_end(store, run_id), on_sample=lambda s: _keep_sample(store, run_id, s),
+            counters.snapshot, slot, m, cfg.ai, max_writers=target.max_writers, t_base=t_base,
+            on_sample=lambda s: _keep_sample(store, run_id, s), first_id=first_id,
         )  # fmt: skip
         learner.samples = lambda: list(monitor.samples)
     mig.monitor = monitor
@@ -136,15 +137,17 @@ def _keep_sample(store: StateStore, run_id: str, sample: dict[str, Any]) -> None
     store.save_adjustments(run_id, [{"kind": "sample", **sample}])
 
 
-def timeline_end(store: StateStore, run_id: str) -> float:
+def timeline_end(store: StateStore, run_id: str) -> tuple[float, int]:
     """Where the run's timeline stands now: the last stored sample's ``t`` plus the wall-clock
-    seconds since it was taken (0 for a run without samples)."""
-    samples = [a for a in store.adjustments(run_id) if a.get("kind") == "sample"]
+    seconds since it was taken (0 for a run without samples), and the next decision id."""
+    stored = store.adjustments(run_id)
+    samples = [a for a in stored if a.get("kind") == "sample"]
+    next_id = 1 + max((int(a["id"]) for a in stored if a.get("kind") == "decision"), default=0)
     if not samples:
-        return 0.0
+        return 0.0, next_id
     last = samples[-1]
     gap = time.time() - float(last["wall"]) if last.get("wall") else 0.0
-    return round(float(last.get("t") or 0.0) + max(0.0, gap), 3)
+    return round(float(last.get("t") or 0.0) + max(0.0, gap), 3), next_id
 
 
 def _versions(plan: Plan) -> str:

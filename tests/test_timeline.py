@@ -138,9 +138,12 @@ def test_retried_copy_keeps_the_samples_of_the_attempt_before(
     assert result.metrics["dmt_retries_total"] == 1
     store = StateStore(state)
     try:
-        samples = [a for a in store.adjustments(result.run_id) if a.get("kind") == "sample"]
+        stored = store.adjustments(result.run_id)
     finally:
         store.close()
+    samples = [a for a in stored if a.get("kind") == "sample"]
+    ids = [a["id"] for a in stored if a.get("kind") == "decision"]
+    assert len(ids) == len(set(ids))  # every attempt's decisions kept, each id once in the run
     before = seen[0]
     assert samples[: len(before)] == before  # the first attempt's samples are kept
     assert len(samples) > len(before) and _increasing(samples), [s["t"] for s in samples]

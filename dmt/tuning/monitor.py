@@ -59,6 +59,7 @@ class AIMonitor(threading.Thread):
         adjuster: AIAdjuster | None = None,
         t_base: float = 0.0,
         on_sample: Callable[[dict[str, object]], None] | None = None,
+        first_id: int = 1,
     ) -> None:
         super().__init__(name="dmt-monitor", daemon=True)
         self.collector, self.controller, self.slot = collector, controller, slot
@@ -72,6 +73,7 @@ class AIMonitor(threading.Thread):
         #: first interval began (a retried or resumed copy continues where the last stopped)
         self.t_base = t_base
         self.on_sample = on_sample  # each sample as it is taken (the state store keeps it)
+        self.first_id = first_id  # decision ids go on from an earlier attempt's of the run
         self.last_decision: Decision | None = None
         self.ticks = 0
         self._lock = threading.Lock()
@@ -188,7 +190,7 @@ class AIMonitor(threading.Thread):
             log.error("dropping invalid %s decision: %s", d.source, exc)
             return None
         rec = DecisionRecord(
-            id=len(self.records) + 1,
+            id=self.first_id + len(self.records),
             at=m.taken_at,
             t=self.timeline(m.taken_at),
             source=d.source,
@@ -269,6 +271,7 @@ def build_monitor(
     max_writers: int | None = None,
     t_base: float = 0.0,
     on_sample: Callable[[dict[str, object]], None] | None = None,
+    first_id: int = 1,
 ) -> AIMonitor:
     """Wire collector, controller and (when configured) the AI adjuster from the config.
     ``max_writers`` is the target's declared writer limit (None: the knob's bound): no
@@ -290,5 +293,5 @@ def build_monitor(
     collector = MetricsCollector(sample, clock=clock, host=host)
     return AIMonitor(
         collector, controller, slot, interval=migration.ai_adjust_interval, adjuster=adjuster,
-        t_base=t_base, on_sample=on_sample,
+        t_base=t_base, on_sample=on_sample, first_id=first_id,
     )  # fmt: skip
