@@ -1,5 +1,6 @@
-"""``dmt calibrate``: measure a small grid of writers × chunk sizes around the run's own
-settings on a sample of the largest tables, and keep the winners as learned starts.
+"""``dmt calibrate``: measure a small grid of writers × chunk sizes around dmt's defaults (and
+the config's own setting) on a sample of the largest tables, and keep the winners as learned
+starts.
 
 Each calibrated table's sample is a few blocks of consecutive key ranges spread along its key
 (the same rows for every measurement). They are copied, by the data path the run would take,
@@ -18,15 +19,15 @@ import statistics
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from dmt.config import Config
+from dmt.config import Config, MigrationConfig
 from dmt.config.options import parse_duration
 from dmt.dialects.base import ValueCounters
 from dmt.errors import Cancelled, ConfigError
-from dmt.learning import endpoints_key, pair_of, table_shape
+from dmt.learning import endpoints_key, pair_of, server_versions, table_shape
 from dmt.model.job import TableJob
 from dmt.model.ranges import Chunk
 from dmt.paths.choose import choose as choose_path
@@ -38,7 +39,7 @@ from dmt.pipeline.tracker import TableResult
 from dmt.plan import Plan, connected, make_plan
 from dmt.schema.ddl import prepare_target
 from dmt.schema.translate import TablePlan, key_for
-from dmt.settings import CHUNK_SIZE, writer_bound
+from dmt.settings import CHUNK_SIZE, default_writers, writer_bound
 from dmt.state import StateStore
 from dmt.state import learned as learned_rows
 
@@ -90,14 +91,16 @@ class TableCalibration:
 
 
 def grid(own: tuple[int, int], max_writers: int | None) -> list[tuple[int, int]]:
-    """Writers at half, once and twice the run's own count (within the target's bound) ×
-    chunk sizes at half, once and twice its own; the run's own setting first."""
-    w, c = own
+    """Writers at half, once and twice dmt's default count (within the target's bound) ×
+    chunk sizes at half, once and twice the default; the config's ``own`` setting first
+    (measured too when it lies off the grid: what a learned start must beat)."""
     high = writer_bound(max_writers)
+    w = min(default_writers(), high)
+    c = next(f.default for f in fields(MigrationConfig) if f.name == "chunk_size")
+    assert isinstance(c, int)
     ws = sorted({max(1, min(high, x)) for x in (w // 2 or 1, w, w * 2)})
     cs = sorted({CHUNK_SIZE.clamp(x) for x in (c // 2, c, c * 2)})
-    points = [(a, b) for a in ws for b in cs]
-    points.remove(own)
+    points = [(a, b) for a in ws for b in cs if (a, b) != own]
     return [own, *points]
 
 
@@ -165,8 +168,9 @@ def calibrate(cfg: Config, budget: float, abort: threading.Event) -> dict[str, A
                 done.append(_table(cfg, plan, p, own, share, abort))
         finally:
             _drop(plan, scratch)
+        versions = server_versions(plan)
         for t, p in zip(done, scratch, strict=False):
-            _store(store, cfg, run_id, t, p)
+            _store(store, cfg, run_id, t, p, versions)
     finally:
         store.close()
     return {"run_id": run_id, "budget_seconds": budget,
@@ -267,13 +271,15 @@ def _measure(
     return rate
 
 
-def _store(store: StateStore, cfg: Config, run_id: str, t: TableCalibration, p: TablePlan) -> None:
+def _store(
+    store: StateStore, cfg: Config, run_id: str, t: TableCalibration, p: TablePlan, versions: str
+) -> None:
     if t.chosen is None:
         return
     own = next(pt for pt in t.points if (pt.writers, pt.chunk_size) == t.own)
     common = {
-        "run_id": run_id, "pair": pair_of(cfg), "versions": "", "endpoints": endpoints_key(cfg),
-        "tbl": t.table, "path": t.path,
+        "run_id": run_id, "pair": pair_of(cfg), "versions": versions,
+        "endpoints": endpoints_key(cfg), "tbl": t.table, "path": t.path,
         "shape": table_shape(p.source, key_for(p.source)).to_dict(), "seconds_to_steady": 0.0,
     }  # fmt: skip
     if own.rates:

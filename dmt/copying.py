@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from dmt.checkpoint import Checkpointer
 from dmt.errors import Cancelled, ConnectError
-from dmt.learning import Learner
+from dmt.learning import Learner, server_versions
 from dmt.model.job import TableJob
 from dmt.paths.base import DataPath
 from dmt.paths.choose import choose as choose_path
@@ -20,7 +20,7 @@ from dmt.pipeline.knobs import Knobs
 from dmt.pipeline.pipeline import Pipeline
 from dmt.pipeline.stats import PipelineCounters
 from dmt.pipeline.updates import UpdateSlot
-from dmt.plan import Plan, connected
+from dmt.plan import Plan
 from dmt.progress import NullReporter
 from dmt.runs import save_adjustments
 from dmt.schema.translate import key_for
@@ -43,7 +43,7 @@ def copy_with_retries(
     """Copy; after a lost connection, wait and copy again as a resume would (bounded)."""
     learner = Learner(store, mig.cfg, run_id)
     learner.max_writers = plan.target.max_writers
-    learner.versions = _versions(plan) if learner.enabled else ""
+    learner.versions = server_versions(plan) if learner.enabled else ""
     for attempt in range(len(COPY_RETRY_BACKOFF) + 1):
         checkpoints = Checkpointer(
             store, run_id, plan.source, plan.target, resuming=resume or attempt > 0,
@@ -148,16 +148,3 @@ def timeline_end(store: StateStore, run_id: str) -> tuple[float, int]:
     last = samples[-1]
     gap = time.time() - float(last["wall"]) if last.get("wall") else 0.0
     return round(float(last.get("t") or 0.0) + max(0.0, gap), 3), next_id
-
-
-def _versions(plan: Plan) -> str:
-    """Both servers' versions, for the record of what was learned (empty if unreadable)."""
-    out = []
-    for side in (plan.source, plan.target):
-        try:
-            with connected(side) as conn:
-                out.append(side.server_version(conn))
-        except Exception as exc:  # a version is a note, not worth failing a run over
-            log.debug("server version unread: %s", exc)
-            out.append("?")
-    return " -> ".join(out)

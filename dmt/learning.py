@@ -81,6 +81,21 @@ def table_shape(table: Table, key: Sequence[str]) -> Shape:
     return Shape(table.row_estimate, round(size, 1), len(table.columns), lobs, kind)
 
 
+def server_versions(plan: Plan) -> str:
+    """Both servers' versions, for the record of what was learned (``?`` where unreadable)."""
+    from dmt.plan import connected
+
+    out = []
+    for side in (plan.source, plan.target):
+        try:
+            with connected(side) as conn:
+                out.append(side.server_version(conn))
+        except Exception as exc:  # a version is a note, not worth failing a run over
+            log.debug("server version unread: %s", exc)
+            out.append("?")
+    return " -> ".join(out)
+
+
 def history(store: StateStore, pair: str) -> list[Outcome]:
     """The outcomes of one engine pair, newest first."""
     return [_outcome(r) for r in rows.outcomes(store, pair)]

@@ -15,6 +15,7 @@ import psycopg
 import pytest
 import yaml
 
+from dmt.settings import default_writers
 from tests.conftest import PG, endpoint
 from tests.support.killing import dmt, run_cli
 
@@ -70,7 +71,9 @@ def test_calibrate_measures_on_scratch_tables_and_the_next_run_starts_at_the_win
     assert [t["table"] for t in data["tables"]] == ["big", "small"]  # the largest first
     big = data["tables"][0]
     measured = {(p["writers"], p["chunk_size"]) for p in big["measured"]}
-    assert measured == {(w, c) for w in (1, 2, 4) for c in (2000, 4000, 8000)}
+    w = default_writers()  # the grid lies around dmt's defaults, and the config's own setting
+    grid = {(a, c) for a in {max(1, w // 2), w, 2 * w} for c in (25_000, 50_000, 100_000)}
+    assert measured == grid | {(2, 4000)}
     assert all(p["rates"] for p in big["measured"])  # every point measured at least once
     best = max(big["measured"], key=lambda p: p["median"])
     chosen = big["chosen"]
