@@ -47,8 +47,12 @@ log = logging.getLogger("dmt")
 
 #: tables calibrated: the largest ones with a key
 TABLES = 2
-#: rows of each table's sample (fewer when the table is smaller)
-SAMPLE_ROWS = 300_000
+#: rows of each table's sample: as many as two rounds of the grid copy in the budget (as a
+#: probe of :data:`PROBE_ROWS` rows measured them), within these bounds and the table's size
+SAMPLE_ROWS = (20_000, 300_000)
+PROBE_ROWS = 30_000
+#: rounds of the grid the budget should hold
+ROUNDS = 2
 #: blocks the sample is split into, spread along the key
 BLOCKS = 3
 
@@ -137,6 +141,8 @@ def run_calibration(cfg: Config, budget: str, plot: Path | None) -> tuple[dict[s
     abort = threading.Event()
     with signals_to(abort):
         data = calibrate(cfg, parse_duration(budget, "--budget"), abort)
+    from dmt.calibrate_report import calibrate_plot, calibrate_text
+
     if plot is not None:
         data["plot"] = str(calibrate_plot(data, plot))
     return data, calibrate_text(data)
@@ -200,12 +206,10 @@ def _drop(plan: Plan, scratch: list[TablePlan]) -> None:
                   ", ".join(p.target.name for p in scratch), exc)  # fmt: skip
 
 
-def _sample(plan: Plan, p: TablePlan, planned: int) -> list[list[Chunk]]:
-    """The sample: :data:`BLOCKS` blocks of consecutive ``planned``-row key ranges, spread
-    along the key, about :data:`SAMPLE_ROWS` rows in all."""
-    with connected(plan.source) as conn:
-        chunks = plan_chunks(plan.source, conn, p.source, key_for(p.source), planned)
-    per_block = max(1, SAMPLE_ROWS // planned // BLOCKS)
+def _sample(chunks: list[Chunk], planned: int, rows: int) -> list[list[Chunk]]:
+    """A sample of about ``rows`` rows: :data:`BLOCKS` blocks of consecutive ``planned``-row
+    key ranges of the table's ``chunks``, spread along the key."""
+    per_block = max(1, rows // planned // BLOCKS)
     if len(chunks) <= per_block * BLOCKS:
         return [chunks]
     step = len(chunks) // BLOCKS
@@ -218,12 +222,20 @@ def _table(
 ) -> TableCalibration:  # fmt: skip
     points = [Point(w, c) for w, c in grid(own, plan.target.max_writers)]
     planned = min(pt.chunk_size for pt in points)
-    blocks = _sample(plan, p, planned)
+    with connected(plan.source) as conn:
+        chunks = plan_chunks(plan.source, conn, p.source, key_for(p.source), planned)
+    probe = _sample(chunks, planned, PROBE_ROWS)
+    t0 = time.monotonic()
+    _measure(cfg, plan, p, probe, planned, points[0], abort)
+    seconds = time.monotonic() - t0
+    probed = min(p.source.row_estimate, sum(len(b) for b in probe) * planned)
+    fit = probed * (budget - seconds) / (ROUNDS * len(points) * max(seconds, 1e-3))
+    blocks = _sample(chunks, planned, int(max(SAMPLE_ROWS[0], min(SAMPLE_ROWS[1], fit))))
     rows = min(p.source.row_estimate, sum(len(b) for b in blocks) * planned)
     path = choose_path(plan.source, plan.target, p, cfg.migration.data_path)
     t = TableCalibration(p.source.name, rows, path.name if path else "rows", points, own)
     log.info("calibrating `%s` on ~%s rows: %d settings", t.table, f"{rows:,}", len(points))
-    deadline = time.monotonic() + budget
+    deadline = t0 + budget  # the probe is part of the budget
     while time.monotonic() < deadline:
         for pt in points:
             if time.monotonic() >= deadline and pt.rates:
@@ -294,45 +306,3 @@ def _store(
         "start_kind": "calibrated", "start_rate": c.median, "writers": c.writers,
         "chunk_size": c.chunk_size, "steady_rate": c.median, "votes": 1,
     })  # fmt: skip
-
-
-def calibrate_text(data: dict[str, Any]) -> str:
-    """The table ``dmt calibrate`` prints: each setting measured, and the one chosen."""
-    lines = []
-    for t in data["tables"]:
-        lines.append(f"{t['table']} (~{t['sample_rows']:,} sample rows, path {t['path']}):")
-        lines.append(f"  {'writers':>7} {'chunk':>8} {'median rows/s':>14}  repeats")
-        chosen = t["chosen"] or {}
-        for pt in t["measured"]:
-            mark = "  <- chosen" if (pt["writers"], pt["chunk_size"]) == (
-                chosen.get("writers"), chosen.get("chunk_size")) else ""  # fmt: skip
-            own = (
-                " (own settings)" if [pt["writers"], pt["chunk_size"]] == t["own_settings"] else ""
-            )
-            reps = ", ".join(f"{r:,.0f}" for r in pt["rates"]) or "not measured (budget)"
-            lines.append(
-                f"  {pt['writers']:>7} {pt['chunk_size']:>8} {pt['median']:>14,.0f}  {reps}"
-                f"{own}{mark}"
-            )
-    lines.append(f"stored as learned starts ({data['run_id']}); took {data['seconds']}s")
-    return "\n".join(lines)
-
-
-def calibrate_plot(data: dict[str, Any], path: Path) -> Path:
-    """Each measurement as one step of the chart (rows/s, writers, chunk size)."""
-    from dmt.errors import DmtIOError
-    from dmt.plot import PlotError, write_plot
-
-    samples, t = [], 0.0
-    for table in data["tables"]:
-        for pt in table["measured"]:
-            for rate in pt["rates"]:
-                t += 1.0
-                samples.append({"t": t, "at": t, "rows_per_sec": rate, "writers": pt["writers"],
-                                "chunk_size": pt["chunk_size"]})  # fmt: skip
-    try:
-        return write_plot(path, samples, [], f"dmt calibrate {data['run_id']}")
-    except PlotError as exc:
-        raise ConfigError("--plot", str(exc)) from None
-    except OSError as exc:
-        raise DmtIOError(f"--plot: cannot write `{path}`: {exc.strerror or exc}") from None

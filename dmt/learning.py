@@ -17,6 +17,7 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from statistics import median
 from typing import TYPE_CHECKING, Any
 
 from dmt.config import Config
@@ -180,13 +181,14 @@ class Learner:
             own = [
                 o.start_rate for o in self.history
                 if o.table == name and o.endpoints == self.endpoints and o.start_kind == "config"
-                and o.start_rate
+                and (o.start_writers, o.start_chunk) == self.own_point()
+                and o.start_rate is not None
             ]  # fmt: skip
-            if worse_than_defaults(got.start_rate, [r for r in own if r is not None]):
+            if worse_than_defaults(got.start_rate, own):
                 log.warning(
                     "%s: the learned start (%d writers / %d rows) measured %.0f rows/s, below "
                     "the run's own settings' %.0f rows/s: forgotten",
-                    name, start.writers, start.chunk_size, got.start_rate or 0, max(own),
+                    name, start.writers, start.chunk_size, got.start_rate or 0, median(own),
                 )  # fmt: skip
                 rows.forget(self.store, list(start.ids))
                 votes = False
