@@ -236,12 +236,12 @@ def _table(
     t = TableCalibration(p.source.name, rows, path.name if path else "rows", points, own)
     log.info("calibrating `%s` on ~%s rows: %d settings", t.table, f"{rows:,}", len(points))
     deadline = t0 + budget  # the probe is part of the budget
-    while time.monotonic() < deadline:
+    while True:  # rounds; the first one whole, whatever the budget
         for pt in points:
-            if time.monotonic() >= deadline and pt.rates:
+            if pt.rates and time.monotonic() >= deadline:
                 break
             pt.rates.append(_measure(cfg, plan, p, blocks, planned, pt, abort))
-        if all(len(pt.rates) >= 2 for pt in points) and time.monotonic() >= deadline:
+        if time.monotonic() >= deadline:
             break
     measured = [pt for pt in points if pt.rates]
     t.chosen = max(measured, key=lambda pt: pt.median) if measured else None

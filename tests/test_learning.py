@@ -145,8 +145,8 @@ def _write(raw: dict[str, Any], tmp: Path) -> str:
 def test_a_learned_start_that_measures_worse_than_the_defaults_is_forgotten(
     source: Path, pg_db: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """History says the defaults ran this table at an unbeatable rate and a past run converged
-    on 1 writer / 1,000 rows: the run starts there, measures it, and forgets it."""
+    """History says the defaults ran this table at an unbeatable rate and a calibration chose
+    1 writer / 1,000 rows: the run starts there, measures it, and forgets it."""
     caplog.set_level(logging.INFO, "dmt")
     raw = _raw(source, pg_db, tmp_path, ai_adjust=False, chunk_size=50_000)
     cfg = build_config(raw, tmp_path)
@@ -161,7 +161,7 @@ def test_a_learned_start_that_measures_worse_than_the_defaults_is_forgotten(
                                     "start_rate": 1e12, "writers": 1, "chunk_size": 50_000,
                                     "votes": 0})  # fmt: skip
         bad = learned_rows.record(store, {**common, "run_id": "badstart", "start_writers": 1,
-                                          "start_chunk": 50_000, "start_kind": "config",
+                                          "start_chunk": 1000, "start_kind": "calibrated",
                                           "start_rate": 1.0, "writers": 1, "chunk_size": 1000,
                                           "votes": 1})  # fmt: skip
     finally:
