@@ -66,7 +66,7 @@ def one(executor: str, writers: int, chunk: int, address: str) -> dict[str, Any]
     out = {"copy_seconds": result.copy_seconds, "wall_seconds": wall,
            "rows": result.rows_transferred}  # fmt: skip
     if executor == "ray":
-        out["ranges"] = m.pipeline.timings  # type: ignore[attr-defined]
+        out["ranges"] = m.pipeline.timings
     return out
 
 

@@ -38,8 +38,10 @@ class Checkpointer:
     def __init__(
         self, store: StateStore, run_id: str, source: Dialect, target: Dialect, resuming: bool,
         stall_timeout: float = 0.0,
+        after_table: Callable[[TableJob, TableResult], None] | None = None,
     ) -> None:  # fmt: skip
         self.store = store
+        self.after_table = after_table  # told of each table done (what it taught: learning)
         self.run_id = run_id
         self.source = source
         self.target = target
@@ -80,6 +82,11 @@ class Checkpointer:
 
     def table_done(self, job: TableJob, result: TableResult) -> None:
         self.store.table_done(self.run_id, job.source.name, result.rows, result.seconds)
+        if self.after_table is not None:
+            try:
+                self.after_table(job, result)
+            except DmtError as exc:  # what a table taught is never worth the copy
+                log.warning("table `%s`: its outcome was not learned: %s", job.source.name, exc)
 
     # ------------------------------------------------------------------ cleanup on resume
     def clean(self, job: TableJob, source_conn: Any, chunks: list[Chunk]) -> None:

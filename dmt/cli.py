@@ -193,10 +193,10 @@ def plan(
 ) -> None:
     """Show what `run` would do: tables, row estimates, types, what is dropped or created."""
     with _command(output_json, verbosity, log_format):
-        from dmt.plan import make_plan
+        from dmt.learning import plan_data
         from dmt.report import plan_text
 
-        data = make_plan(_load(config)).to_dict()
+        data = plan_data(_load(config))
     if output_json:
         _emit(data)
     else:
@@ -290,20 +290,43 @@ def history(
             "decision marked; .svg, .html (no dependency) or .png (needs matplotlib).",
         ),
     ] = None,
+    learned: Annotated[bool, typer.Option(help="List what was learned of tables' copies.")] = False,
+    forget: Annotated[bool, typer.Option(help="Forget everything learned.")] = False,
     output_json: JsonOpt = False,
 ) -> None:
     """List past runs, or show one run's tables and runtime decisions."""
     with _command(output_json):
         from dmt.history import show
+        from dmt.learning import learned_view
 
         if plot is not None and not run_id:
             raise ConfigError("--plot", "needs --run ID (see `dmt history` for the ids)")
         folder = state_dir or (_load(config).migration.state_dir if config else Path("~/.dmt"))
-        text, data = show(folder, run_id, plot)
+        if learned or forget:
+            text, data = learned_view(folder, forget)
+        else:
+            text, data = show(folder, run_id, plot)
     if output_json:
         _emit(data)
     else:
         _emit(text)
+
+
+@app.command()
+def calibrate(
+    config: ConfigOpt,
+    budget: Annotated[str, typer.Option(help="Time to measure for: 30s, 2m, seconds.")] = "60s",
+    plot: Annotated[Path | None, typer.Option(help="Chart it: .svg, .html or .png.")] = None,
+    output_json: JsonOpt = False,
+    verbosity: VerbosityOpt = Verbosity.info,
+) -> None:
+    """Measure writers × chunk sizes on samples of the largest tables (scratch tables on the
+    target, dropped afterwards) and keep the best as learned starts."""
+    with _command(output_json, verbosity):
+        from dmt.calibrate import run_calibration
+
+        data, text = run_calibration(_load(config), budget, plot)
+    _emit(data if output_json else text)
 
 
 def main() -> None:

@@ -84,6 +84,12 @@ def render_run(store: StateStore, run_id: str) -> tuple[str, dict[str, Any]]:
     decisions = [a for a in adjustments if a.get("kind") == "decision"]
     applied = [a for a in adjustments if a.get("kind") == "applied"]
     samples = [a for a in adjustments if a.get("kind") == "sample"]
+    starts = [a for a in adjustments if a.get("kind") == "start"]
+    for a in starts:
+        lines.append(
+            f"  {a['table']} votes: starting at {a['writers']} writers / {a['chunk_size']} rows "
+            f"({a['how']}, from runs {', '.join(r[:6] for r in a['runs'])})"
+        )
     if samples:
         lines.append(
             f"  monitor: {len(samples):,} interval samples over {samples[-1].get('t', 0):.0f}s "
@@ -114,6 +120,7 @@ def render_run(store: StateStore, run_id: str) -> tuple[str, dict[str, Any]]:
         "decisions": decisions,
         "applied": applied,
         "samples": [{k: v for k, v in a.items() if k != "kind"} for a in samples],
+        "learned_starts": [{k: v for k, v in a.items() if k != "kind"} for a in starts],
     }
     return "\n".join(lines), data
 

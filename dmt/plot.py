@@ -45,9 +45,16 @@ def _t0(samples: Sequence[dict[str, Any]]) -> float:
 def decision_times(
     samples: Sequence[dict[str, Any]], records: Sequence[dict[str, Any]]
 ) -> list[tuple[float, dict[str, Any]]]:
-    """Each decision with its time in the samples' clock (seconds since the monitor started)."""
+    """Each decision with its time on the samples' timeline: its own ``t``, or (a record
+    without one) its monotonic ``at`` against the first sample's."""
     t0 = _t0(samples)
-    return [(float(r["at"]) - t0, r) for r in records if r.get("at") is not None]
+    out = []
+    for r in records:
+        if r.get("t") is not None:
+            out.append((float(r["t"]), r))
+        elif r.get("at") is not None:
+            out.append((float(r["at"]) - t0, r))
+    return out
 
 
 def _nice(hi: float) -> float:

@@ -141,6 +141,8 @@ def plan_text(data: dict[str, Any], verbose: bool = False) -> str:
     ):
         if data[key]:
             lines.append(f"Will {label}: {', '.join(data[key])}")
+    for start in data.get("learned_starts", ()):
+        lines.append(f"Learned start: {start['line']}")
     nm = data["not_migrated"]
     for kind in ("views", "triggers", "routines"):
         if nm[kind]:

@@ -10,28 +10,21 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from dmt.checkpoint import Checkpointer
 from dmt.config import Config
+from dmt.copying import copy_with_retries
 from dmt.dialects.base import ValueCounters
 from dmt.dialects.snapshot import RunSnapshot
-from dmt.errors import Cancelled, ConnectError, DmtError, ValidationMismatch
+from dmt.errors import Cancelled, DmtError, ValidationMismatch
 from dmt.logs import redact
-from dmt.model.job import TableJob
-from dmt.paths.base import DataPath
-from dmt.paths.choose import choose as choose_path
-from dmt.paths.rows import bridge_rows
-from dmt.pipeline.knobs import Knobs
-from dmt.pipeline.pipeline import Pipeline
 from dmt.pipeline.stats import PipelineCounters
 from dmt.pipeline.updates import UpdateSlot
 from dmt.plan import Plan, connected, make_plan
 from dmt.proc import since_start
-from dmt.progress import NullReporter, Reporter
+from dmt.progress import Reporter
 from dmt.report import RunResult, TableSummary, happened
-from dmt.runs import open_run, save_adjustments, untranslated
+from dmt.runs import open_run, untranslated
 from dmt.schema.ddl import post_load, prepare_target
 from dmt.schema.objects import create_objects
-from dmt.schema.translate import key_for
 from dmt.schema.views import create_views
 from dmt.signals import signals_to
 from dmt.state import StateStore
@@ -43,10 +36,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("dmt")
 
 TOTAL_STEPS = 6
-#: seconds to wait before each in-process retry of the copy after a lost connection; the
-#: retry is a resume (chunks in flight are removed from the target and copied again), so a
-#: batch whose COMMIT outcome is unknown is never written twice
-COPY_RETRY_BACKOFF = (2.0, 5.0, 10.0)
 
 
 def _step(n: int, text: str) -> None:
@@ -79,6 +68,7 @@ class Migration:
         self.rows_copied = 0  # rows this process wrote, over every copy attempt
         self.snapshot: RunSnapshot | None = None  # the source's, from the copy to validation
         self.cluster: Any = None  # the Ray session (executor: ray), from the copy to the end
+        self.pipeline: Any = None  # the copy under way (tests look at a cluster copy's ranges)
         if cfg.migration.executor == "ray":
             from dmt.cluster import RaySession  # Ray is imported only for this executor
 
@@ -115,14 +105,12 @@ class Migration:
                 if isinstance(exc, ValidationMismatch):
                     status = "validation_mismatch"
                 store.finish_run(run_id, status, error=redact(str(exc)) or type(exc).__name__)
-                save_adjustments(store, run_id, self.monitor, self.applied)
                 raise
             store.set_phase(run_id, "done")
             store.finish_run(
                 run_id, "success", rows=result.rows_transferred,
                 rows_per_second=result.rows_per_second, result=result.to_json(),
             )  # fmt: skip
-            save_adjustments(store, run_id, self.monitor, self.applied)
             return result
         finally:
             if self.snapshot is not None:
@@ -166,7 +154,7 @@ class Migration:
             self.cluster.open()  # joining the cluster is start-up, not copy time
         copy_started = time.monotonic()
         _step(4, f"copying {len(plan.tables)} table(s)")
-        self._copy_with_retries(store, run_id, plan, resume)
+        copy_with_retries(self, store, run_id, plan, resume)
         copy_seconds = time.monotonic() - copy_started
         if m.validate == "none":
             self.snapshot.close()  # nothing reads the source again: let it go now
@@ -240,99 +228,6 @@ class Migration:
     def _check_cancel(self) -> None:
         if self.abort.is_set():
             raise Cancelled()
-
-    def _copy_with_retries(self, store: StateStore, run_id: str, plan: Plan, resume: bool) -> None:
-        """Copy; after a lost connection, wait and copy again as a resume would (bounded)."""
-        for attempt in range(len(COPY_RETRY_BACKOFF) + 1):
-            checkpoints = Checkpointer(
-                store,
-                run_id,
-                plan.source,
-                plan.target,
-                resuming=resume or attempt > 0,
-                stall_timeout=self.cfg.migration.stall_timeout,
-            )
-            try:
-                if attempt and self.snapshot is not None:
-                    self.snapshot.renew()  # the lost connection may have ended the old one
-                self._copy(plan, checkpoints)
-                return
-            except ConnectError as exc:
-                if attempt == len(COPY_RETRY_BACKOFF) or self.abort.is_set():
-                    raise
-                self.counters.add("retries")
-                delay = COPY_RETRY_BACKOFF[attempt]
-                log.warning(
-                    "%s; copying again in %.0fs (retry %d of %d; chunks in flight are removed "
-                    "from the target first)", exc, delay, attempt + 1, len(COPY_RETRY_BACKOFF),
-                )  # fmt: skip
-                if self.abort.wait(delay):
-                    raise Cancelled() from exc
-
-    def _copy(self, plan: Plan, checkpoints: Checkpointer) -> None:
-        cfg, m = self.cfg, self.cfg.migration
-        source, target = plan.source, plan.target
-        jobs = [
-            TableJob(
-                source=p.source,
-                target=p.target,
-                key=key_for(p.source),
-                convert=bridge_rows(source, p.source, target, p.target, self.values),
-            )
-            for p in plan.tables
-        ]
-        mode = m.data_path
-        paths: dict[str, DataPath] = {}
-        for p in plan.tables:
-            path = choose_path(source, target, p, mode)
-            if path is not None:
-                paths[p.source.name] = path
-        knobs = Knobs(
-            tables_in_flight=m.tables_in_flight,
-            chunk_size=m.chunk_size,
-            parallel_readers=m.parallel_readers,
-            read_ahead_buffers=m.read_ahead_buffers,
-            writers=m.write_ahead_writers,
-            max_memory_mb=m.max_memory_mb,
-            chunk_size_at=m.chunk_size_at,
-        )
-        self.paths = {
-            p.source.name: paths[p.source.name].name if p.source.name in paths else "rows"
-            for p in plan.tables
-        }
-        self.counters = counters = PipelineCounters()
-        slot = self.slot or UpdateSlot()
-        total = sum(p.source.row_estimate for p in plan.tables)
-        reporter = self.reporter_factory(total) if self.reporter_factory else NullReporter()
-        args = (source, target, jobs, knobs, counters, slot, reporter)
-        kw = {"checkpoints": checkpoints, "abort": self.abort, "stall_timeout": m.stall_timeout}
-        if self.cluster is not None:  # executor: ray
-            from dmt.cluster import cluster_pipeline
-
-            pipeline: Pipeline = cluster_pipeline(
-                cfg, self.cluster, jobs, paths, self.values, plan.tables, *args, **kw
-            )
-        else:
-            pipeline = Pipeline(*args, paths=paths, **kw)  # type: ignore[arg-type]
-        self.pipeline = pipeline  # the copy under way (tests look at a cluster copy's ranges)
-        if m.ai_adjust:
-            from dmt.tuning.monitor import build_monitor
-
-            self.monitor = build_monitor(
-                counters.snapshot, slot, m, cfg.ai, max_writers=target.max_writers,
-                host=getattr(pipeline, "host", None),
-            )  # fmt: skip
-        self.copies.append((counters, self.monitor))
-        try:
-            if self.monitor is not None:
-                self.monitor.start()
-            pipeline.run()
-        finally:
-            self.rows_copied += counters.rows_total
-            self.applied += pipeline.applied
-            if self.monitor is not None:
-                self.monitor.stop()
-            reporter.close()
 
 
 def execute(

@@ -58,15 +58,18 @@ def open_run(store: StateStore, cfg: Config, resume: bool, force: bool) -> tuple
 
 
 def save_adjustments(
-    store: StateStore, run_id: str, monitor: Any, applied: list[dict[str, Any]]
-) -> None:
-    """Store the run's runtime decisions, its per-interval samples (what `dmt history --plot`
-    draws) and the changes the pipeline applied."""
+    store: StateStore, run_id: str, monitor: Any, applied: list[dict[str, Any]],
+    samples: bool = True,
+) -> None:  # fmt: skip
+    """Store one copy attempt's runtime decisions, its per-interval samples (what `dmt history
+    --plot` draws; not with ``samples=False``, when they were stored as they were taken) and
+    the changes the pipeline applied."""
     records: list[dict[str, Any]] = []
     if monitor is not None:
         data = monitor.to_dict()
         records += [{"kind": "decision", **r} for r in data["records"]]
-        records += [{"kind": "sample", **s} for s in data.get("samples", ())]
+        if samples:
+            records += [{"kind": "sample", **s} for s in data.get("samples", ())]
     records += [{"kind": "applied", **a} for a in applied]
     if records:
         store.save_adjustments(run_id, records)

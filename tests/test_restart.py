@@ -22,7 +22,7 @@ import psycopg
 import pytest
 import yaml
 
-import dmt.run as run_module
+import dmt.copying as copying_module
 from dmt.config import build_config
 from dmt.errors import ConnectError
 from dmt.run import execute
@@ -112,7 +112,7 @@ def test_connections_dropped_once_are_retried(source: Path, pg_db: str, tmp_path
 def test_connections_that_keep_dropping_stop_with_exit_2_then_resume(
     source: Path, pg_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(run_module, "COPY_RETRY_BACKOFF", (0.1, 0.2))  # keep the test short
+    monkeypatch.setattr(copying_module, "COPY_RETRY_BACKOFF", (0.1, 0.2))  # keep the test short
     raw = _raw(source, pg_db, tmp_path)
     cfg = build_config(raw, tmp_path)
     stop = threading.Event()

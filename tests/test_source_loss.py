@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-import dmt.run as run_module
+import dmt.copying as copying_module
 from dmt.config import build_config
 from dmt.errors import ConnectError
 from dmt.progress import NullReporter
@@ -166,7 +166,7 @@ def test_source_connections_dropped_once_are_retried(
 def test_source_connections_that_keep_dropping_stop_with_exit_2_then_resume(
     setup: tuple[Any, ...], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(run_module, "COPY_RETRY_BACKOFF", (0.1, 0.2))  # keep the test short
+    monkeypatch.setattr(copying_module, "COPY_RETRY_BACKOFF", (0.1, 0.2))  # keep the test short
     engine, src, path, raw = setup
     cfg = build_config(raw, tmp_path)
     started, stop = threading.Event(), threading.Event()

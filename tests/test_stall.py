@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-import dmt.run as run_module
+import dmt.copying as copying_module
 from dmt.config import build_config
 from dmt.errors import ConnectError, DmtError, PostLoadError, Stalled, ValidationIncomplete
 from dmt.progress import NullReporter
@@ -185,7 +185,7 @@ def test_a_lock_held_throughout_stops_with_exit_2_then_resume_completes(
     setup: tuple[Any, ...], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:  # fmt: skip
-    monkeypatch.setattr(run_module, "COPY_RETRY_BACKOFF", (0.1, 0.2))  # keep the test short
+    monkeypatch.setattr(copying_module, "COPY_RETRY_BACKOFF", (0.1, 0.2))  # keep the test short
     dst, raw, table, _ = setup
     lock = TableLock(raw["target"]["type"], dst, table)
     try:

@@ -96,6 +96,12 @@ class MigrationConfig:
     ai_adjust_interval: float = option(
         30.0, "duration", "seconds between adjustment decisions", 1, 3600
     )
+    learn: bool = option(
+        True,
+        "bool",
+        "start each table at the writers and chunk size learned from earlier "
+        "copies of it (or of tables like it) kept in the state store; `dmt history --learned`",
+    )
     metrics_port: int | None = option(
         None, "int", "serve live Prometheus metrics on this port during the run (as "
         "`--metrics-port`); default: none", 1, 65535,

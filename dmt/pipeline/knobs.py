@@ -91,6 +91,22 @@ class KnobUpdates:
             if table_start or self.knobs.chunk_size_at == "chunk":
                 self._apply_pending()
 
+    def start(self, upd: Update) -> None:
+        """Apply a table's starting point now, before its chunks are planned: writers and
+        chunk_size at once, whatever ``chunk_size_at`` says (nothing of the table has been
+        read yet), recorded like any change."""
+        with self._lock:
+            if upd.writers is not None:
+                self._accept(Update(writers=upd.writers, source=upd.source, action=upd.action))
+            if upd.chunk_size is not None and KNOBS["chunk_size"].contains(upd.chunk_size):
+                self._pending.pop("chunk_size", None)
+                before = self.knobs.chunk_size
+                if before != upd.chunk_size:
+                    self.knobs.chunk_size = upd.chunk_size
+                    self._on_applied("chunk_size", upd.chunk_size)
+                    log.info("Changed chunk_size from %d to %d", before, upd.chunk_size)
+                    self._record(upd, "chunk_size", before, upd.chunk_size)
+
     def _accept(self, upd: Update) -> None:
         for knob in ("writers", "chunk_size", "parallel_readers", "read_ahead_buffers"):
             value = getattr(upd, knob)

@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +32,7 @@ from dmt.pipeline.batchqueue import BatchQueue
 from dmt.pipeline.checkpoints import Checkpoints
 from dmt.pipeline.chunks import plan_chunks
 from dmt.pipeline.executor import Executor, KeyRangeTasks, ThreadExecutor
-from dmt.pipeline.failures import planning_failed, with_key_range, write_failed
+from dmt.pipeline.failures import planning_failed, with_key_range
 from dmt.pipeline.groupcommit import GroupCommit
 from dmt.pipeline.knobs import Knobs, KnobUpdates
 from dmt.pipeline.reading import RangeReader
@@ -43,8 +42,9 @@ from dmt.pipeline.stop import StopFlag
 from dmt.pipeline.tracker import ChunkTracker, TableResult
 from dmt.pipeline.updates import UpdateSlot
 from dmt.pipeline.writer_pool import DynamicWriterPool
+from dmt.pipeline.writing import BatchWriter
 from dmt.progress import NullReporter, Reporter
-from dmt.settings import writer_bound
+from dmt.settings import Update, writer_bound
 
 log = logging.getLogger("dmt.pipeline")
 
@@ -63,7 +63,8 @@ class Pipeline:
     ``paths`` maps a table to the data path that carries it (absent: the exact row path);
     ``abort`` is the user's cancel event (never set by the pipeline itself); ``executor`` runs
     each table's key-range tasks (default: threads); ``stall_timeout`` is
-    :class:`~dmt.pipeline.stall.StallWatch`'s.
+    :class:`~dmt.pipeline.stall.StallWatch`'s; ``start_for(job)`` gives a table's starting
+    writers and chunk_size (a learned start), applied before its chunks are planned.
     """
 
     def __init__(
@@ -80,12 +81,14 @@ class Pipeline:
         paths: Mapping[str, DataPath] | None = None,
         executor: Executor | None = None,
         stall_timeout: float = 300.0,
+        start_for: Callable[[TableJob], Update | None] | None = None,
     ) -> None:
         self.source = source
         self.target = target
         self.jobs = jobs
         self.knobs = knobs
         self.paths = dict(paths or {})
+        self.start_for = start_for  # a table's starting writers / chunk_size, if it has one
         self.counters = counters or PipelineCounters()
         self.reporter = reporter or NullReporter()
         self.checkpoints = checkpoints
@@ -102,11 +105,16 @@ class Pipeline:
         )
         self.stop.on_set(self.queue.abort)
         self.tracker = ChunkTracker(self._on_chunk_committed, self._on_table_done)
-        self.group = GroupCommit(target, lambda: len(self.queue), self.tracker.batch_written)
+        self.writer = BatchWriter(
+            target, self.paths, self.watch, self.counters, self.tracker, self.reporter,
+            GroupCommit(target, lambda: len(self.queue), self.tracker.batch_written),
+            failed=lambda: self.pool.skip_writes.is_set(), fail=lambda e: self._fail(e, None),
+            after_batch=lambda: self.updates.drain(table_start=False),
+        )  # fmt: skip
         self.pool = DynamicWriterPool(
             self.queue,
-            connect=self._writer_connect,
-            disconnect=self._writer_disconnect,
+            connect=self.writer.connect,
+            disconnect=self.writer.disconnect,
             write=self._write_batch,
             on_error=self._fail,
             on_size=lambda alive, target: self.counters.set(
@@ -217,6 +225,8 @@ class Pipeline:
         name = job.source.name
         self.counters.set(current_table=name, column_count=len(job.source.columns))
         self.updates.drain(table_start=True)
+        if self.start_for is not None and (start := self.start_for(job)) is not None:
+            self.updates.start(start)
         k = self.knobs
         self._fit_memory()
         chunk_size = k.chunk_size
@@ -262,48 +272,8 @@ class Pipeline:
         floor = path.min_range_rows if path is not None else 0
         return max(n, -(-floor // max(1, planned)))
 
-    # ------------------------------------------------------------------ writers
-    def _writer_connect(self) -> Any:
-        conn = self.target.connect()
-        self.target.begin_load(conn)
-        self.group.begin(conn)
-        return conn
-
-    def _writer_disconnect(self, conn: Any) -> None:
-        try:
-            self.group.end(conn, self.pool.skip_writes.is_set(), lambda e: self._fail(e, None))
-            self.target.end_load(conn)
-        finally:
-            _close(conn)
-
     def _write_batch(self, conn: Any, batch: Batch) -> None:
-        t0 = time.monotonic()
-        job = batch.job
-        doing = f"the write of batch {batch.seq + 1}"
-        path = self.paths[job.source.name] if batch.by_path else None
-        on = (lambda: path.session_conn(conn)) if path is not None else (lambda: conn)
-        try:
-            with self.watch.busy(self.target, on, job.source.name, batch.chunk, doing):
-                if batch.by_path:
-                    n = self.paths[job.source.name].write(conn, job, batch.rows)
-                else:
-                    n = self.target.write_rows(conn, job.target, batch.rows)
-        except Exception as exc:
-            # the batch may or may not be committed: its chunk stays not-done, and a retry or
-            # resume removes the chunk from the target before copying it again
-            lost = write_failed(self.target, batch, exc)
-            if lost is not None:
-                raise lost from exc
-            raise
-        finally:
-            self.counters.add("batches_in_flight", -1)
-        secs = time.monotonic() - t0
-        self.watch.committed(secs)
-        self.counters.record_write(n, batch.nbytes, secs, job.source.name)
-        self.tracker.add_write(batch.job, secs)
-        self.reporter.advance(batch.job.source.name, n, batch.nbytes)
-        self.group.wrote(conn, batch, n)
-        self.updates.drain(table_start=False)
+        self.writer.write(conn, batch)
 
     # ------------------------------------------------------------------ callbacks
     def _on_queue_change(self, depth: int, nbytes: int) -> None:

@@ -1,5 +1,6 @@
 """The state store: one SQLite file (``state_dir/state.db``, owner-only, WAL) holding runs,
-per-table chunk plans and checkpoints, post-load progress and runtime adjustments.
+per-table chunk plans and checkpoints, post-load progress, runtime adjustments and what was
+learned of each table's copy (:mod:`dmt.state.learned`).
 
 A chunk is recorded done only after every batch of it is committed on the target, so after a
 crash at any moment the store says exactly which key ranges are safely on the target.
@@ -44,6 +45,14 @@ CREATE TABLE IF NOT EXISTS post_load (
 );
 CREATE TABLE IF NOT EXISTS adjustments (
   run_id TEXT NOT NULL, seq INTEGER NOT NULL, record TEXT NOT NULL, PRIMARY KEY (run_id, seq)
+);
+CREATE TABLE IF NOT EXISTS learned (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, created REAL NOT NULL,
+  pair TEXT NOT NULL, versions TEXT NOT NULL, endpoints TEXT NOT NULL, tbl TEXT NOT NULL,
+  path TEXT NOT NULL, shape TEXT NOT NULL, start_writers INTEGER NOT NULL,
+  start_chunk INTEGER NOT NULL, start_kind TEXT NOT NULL, start_rate REAL,
+  writers INTEGER NOT NULL, chunk_size INTEGER NOT NULL, steady_rate REAL,
+  seconds_to_steady REAL, votes INTEGER NOT NULL, forgotten INTEGER NOT NULL DEFAULT 0
 );
 """
 

@@ -67,6 +67,7 @@ class DecisionRecord:
     writers_after: int
     chunk_size_after: int
     metrics: dict[str, object] = field(default_factory=dict)
+    t: float | None = None  # on the run's timeline, as the monitor's samples
     effect_percent: float | None = None
     reverted: bool = False
 

@@ -57,6 +57,9 @@ class AIMonitor(threading.Thread):
         *,
         interval: float = 30.0,
         adjuster: AIAdjuster | None = None,
+        t_base: float = 0.0,
+        on_sample: Callable[[dict[str, object]], None] | None = None,
+        first_id: int = 1,
     ) -> None:
         super().__init__(name="dmt-monitor", daemon=True)
         self.collector, self.controller, self.slot = collector, controller, slot
@@ -66,6 +69,11 @@ class AIMonitor(threading.Thread):
         self.records: list[DecisionRecord] = []
         self.samples: list[dict[str, object]] = []
         self._t0: float | None = None
+        #: the run's timeline: a sample's ``t`` is ``t_base`` plus seconds since this monitor's
+        #: first interval began (a retried or resumed copy continues where the last stopped)
+        self.t_base = t_base
+        self.on_sample = on_sample  # each sample as it is taken (the state store keeps it)
+        self.first_id = first_id  # decision ids go on from an earlier attempt's of the run
         self.last_decision: Decision | None = None
         self.ticks = 0
         self._lock = threading.Lock()
@@ -110,24 +118,34 @@ class AIMonitor(threading.Thread):
         )
         with self._lock:
             self.ticks += 1
+            if self._t0 is None:
+                self._t0 = m.taken_at - m.interval_seconds
             decision = self._decide(m)
             self.last_decision = decision
             self._record_effects()
             rec = self._apply(decision, m)
-            self._sample(m, rec)
-            return rec
+            sample = self._sample(m, rec)
+        if self.on_sample is not None:
+            try:
+                self.on_sample(sample)
+            except Exception as exc:  # a store that cannot keep a sample must not stop the copy
+                log.warning("monitor sample not stored: %s", exc)
+        return rec
 
-    def _sample(self, m: MetricsSnapshot, rec: DecisionRecord | None) -> None:
+    def timeline(self, at: float) -> float:
+        """The run-timeline ``t`` of the monotonic clock reading ``at``."""
+        return round(self.t_base + at - (self._t0 if self._t0 is not None else at), 3)
+
+    def _sample(self, m: MetricsSnapshot, rec: DecisionRecord | None) -> dict[str, object]:
         """One point of the run's time series (for ``dmt history --plot``): the interval's
         throughput and the settings it ran with; ``decision`` is the id of the change made at
-        its end, if any. ``t`` is seconds since the monitor started; ``at`` is the monotonic
-        clock that :attr:`DecisionRecord.at` also uses."""
-        if self._t0 is None:
-            self._t0 = m.taken_at - m.interval_seconds
-        self.samples.append(
-            {
-                "t": round(m.taken_at - self._t0, 3),
+        its end, if any. ``t`` is on the run's timeline (:meth:`timeline`); ``at`` is the
+        monotonic clock that :attr:`DecisionRecord.at` also uses."""
+        sample: dict[str, object] = {
+                "t": self.timeline(m.taken_at),
+                "interval": round(m.interval_seconds, 3),
                 "at": round(m.taken_at, 3),
+                "wall": round(time.time(), 3),
                 "rows_per_sec": round(m.rows_per_sec, 1),
                 "mb_per_sec": round(m.mb_per_sec, 3),
                 "writers": m.target_writers or m.active_writers,
@@ -140,10 +158,11 @@ class AIMonitor(threading.Thread):
                 "cpu_percent": round(m.system_cpu_percent, 1),
                 "table": m.current_table,
                 "decision": rec.id if rec is not None else None,
-            }
-        )
+        }  # fmt: skip
+        self.samples.append(sample)
         if len(self.samples) > MAX_SAMPLES:
             self.samples = self.samples[:1] + self.samples[2::2]
+        return sample
 
     def _decide(self, m: MetricsSnapshot) -> Decision:
         ctl = self.controller
@@ -171,8 +190,9 @@ class AIMonitor(threading.Thread):
             log.error("dropping invalid %s decision: %s", d.source, exc)
             return None
         rec = DecisionRecord(
-            id=len(self.records) + 1,
+            id=self.first_id + len(self.records),
             at=m.taken_at,
+            t=self.timeline(m.taken_at),
             source=d.source,
             action=d.action,
             confidence=d.confidence,
@@ -249,6 +269,9 @@ def build_monitor(
     clock: Callable[[], float] = time.monotonic,
     host: Callable[[], HostSample] | None = None,
     max_writers: int | None = None,
+    t_base: float = 0.0,
+    on_sample: Callable[[dict[str, object]], None] | None = None,
+    first_id: int = 1,
 ) -> AIMonitor:
     """Wire collector, controller and (when configured) the AI adjuster from the config.
     ``max_writers`` is the target's declared writer limit (None: the knob's bound): no
@@ -269,5 +292,6 @@ def build_monitor(
     # after the warm-up: the collector's first interval starts with the pipeline
     collector = MetricsCollector(sample, clock=clock, host=host)
     return AIMonitor(
-        collector, controller, slot, interval=migration.ai_adjust_interval, adjuster=adjuster
-    )
+        collector, controller, slot, interval=migration.ai_adjust_interval, adjuster=adjuster,
+        t_base=t_base, on_sample=on_sample, first_id=first_id,
+    )  # fmt: skip

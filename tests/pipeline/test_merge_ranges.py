@@ -57,7 +57,7 @@ class LateSlot(UpdateSlot):
 
 
 class Recorder:
-    """Stands in for ``dmt.run.Pipeline``: keeps each pipeline and every written batch's chunk
+    """Stands in for ``dmt.copying.Pipeline``: keeps each pipeline and every written batch's chunk
     and row count; ``sabotage`` may replace the write of a batch."""
 
     def __init__(self) -> None:
@@ -86,7 +86,7 @@ class Recorder:
 @pytest.fixture
 def recorder(monkeypatch: pytest.MonkeyPatch) -> Recorder:
     rec = Recorder()
-    monkeypatch.setattr("dmt.run.Pipeline", rec.factory)
+    monkeypatch.setattr("dmt.copying.Pipeline", rec.factory)
     return rec
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import psycopg
 import pytest
 
+import dmt.copying as copying
 from dmt.config import build_config
 from dmt.errors import TransferError
 from dmt.paths.columnar import COPIES, FIRST_ROWS
@@ -222,7 +223,9 @@ def test_a_writer_error_stops_the_run_cleanly(source: Path, pg_db: str, tmp_path
     assert _no_dmt_threads() == []
 
 
-def test_a_reader_error_stops_the_run_cleanly(tmp_path: Path) -> None:
+def test_a_reader_error_stops_the_run_cleanly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # a value the decoder cannot make canonical is still read; a table dropped mid-plan is not
     src = tmp_path / "bad.db"
     with sqlite3.connect(src) as c:
@@ -231,14 +234,14 @@ def test_a_reader_error_stops_the_run_cleanly(tmp_path: Path) -> None:
     # without a snapshot: the run's read transaction would hold the drop off until the end
     cfg = _cfg(src, tmp_path / "t.db", "sqlite", tmp_path, chunk_size=1000, consistency="none")
     migration = Migration(cfg)
-    original = migration._copy
+    original = copying.copy
 
-    def sabotage(plan: Any, hooks: Any) -> None:
+    def sabotage(*args: Any) -> None:
         with sqlite3.connect(src) as c:  # the source loses the table after planning
             c.execute("DROP TABLE t")
-        original(plan, hooks)
+        original(*args)
 
-    migration._copy = sabotage  # type: ignore[method-assign]
+    monkeypatch.setattr(copying, "copy", sabotage)
     with pytest.raises(TransferError) as info:
         migration.execute()
     assert info.value.exit_code == 3 and "`t`" in str(info.value)
