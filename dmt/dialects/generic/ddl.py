@@ -213,39 +213,3 @@ def restart_identity(d: GenericDialect, conn: Any, table: Table) -> list[str]:
             table=d.qualified(table.name), column=d.quote(col), next=last + 1, last=last
         )
     ]
-
-
-#: MySQL types that cannot be a whole key column, and what a primary key column becomes
-_UNKEYABLE = {"TEXT": "VARCHAR", "TINYTEXT": "VARCHAR", "MEDIUMTEXT": "VARCHAR",
-              "LONGTEXT": "VARCHAR", "BLOB": "VARBINARY", "MEDIUMBLOB": "VARBINARY",
-              "LONGBLOB": "VARBINARY"}  # fmt: skip
-#: the characters a MySQL key keeps of a text or blob column
-KEY_CHARS = 255
-
-
-def mysql_keys(table: Table, types: dict[str, str]) -> list[str]:
-    """MySQL cannot index a whole text or blob: such a primary key column becomes
-    VARCHAR/VARBINARY(255), an index over one covers its first 255 characters (as the
-    hand-tuned MySQL dialect does); a warning for each."""
-    warnings = []
-    for name in table.primary_key:
-        short = _UNKEYABLE.get(types[name].upper().split("(")[0].strip())
-        if short:
-            old, types[name] = types[name], f"{short}({KEY_CHARS})"
-            warnings.append(
-                f"{table.name}.{name}: {old} primary key column stored as {types[name]}; "
-                "longer values fail the load"
-            )
-    for group in (table.uniques, table.indexes):
-        for i, idx in enumerate(group):
-            lengths = list(idx.lengths) or [None] * len(idx.columns)
-            for j, col in enumerate(idx.columns):
-                if lengths[j] is None and types[col].upper().split("(")[0] in _UNKEYABLE:
-                    lengths[j] = KEY_CHARS
-                    warnings.append(
-                        f"{table.name}: index `{idx.name}` covers the first {KEY_CHARS} "
-                        f"characters of `{col}` (MySQL cannot index a whole {types[col]})"
-                    )
-            if any(lengths):
-                group[i] = Index(idx.name, idx.columns, idx.unique, tuple(lengths))
-    return warnings

@@ -214,7 +214,9 @@ class GenericDialect(Dialect):
 
     def adapt_table(self, table: Table, types_: dict[str, str]) -> list[str]:
         if self.supports_prefix_indexes:
-            return ddl.mysql_keys(table, types_)
+            from dmt.dialects.mysql.types import key_columns  # MySQL's own key rules
+
+            return key_columns(table, types_)
         return super().adapt_table(table, types_)
 
     def bool_literal(self, value: bool) -> str:

@@ -30,6 +30,7 @@ from dmt.dialects.mysql.types import (
     LONG_TYPES,
     SAMPLE_TYPES,
     declared_type,
+    key_columns,
     literal,
     render_type,
 )
@@ -206,33 +207,7 @@ class MySQLDialect(MySQLObjects, MySQLCollations, MySQLSnapshot, MySQLSessions):
         return f"({which})"  # MariaDB takes other expressions in parentheses
 
     def adapt_table(self, table: Table, types: dict[str, str]) -> list[str]:
-        """A text or blob primary key column becomes varchar/varbinary(255); an index over one
-        covers its first 255 characters (MySQL cannot index a whole text or blob)."""
-        warnings = []
-        for name in table.primary_key:
-            sql = types[name].lower()
-            if sql in LONG_TYPES:
-                short = "varbinary" if "blob" in sql else "varchar"
-                types[name] = f"{short}({KEY_CHARS})"
-                warnings.append(
-                    f"{table.name}.{name}: {sql} primary key column stored as {types[name]}; "
-                    "longer values fail the load"
-                )
-        for group in (table.uniques, table.indexes):
-            for i, idx in enumerate(group):
-                lengths = list(idx.lengths) or [None] * len(idx.columns)
-                changed = False
-                for j, col in enumerate(idx.columns):
-                    if lengths[j] is None and types.get(col, "").lower() in LONG_TYPES:
-                        lengths[j] = KEY_CHARS
-                        changed = True
-                        warnings.append(
-                            f"{table.name}: index `{idx.name}` covers the first {KEY_CHARS} "
-                            f"characters of `{col}` (MySQL cannot index a whole {types[col]})"
-                        )
-                if changed:
-                    group[i] = Index(idx.name, idx.columns, idx.unique, tuple(lengths))
-        return warnings
+        return key_columns(table, types)
 
     def create_table_sql(self, table: Table, types: dict[str, str]) -> list[str]:
         """CREATE TABLE with the primary key; each text column declares its collation (see

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from dmt.dialects.sql import TypeChoice
-from dmt.model.schema import ColumnType
+from dmt.model.schema import ColumnType, Index, Table
 
 #: declared types docs/type-mapping.md shows mapped to every target
 SAMPLE_TYPES = (
@@ -229,3 +229,36 @@ def _render_decimal(ctype: ColumnType, where: str) -> TypeChoice:
             f"decimal({p2},{s2}), wider values fail the load",
         )
     return TypeChoice(f"decimal({p},{s})")
+
+
+def key_columns(table: Table, types: dict[str, str]) -> list[str]:
+    """MySQL cannot index a whole text or blob: such a primary key column of ``types`` (its
+    declared types, changed in place) becomes varchar/varbinary(255), an index over one covers
+    its first 255 characters; a warning for each."""
+    warnings = []
+    for name in table.primary_key:
+        declared = types[name]
+        sql = declared.lower()
+        if sql.split("(")[0].strip() in LONG_TYPES:
+            short = "varbinary" if "blob" in sql else "varchar"
+            types[name] = f"{short.upper() if declared.isupper() else short}({KEY_CHARS})"
+            warnings.append(
+                f"{table.name}.{name}: {declared} primary key column stored as {types[name]}; "
+                "longer values fail the load"
+            )
+    for group in (table.uniques, table.indexes):
+        for i, idx in enumerate(group):
+            lengths = list(idx.lengths) or [None] * len(idx.columns)
+            changed = False
+            for j, col in enumerate(idx.columns):
+                declared = types.get(col, "").lower().split("(")[0].strip()
+                if lengths[j] is None and declared in LONG_TYPES:
+                    lengths[j] = KEY_CHARS
+                    changed = True
+                    warnings.append(
+                        f"{table.name}: index `{idx.name}` covers the first {KEY_CHARS} "
+                        f"characters of `{col}` (MySQL cannot index a whole {types[col]})"
+                    )
+            if changed:
+                group[i] = Index(idx.name, idx.columns, idx.unique, tuple(lengths))
+    return warnings
