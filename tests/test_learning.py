@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from dmt.state import StateStore
 from dmt.state import learned as learned_rows
 from tests.conftest import endpoint
 from tests.support.killing import Moment, run_cli, wait_for
+from tests.support.resume_data import big_sqlite
 
 ROWS = 600_000
 
@@ -32,13 +32,7 @@ ROWS = 600_000
 @pytest.fixture(scope="module")
 def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One integer-keyed table, large enough for a few 1 s monitor intervals."""
-    path = tmp_path_factory.mktemp("learn") / "source.db"
-    c = sqlite3.connect(path)
-    c.execute("CREATE TABLE big (id INTEGER PRIMARY KEY, v INTEGER, s TEXT)")
-    c.executemany("INSERT INTO big VALUES (?, ?, ?)", ((i, i * 7, f"r{i}") for i in range(ROWS)))
-    c.commit()
-    c.close()
-    return path
+    return big_sqlite(tmp_path_factory.mktemp("learn") / "source.db", ROWS)
 
 
 def _raw(source: Path, db: str, tmp: Path, **migration: Any) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from dmt.state import StateStore
 from tests.conftest import PG, endpoint
 from tests.support.compare import assert_same_table
 from tests.support.killing import (
+    TERMINATE,
     Moment,
     assert_skipped_done_chunks,
     at_moment,
@@ -37,11 +38,6 @@ from tests.support.killing import (
     read_state,
 )
 from tests.support.resume_data import ROWS, TABLES, fill
-
-TERMINATE = (
-    "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity "
-    "WHERE application_name = 'dmt' AND datname = %s AND pid <> pg_backend_pid()"
-)
 
 
 @pytest.fixture(scope="module")

@@ -23,24 +23,15 @@ from dmt.config import build_config
 from dmt.run import execute
 from dmt.state import StateStore
 from tests.conftest import PG, endpoint
-from tests.support.killing import dmt, run_cli
+from tests.support.killing import TERMINATE, dmt, run_cli
+from tests.support.resume_data import big_sqlite
 
 ROWS = 600_000
-TERMINATE = (
-    "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity "
-    "WHERE application_name = 'dmt' AND datname = %s AND pid <> pg_backend_pid()"
-)
 
 
 @pytest.fixture(scope="module")
 def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("timeline") / "source.db"
-    c = sqlite3.connect(path)
-    c.execute("CREATE TABLE big (id INTEGER PRIMARY KEY, v INTEGER, s TEXT)")
-    c.executemany("INSERT INTO big VALUES (?, ?, ?)", ((i, i * 7, f"r{i}") for i in range(ROWS)))
-    c.commit()
-    c.close()
-    return path
+    return big_sqlite(tmp_path_factory.mktemp("timeline") / "source.db", ROWS)
 
 
 def _raw(source: Path, db: str, tmp: Path) -> dict[str, Any]:

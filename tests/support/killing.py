@@ -33,6 +33,11 @@ SELECT (SELECT phase FROM runs ORDER BY started DESC LIMIT 1),
        (SELECT COUNT(*) FROM post_load),
        (SELECT COALESCE(SUM(rows), 0) FROM chunks WHERE done = 1)
 """
+#: ends dmt's PostgreSQL sessions on a database (parameter: its name); returns how many
+TERMINATE = (
+    "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity "
+    "WHERE application_name = 'dmt' AND datname = %s AND pid <> pg_backend_pid()"
+)
 CHUNKS_SQL = "SELECT tbl, idx, done, copies, COALESCE(rows, 0) FROM chunks"
 
 

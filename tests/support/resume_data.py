@@ -186,3 +186,13 @@ def fresh_db(kind: str, tmp: Path) -> Iterator[str]:
             with admin.cursor() as cur:
                 cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
         admin.close()
+
+
+def big_sqlite(path: Path, rows: int) -> Path:
+    """A SQLite file with one integer-keyed table ``big`` (id, v, s) of ``rows`` rows."""
+    c = sqlite3.connect(path)
+    c.execute("CREATE TABLE big (id INTEGER PRIMARY KEY, v INTEGER, s TEXT)")
+    c.executemany("INSERT INTO big VALUES (?, ?, ?)", ((i, i * 7, f"r{i}") for i in range(rows)))
+    c.commit()
+    c.close()
+    return path
